@@ -1,0 +1,84 @@
+"""Backends and the spec-string registry: ``"<backend>/<model id>"`` -> a backend instance.
+
+Each backend module is imported only when its prefix is used, so ``import rerankit`` stays light
+(no torch unless ``local/`` is asked for).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from typing import Any
+
+from rerankit.backends.base import Backend
+from rerankit.errors import ConfigurationError
+
+#: spec prefix -> "module:Class"; the class takes ``model`` plus keyword options.
+BACKENDS: dict[str, str] = {
+    "local": "rerankit.backends.local:LocalCrossEncoder",
+    "embedding": "rerankit.backends.embedding:EmbeddingBackend",
+    "gateway": "rerankit.backends.gateway:GatewayBackend",
+    "cohere": "rerankit.backends.cohere:CohereBackend",
+    "jina": "rerankit.backends.jina:JinaBackend",
+    "deepinfra": "rerankit.backends.deepinfra:DeepInfraBackend",
+}
+
+
+def parse_spec(spec: str) -> tuple[str, str]:
+    """Split ``"<backend>/<model id>"``; the model id is passed on unchanged.
+
+    >>> parse_spec("gateway/cohere/rerank-v3.5")
+    ('gateway', 'cohere/rerank-v3.5')
+    >>> parse_spec("local//abs/path")
+    ('local', '/abs/path')
+    """
+    if not isinstance(spec, str):
+        raise ConfigurationError(f"model must be a spec string or a Backend, got {type(spec).__name__}")
+    prefix, sep, model = spec.partition("/")
+    if not sep or not model:
+        raise ConfigurationError(
+            f"model spec {spec!r} must look like '<backend>/<model id>'; "
+            f"backends: {', '.join(sorted(BACKENDS))}"
+        )
+    if prefix not in BACKENDS:
+        raise ConfigurationError(
+            f"unknown backend {prefix!r} in model spec {spec!r}; valid backends: {', '.join(sorted(BACKENDS))}"
+        )
+    return prefix, model
+
+
+def backend_class(prefix: str) -> type:
+    """The class registered for ``prefix``, imported on first use."""
+    module_name, _, class_name = BACKENDS[prefix].partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        extra = "local" if prefix in ("local", "embedding") else "all"
+        raise ConfigurationError(
+            f"backend {prefix!r} needs packages that are not installed ({exc.name or exc}); "
+            f"install them with: pip install 'rerankit[{extra}]'"
+        ) from exc
+    return getattr(module, class_name)
+
+
+def option_names(cls: type) -> list[str]:
+    """The keyword options a backend class accepts (its ``__init__`` parameters but ``model``)."""
+    parameters = inspect.signature(cls.__init__).parameters
+    return [name for name in parameters if name not in ("self", "model")]
+
+
+def create_backend(spec: str, options: dict[str, Any]) -> Backend:
+    """Build the backend a spec names, rejecting options it does not know by name."""
+    prefix, model = parse_spec(spec)
+    cls = backend_class(prefix)
+    valid = option_names(cls)
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise ConfigurationError(
+            f"unknown option(s) {', '.join(map(repr, unknown))} for backend {prefix!r}; "
+            f"valid options: {', '.join(valid)}"
+        )
+    return cls(model, **options)
+
+
+__all__ = ["BACKENDS", "Backend", "backend_class", "create_backend", "option_names", "parse_spec"]

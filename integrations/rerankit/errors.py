@@ -1,0 +1,92 @@
+"""The error family: every failure rerankit raises is a :class:`RerankError`.
+
+Input problems also subclass :class:`ValueError` so code written against the frameworks'
+own rerankers (which raise ``ValueError``) keeps working. Provider failures carry the
+provider's name, HTTP status, message and request id, and never a secret.
+"""
+
+from __future__ import annotations
+
+
+class RerankError(Exception):
+    """Base class of every error rerankit raises.
+
+    Attributes:
+        provider: the backend that failed (``"cohere"``, ``"local"``, ...), when known.
+        status_code: the HTTP status the provider answered, when there was one.
+        request_id: the provider's request id, when it sent one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str | None = None,
+        status_code: int | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.provider = provider
+        self.status_code = status_code
+        self.request_id = request_id
+
+    def __str__(self) -> str:
+        details = []
+        if self.provider:
+            details.append(f"provider={self.provider}")
+        if self.status_code is not None:
+            details.append(f"status={self.status_code}")
+        if self.request_id:
+            details.append(f"request_id={self.request_id}")
+        return f"{self.message} ({', '.join(details)})" if details else self.message
+
+
+class InvalidInputError(RerankError, ValueError):
+    """The query, documents or options of a call are invalid; nothing was sent anywhere."""
+
+
+class ConfigurationError(RerankError, ValueError):
+    """A reranker was configured wrongly: unknown backend or option, missing key, bad model."""
+
+
+class BackendError(RerankError):
+    """A backend failed while scoring."""
+
+
+class AuthenticationError(BackendError):
+    """The provider rejected the credentials (HTTP 401/403)."""
+
+
+class RateLimitError(BackendError):
+    """The provider kept answering 429 after every retry."""
+
+
+class InvalidRequestError(BackendError, ValueError):
+    """The provider rejected the request (a 4xx other than auth and rate limits)."""
+
+
+class ServerError(BackendError):
+    """The provider failed (5xx, dropped connections) after every retry."""
+
+
+class RerankTimeoutError(BackendError, TimeoutError):
+    """The provider did not answer within the timeout or the call's deadline."""
+
+
+class MalformedResponseError(BackendError):
+    """The provider answered 2xx but the body cannot be trusted (bad JSON, indices, scores)."""
+
+
+__all__ = [
+    "AuthenticationError",
+    "BackendError",
+    "ConfigurationError",
+    "InvalidInputError",
+    "InvalidRequestError",
+    "MalformedResponseError",
+    "RateLimitError",
+    "RerankError",
+    "RerankTimeoutError",
+    "ServerError",
+]
