@@ -54,7 +54,7 @@ class _Plan:
         """Merge the parts' scores by global index, sort, threshold, cut and total the usage."""
         distinct_scores: list[float] = []
         usage = Usage(documents=len(self.documents), pairs_scored=len(self.distinct), requests=len(parts))
-        for part, result in zip(parts, scored):
+        for part, result in zip(parts, scored, strict=True):
             if len(result.values) != len(part):
                 raise MalformedResponseError(
                     f"backend returned {len(result.values)} scores for {len(part)} documents",
@@ -76,7 +76,9 @@ class _Plan:
             order = [i for i in order if scores[i] >= self.score_threshold]
         if self.top_n is not None:
             order = order[: self.top_n]
-        results = [RerankResult(index=i, relevance_score=scores[i], document=self.documents[i]) for i in order]
+        results = [
+            RerankResult(index=i, relevance_score=scores[i], document=self.documents[i]) for i in order
+        ]
         return RerankResponse(results=results, model=backend.model, backend=backend.name, usage=usage)
 
 

@@ -24,9 +24,7 @@ def check_documents(documents: Any) -> list[str]:
     if documents is None:
         raise InvalidInputError("documents are required for rerank")
     if isinstance(documents, (str, bytes, Mapping)) or not isinstance(documents, Iterable):
-        raise InvalidInputError(
-            f"documents must be a sequence of strings, got {type(documents).__name__}"
-        )
+        raise InvalidInputError(f"documents must be a sequence of strings, got {type(documents).__name__}")
     texts = list(documents)
     if not texts:
         raise InvalidInputError("documents are required for rerank")
@@ -57,9 +55,7 @@ def check_score_threshold(score_threshold: Any) -> float | None:
     if score_threshold is None:
         return None
     if isinstance(score_threshold, bool) or not isinstance(score_threshold, numbers.Real):
-        raise InvalidInputError(
-            f"score_threshold must be a number, got {type(score_threshold).__name__}"
-        )
+        raise InvalidInputError(f"score_threshold must be a number, got {type(score_threshold).__name__}")
     if not math.isfinite(score_threshold):
         raise InvalidInputError(f"score_threshold must be a finite number, got {score_threshold}")
     return float(score_threshold)
