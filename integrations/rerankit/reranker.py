@@ -4,23 +4,48 @@
 documents over the backend's per-request limit, runs the parts concurrently (bounded by the
 backend's ``max_concurrency``), merges them back by global index, sorts best first (ties keep
 input order), applies ``score_threshold`` and then ``top_n``, and totals the usage.
+
+With ``fallbacks``, a call whose backend fails with an error another backend may not share
+(:data:`FALLBACK_ERRORS`, raised after the backend's own retries) is scored again, whole, by the
+next backend; one response never mixes scores from two backends.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import numbers
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack, ExitStack
 from dataclasses import dataclass
 from typing import Any
 
 from rerankit.backends import create_backend
 from rerankit.backends.base import Backend
-from rerankit.errors import ConfigurationError, MalformedResponseError
+from rerankit.errors import (
+    ConfigurationError,
+    MalformedResponseError,
+    RateLimitError,
+    RerankTimeoutError,
+    ServerError,
+)
 from rerankit.types import RerankResponse, RerankResult, Scores, Usage
 from rerankit.validation import check_documents, check_query, check_score_threshold, check_top_n
+
+logger = logging.getLogger("rerankit")
+
+#: The failures a fallback backend is tried on: the provider stayed rate-limited, down or slow, or
+#: answered garbage, after its own retries; another provider may well answer. Bad input, a request
+#: the provider rejected, bad credentials and bad configuration are raised at once: they are the
+#: caller's to fix, and a fallback would only hide them.
+FALLBACK_ERRORS: tuple[type[Exception], ...] = (
+    RateLimitError,
+    ServerError,
+    RerankTimeoutError,
+    MalformedResponseError,
+)
 
 
 @dataclass(frozen=True)
@@ -95,27 +120,43 @@ class Reranker:
     (0, 0.97...)
     """
 
-    def __init__(self, model: str | Backend, **options: Any) -> None:
-        if isinstance(model, str):
-            self.backend: Backend = create_backend(model, options)
-        elif isinstance(model, Backend):
-            if options:
-                raise ConfigurationError(
-                    f"options {sorted(options)} cannot be applied to a ready backend instance; "
-                    "configure the backend itself"
-                )
-            self.backend = model
-        else:
+    def __init__(
+        self,
+        model: str | Backend,
+        *,
+        fallbacks: Sequence[str | Backend | Reranker] | None = None,
+        **options: Any,
+    ) -> None:
+        self.backend: Backend = _resolve_backend(model, options, role="model")
+        if isinstance(fallbacks, (str, Backend, Reranker)):
             raise ConfigurationError(
-                f"model must be a spec string like 'local/<model id>' or a Backend, got {type(model).__name__}"
+                f"fallbacks must be a list of spec strings, Backends or Rerankers, got one "
+                f"{type(fallbacks).__name__}; wrap it in a list"
             )
+        #: The backends tried, in order, when the one before fails with one of FALLBACK_ERRORS.
+        self.fallbacks: list[Backend] = [
+            backend
+            for fallback in fallbacks or ()
+            for backend in (
+                fallback.backends
+                if isinstance(fallback, Reranker)
+                else [_resolve_backend(fallback, {}, role="fallback")]
+            )
+        ]
+
+    @property
+    def backends(self) -> list[Backend]:
+        """The backend and then its fallbacks, in the order they are tried."""
+        return [self.backend, *self.fallbacks]
 
     @property
     def model(self) -> str:
-        """The model id the backend scores with."""
+        """The model id the (first) backend scores with."""
         return self.backend.model
 
     def __repr__(self) -> str:
+        if self.fallbacks:
+            return f"Reranker({self.backend!r}, fallbacks={self.fallbacks!r})"
         return f"Reranker({self.backend!r})"
 
     def rerank(
@@ -130,16 +171,12 @@ class Reranker:
 
         ``score_threshold`` drops results scoring below it, then ``top_n`` keeps the best ``top_n``
         (``None``: all). Identical documents are scored once and every input is still listed.
+        If the backend fails with one of :data:`FALLBACK_ERRORS` the fallbacks are tried in order;
+        ``response.backend``/``response.model`` name the one that answered. When all fail, the last
+        error is raised, chained (``__context__``) to the one before.
         """
         plan = _Plan.build(query, documents, top_n, score_threshold)
-        parts = plan.parts(self.backend.max_documents_per_request)
-        workers = min(len(parts), max(1, self.backend.max_concurrency))
-        if workers == 1:
-            scored = [self.backend.score(plan.query, part) for part in parts]
-        else:
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rerankit") as pool:
-                scored = list(pool.map(lambda part: self.backend.score(plan.query, part), parts))
-        return plan.finish(parts, scored, self.backend)
+        return _score_with_fallbacks(self.backends, plan)
 
     async def arerank(
         self,
@@ -151,22 +188,22 @@ class Reranker:
     ) -> RerankResponse:
         """Async :meth:`rerank`, with the same results; the parts of a split run concurrently."""
         plan = _Plan.build(query, documents, top_n, score_threshold)
-        parts = plan.parts(self.backend.max_documents_per_request)
-        if len(parts) == 1:
-            scored = [await self.backend.ascore(plan.query, parts[0])]
-        else:
-            scored = await _gather_bounded(
-                [self.backend.ascore(plan.query, part) for part in parts], self.backend.max_concurrency
-            )
-        return plan.finish(parts, scored, self.backend)
+        return await _ascore_with_fallbacks(self.backends, plan)
 
     def close(self) -> None:
-        """Release the backend's resources (pooled connections)."""
-        self.backend.close()
+        """Release the resources (pooled connections) of the backend and every fallback.
+
+        Every backend is closed even if closing one fails; that error is raised afterwards.
+        """
+        with ExitStack() as stack:
+            for backend in self.backends:
+                stack.callback(backend.close)
 
     async def aclose(self) -> None:
         """Async :meth:`close`."""
-        await self.backend.aclose()
+        async with AsyncExitStack() as stack:
+            for backend in self.backends:
+                stack.push_async_callback(backend.aclose)
 
     def __enter__(self) -> Reranker:
         return self
@@ -179,6 +216,84 @@ class Reranker:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+def _resolve_backend(model: Any, options: dict[str, Any], *, role: str) -> Backend:
+    """The backend a spec string names (built with ``options``), or a ready Backend as is."""
+    if isinstance(model, str):
+        return create_backend(model, options)
+    if isinstance(model, Backend):
+        if options:
+            raise ConfigurationError(
+                f"options {sorted(options)} cannot be applied to a ready backend instance; "
+                "configure the backend itself"
+            )
+        return model
+    raise ConfigurationError(
+        f"{role} must be a spec string like 'local/<model id>' or a Backend"
+        f"{' or a Reranker' if role == 'fallback' else ''}, got {type(model).__name__}"
+    )
+
+
+def _score_plan(backend: Backend, plan: _Plan) -> RerankResponse:
+    """Score one validated call on one backend: split, run the parts (threads), merge."""
+    parts = plan.parts(backend.max_documents_per_request)
+    workers = min(len(parts), max(1, backend.max_concurrency))
+    if workers == 1:
+        scored = [backend.score(plan.query, part) for part in parts]
+    else:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rerankit") as pool:
+            scored = list(pool.map(lambda part: backend.score(plan.query, part), parts))
+    return plan.finish(parts, scored, backend)
+
+
+async def _ascore_plan(backend: Backend, plan: _Plan) -> RerankResponse:
+    """Async :func:`_score_plan`: the parts run concurrently, bounded by ``max_concurrency``."""
+    parts = plan.parts(backend.max_documents_per_request)
+    if len(parts) == 1:
+        scored = [await backend.ascore(plan.query, parts[0])]
+    else:
+        scored = await _gather_bounded(
+            [backend.ascore(plan.query, part) for part in parts], backend.max_concurrency
+        )
+    return plan.finish(parts, scored, backend)
+
+
+def _score_with_fallbacks(backends: list[Backend], plan: _Plan) -> RerankResponse:
+    """Score on the first backend; on one of FALLBACK_ERRORS, on the next (inside the handler,
+    so the next backend's error chains to this one)."""
+    backend, *rest = backends
+    try:
+        return _score_plan(backend, plan)
+    except FALLBACK_ERRORS as error:
+        if not rest:
+            raise
+        _log_fallback(backend, rest[0], error)
+        return _score_with_fallbacks(rest, plan)
+
+
+async def _ascore_with_fallbacks(backends: list[Backend], plan: _Plan) -> RerankResponse:
+    """Async :func:`_score_with_fallbacks`."""
+    backend, *rest = backends
+    try:
+        return await _ascore_plan(backend, plan)
+    except FALLBACK_ERRORS as error:
+        if not rest:
+            raise
+        _log_fallback(backend, rest[0], error)
+        return await _ascore_with_fallbacks(rest, plan)
+
+
+def _log_fallback(failed: Backend, fallback: Backend, error: Exception) -> None:
+    logger.warning(
+        "rerank on %s/%s failed (%s: %s); falling back to %s/%s",
+        failed.name,
+        failed.model,
+        type(error).__name__,
+        error,
+        fallback.name,
+        fallback.model,
+    )
 
 
 async def _gather_bounded(coroutines: list, limit: int) -> list:

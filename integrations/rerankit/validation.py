@@ -4,27 +4,66 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterable, Mapping
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Set
 from typing import Any
 
 from rerankit.errors import InvalidInputError
 
+#: Unicode categories that show nothing: controls (NUL, ...) and formats (zero-width space, BOM, ...).
+INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf"})
+LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def is_blank(text: str) -> bool:
+    """True when ``text`` shows nothing: only whitespace and invisible control or format characters.
+
+    >>> is_blank(" \\t\\u200b\\ufeff"), is_blank("\\u200bx")
+    (True, False)
+    """
+    return all(char.isspace() or unicodedata.category(char) in INVISIBLE_CATEGORIES for char in text)
+
+
+def _blank_reason(text: str) -> str:
+    return "" if not text.strip() else f" (only invisible characters such as U+{ord(text.strip()[0]):04X})"
+
+
+def _check_encodable(text: str, what: str) -> None:
+    """Refuse lone surrogates: no provider or tokenizer can take a string UTF-8 cannot encode."""
+    surrogate = LONE_SURROGATE.search(text)
+    if surrogate:
+        raise InvalidInputError(
+            f"{what} is not valid Unicode: lone surrogate U+{ord(surrogate.group()):04X} "
+            f"at character {surrogate.start()} cannot be encoded as UTF-8"
+        )
+
 
 def check_query(query: Any) -> str:
-    """Return ``query`` if it is a non-blank string."""
-    if query is None or (isinstance(query, str) and not query.strip()):
+    """Return ``query`` if it is a non-blank string UTF-8 can encode."""
+    if query is None:
         raise InvalidInputError("query is required for rerank")
     if not isinstance(query, str):
         raise InvalidInputError(f"query is required for rerank: got {type(query).__name__}, expected str")
+    if is_blank(query):
+        raise InvalidInputError(f"query is required for rerank{_blank_reason(query)}")
+    _check_encodable(query, "query")
     return query
 
 
 def check_documents(documents: Any) -> list[str]:
-    """Return ``documents`` as a list of non-blank strings, naming the index of a bad one."""
+    """Return ``documents`` as a list of non-blank strings, naming the index of a bad one.
+
+    Any ordered iterable of strings is accepted; a set or mapping is not (result indices would
+    point into an order the caller does not know).
+    """
     if documents is None:
         raise InvalidInputError("documents are required for rerank")
-    if isinstance(documents, (str, bytes, Mapping)) or not isinstance(documents, Iterable):
-        raise InvalidInputError(f"documents must be a sequence of strings, got {type(documents).__name__}")
+    if isinstance(documents, (str, bytes, bytearray, Mapping, Set)) or not isinstance(documents, Iterable):
+        raise InvalidInputError(
+            f"documents must be a sequence of strings, got {type(documents).__name__}"
+            + (" (unordered: result indices would be meaningless)" if isinstance(documents, Set) else "")
+        )
     texts = list(documents)
     if not texts:
         raise InvalidInputError("documents are required for rerank")
@@ -34,8 +73,11 @@ def check_documents(documents: Any) -> list[str]:
                 f"document text is required for rerank at index {index}: "
                 f"got {type(text).__name__}, expected str"
             )
-        if not text.strip():
-            raise InvalidInputError(f"document text is required for rerank at index {index}")
+        if is_blank(text):
+            raise InvalidInputError(
+                f"document text is required for rerank at index {index}{_blank_reason(text)}"
+            )
+        _check_encodable(text, f"document text at index {index}")
     return texts
 
 

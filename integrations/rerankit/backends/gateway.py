@@ -1,0 +1,169 @@
+"""OpenAI-compatible rerank gateways: ``POST {base_url}/v1/rerank``, falling back to ``/rerank``.
+
+Spoken by hosted routers, Bifrost-style gateways, the LiteLLM proxy, vLLM and Infinity. The model
+id is sent as given (``gateway/cohere/rerank-v3.5`` sends ``"cohere/rerank-v3.5"``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import SecretStr
+
+from rerankit.backends.http import Reply
+from rerankit.backends.remote import (
+    DEFAULT_BACKOFF_BASE,
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_MAX_RETRY_WAIT,
+    DEFAULT_TIMEOUT,
+    RemoteBackend,
+    optional_positive_int,
+)
+from rerankit.backends.responses import number_at, whole_number_at
+from rerankit.errors import BackendError, ConfigurationError
+from rerankit.types import Usage
+
+#: The documented path first, then the one vLLM and Infinity serve without a ``/v1`` prefix.
+PATHS = ("/v1/rerank", "/rerank")
+#: Answers from ``/v1/rerank`` that mean "not here": try ``/rerank`` once.
+PATH_FALLBACK_STATUSES = frozenset({404, 405, 501})
+
+
+class GatewayBackend(RemoteBackend):
+    """Scores through an OpenAI-compatible ``/v1/rerank`` gateway at ``base_url`` (or ``RERANKIT_GATEWAY_URL``).
+
+    The key (``api_key`` or ``RERANKIT_GATEWAY_API_KEY``) is optional: self-hosted servers often
+    need none. When ``/v1/rerank`` answers 404, 405 or 501 the same body is sent once to
+    ``/rerank``, and the path that worked is used for the backend's lifetime.
+    ``max_tokens_per_doc``, ``priority`` and ``gateway_fallbacks`` (sent as the body's
+    ``fallbacks``: the gateway's own model fallbacks) are passed through when set.
+
+    >>> from rerankit import Reranker
+    >>> reranker = Reranker("gateway/cohere/rerank-v3.5", base_url="http://localhost:8080")  # doctest: +SKIP
+    """
+
+    name = "gateway"
+    base_url_env = ("RERANKIT_GATEWAY_URL",)
+    api_key_env = ("RERANKIT_GATEWAY_API_KEY",)
+    api_key_required = False
+    documents_limit = 1000
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None = None,
+        api_key: str | SecretStr | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        deadline: float | None = None,
+        max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT,
+        backoff_base: float = DEFAULT_BACKOFF_BASE,
+        max_documents_per_request: int = 1000,
+        max_tokens_per_doc: int | None = None,
+        priority: int | None = None,
+        gateway_fallbacks: list[str] | None = None,
+    ) -> None:
+        super().__init__(
+            model,
+            base_url=base_url,
+            api_key=api_key,
+            timeout=timeout,
+            max_retries=max_retries,
+            max_concurrency=max_concurrency,
+            deadline=deadline,
+            max_retry_wait=max_retry_wait,
+            backoff_base=backoff_base,
+            max_documents_per_request=max_documents_per_request,
+        )
+        self.max_tokens_per_doc = optional_positive_int("max_tokens_per_doc", max_tokens_per_doc, self.name)
+        if priority is not None and (
+            isinstance(priority, bool) or not isinstance(priority, int) or priority < 0
+        ):
+            raise ConfigurationError(
+                f"priority must be an integer of at least 0, got {priority!r}", provider=self.name
+            )
+        self.priority = priority
+        if gateway_fallbacks is not None and (
+            isinstance(gateway_fallbacks, str)
+            or not all(isinstance(m, str) and m.strip() for m in gateway_fallbacks)
+        ):
+            raise ConfigurationError(
+                "gateway_fallbacks must be a list of model ids like ['vllm/BAAI/bge-reranker-v2-m3']",
+                provider=self.name,
+            )
+        # Sent as the body's "fallbacks" field; named apart from Reranker(..., fallbacks=[...]),
+        # which falls back between rerankit backends on the client side.
+        self.gateway_fallbacks = list(gateway_fallbacks) if gateway_fallbacks is not None else None
+        self._path: str | None = None  # the path that worked, once one has
+
+    def request_path(self) -> str:
+        return self._path or PATHS[0]
+
+    def request_body(self, query: str, texts: list[str]) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": self.model, "query": query, "documents": texts}
+        extras = {
+            "max_tokens_per_doc": self.max_tokens_per_doc,
+            "priority": self.priority,
+            "fallbacks": self.gateway_fallbacks,
+        }
+        body.update({field: value for field, value in extras.items() if value is not None})
+        return body
+
+    def read_usage(self, payload: Any) -> Usage:
+        tokens = whole_number_at(payload, "usage", "total_tokens")
+        if tokens is None:
+            tokens = whole_number_at(payload, "usage", "prompt_tokens")
+        search_units = number_at(payload, "usage", "search_units")
+        if search_units is None:  # LiteLLM proxies answer Cohere-style
+            search_units = number_at(payload, "meta", "billed_units", "search_units")
+        return Usage(tokens=tokens, search_units=search_units)
+
+    def post(self, body: dict[str, Any]) -> Reply:
+        path = self.request_path()
+        try:
+            reply = self.transport.post(path, body)
+        except BackendError as error:
+            if not self._falls_back(error):
+                raise
+            path = PATHS[1]
+            try:
+                reply = self.transport.post(path, body)
+            except BackendError as second:
+                raise self._both_paths_failed(second, error) from second
+        self._path = path
+        return reply
+
+    async def apost(self, body: dict[str, Any]) -> Reply:
+        path = self.request_path()
+        try:
+            reply = await self.transport.apost(path, body)
+        except BackendError as error:
+            if not self._falls_back(error):
+                raise
+            path = PATHS[1]
+            try:
+                reply = await self.transport.apost(path, body)
+            except BackendError as second:
+                raise self._both_paths_failed(second, error) from second
+        self._path = path
+        return reply
+
+    def _falls_back(self, error: BackendError) -> bool:
+        return self._path is None and error.status_code in PATH_FALLBACK_STATUSES
+
+    def _both_paths_failed(self, second: BackendError, first: BackendError) -> BackendError:
+        if second.status_code not in PATH_FALLBACK_STATUSES:
+            return second
+        return type(second)(
+            f"{self.transport.settings.base_url} serves neither {PATHS[0]} (HTTP {first.status_code}) nor "
+            f"{PATHS[1]} (HTTP {second.status_code}); check base_url: {second.message}",
+            provider=self.name,
+            status_code=second.status_code,
+            request_id=second.request_id,
+        )
+
+
+__all__ = ["PATHS", "PATH_FALLBACK_STATUSES", "GatewayBackend"]

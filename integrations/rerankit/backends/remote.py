@@ -1,0 +1,220 @@
+"""What the remote backends share: key and address lookup, the transport, the Backend methods.
+
+A provider module subclasses :class:`RemoteBackend` and supplies only what differs: its name,
+default address, key variables, document limit, request path and body, and how to read the
+answer's usage. Scoring, retries, errors and secrets are handled here and in
+:mod:`rerankit.backends.http` once for all of them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from pydantic import SecretStr
+
+from rerankit.backends.http import HTTPTransport, Reply, TransportSettings
+from rerankit.backends.responses import scores_in_input_order
+from rerankit.errors import ConfigurationError
+from rerankit.types import Scores, Usage
+
+#: Defaults of the options every remote backend takes.
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_MAX_RETRIES = 3
+DEFAULT_MAX_CONCURRENCY = 8
+DEFAULT_MAX_RETRY_WAIT = 60.0
+DEFAULT_BACKOFF_BASE = 0.5
+
+
+class RemoteBackend:
+    """Base of the HTTP backends; see :class:`~rerankit.backends.cohere.CohereBackend` for an example.
+
+    Subclasses set the class attributes below and implement :meth:`request_path`,
+    :meth:`request_body` and, when the provider reports cost, :meth:`read_usage`.
+    """
+
+    #: Spec prefix, also the ``provider`` on errors.
+    name: ClassVar[str]
+    #: Address used when neither ``base_url`` nor a ``base_url_env`` variable is set (``None``: required).
+    default_base_url: ClassVar[str | None] = None
+    #: Environment variables holding the address, first set wins.
+    base_url_env: ClassVar[tuple[str, ...]] = ()
+    #: Environment variables holding the key, first set wins.
+    api_key_env: ClassVar[tuple[str, ...]] = ()
+    #: Whether calls without a key are refused before any request.
+    api_key_required: ClassVar[bool] = True
+    #: The provider's documented most documents per request.
+    documents_limit: ClassVar[int]
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None,
+        api_key: str | SecretStr | None,
+        timeout: float,
+        max_retries: int,
+        max_concurrency: int,
+        deadline: float | None,
+        max_retry_wait: float,
+        backoff_base: float,
+        max_documents_per_request: int | None = None,
+    ) -> None:
+        if not isinstance(model, str) or not model.strip():
+            raise ConfigurationError(
+                f"{self.name} needs a model id, like '{self.name}/<model>'", provider=self.name
+            )
+        self.model = model
+        self.max_concurrency = _positive_int("max_concurrency", max_concurrency, self.name)
+        limit = self.documents_limit if max_documents_per_request is None else max_documents_per_request
+        self.max_documents_per_request = _positive_int("max_documents_per_request", limit, self.name)
+        self.transport = HTTPTransport(
+            TransportSettings(
+                provider=self.name,
+                base_url=self._resolve_base_url(base_url),
+                api_key=self._resolve_api_key(api_key),
+                timeout=timeout,
+                max_retries=max_retries,
+                deadline=deadline,
+                max_retry_wait=max_retry_wait,
+                backoff_base=backoff_base,
+                max_connections=self.max_concurrency,
+            )
+        )
+
+    # -- what a provider supplies --------------------------------------------------------------
+
+    def request_path(self) -> str:
+        """The path appended to ``base_url``."""
+        raise NotImplementedError
+
+    def request_body(self, query: str, texts: list[str]) -> dict[str, Any]:
+        """The JSON body scoring ``texts`` against ``query``."""
+        raise NotImplementedError
+
+    def read_usage(self, payload: Any) -> Usage:
+        """The tokens or search units the answer reports (none by default)."""
+        return Usage()
+
+    def read_scores(self, reply: Reply, texts: list[str]) -> Scores:
+        """One score per text in input order, plus usage, from a successful answer."""
+        return Scores(values=scores_in_input_order(reply, texts), usage=self.read_usage(reply.payload))
+
+    # -- the Backend protocol ------------------------------------------------------------------
+
+    def score(self, query: str, texts: Sequence[str]) -> Scores:
+        """Score every text against ``query`` in one request; one float per text, in input order."""
+        texts = list(texts)
+        return self.read_scores(self.post(self.request_body(query, texts)), texts)
+
+    async def ascore(self, query: str, texts: Sequence[str]) -> Scores:
+        """Async :meth:`score`, on the pooled ``httpx.AsyncClient``."""
+        texts = list(texts)
+        return self.read_scores(await self.apost(self.request_body(query, texts)), texts)
+
+    def post(self, body: dict[str, Any]) -> Reply:
+        """Send one request body through the transport."""
+        return self.transport.post(self.request_path(), body)
+
+    async def apost(self, body: dict[str, Any]) -> Reply:
+        """Async :meth:`post`."""
+        return await self.transport.apost(self.request_path(), body)
+
+    def close(self) -> None:
+        """Close the pooled sync connections (they reopen on the next call)."""
+        self.transport.close()
+
+    async def aclose(self) -> None:
+        """Close the sync and async connection pools."""
+        await self.transport.aclose()
+
+    def __enter__(self) -> RemoteBackend:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> RemoteBackend:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        key = "SecretStr('**********')" if self.transport.settings.api_key is not None else "None"
+        return (
+            f"{type(self).__name__}(model={self.model!r}, base_url={self.transport.settings.base_url!r}, "
+            f"api_key={key})"
+        )
+
+    # -- configuration ------------------------------------------------------------------------
+
+    def _resolve_base_url(self, base_url: str | None) -> str:
+        if base_url is not None:
+            return base_url
+        for variable in self.base_url_env:
+            if os.environ.get(variable, "").strip():
+                return os.environ[variable].strip()
+        if self.default_base_url is None:
+            variables = " or ".join(self.base_url_env)
+            raise ConfigurationError(
+                f"{self.name} needs an address: pass base_url='https://host[/prefix]'"
+                + (f" or set {variables}" if variables else ""),
+                provider=self.name,
+            )
+        return self.default_base_url
+
+    def _resolve_api_key(self, api_key: str | SecretStr | None) -> SecretStr | None:
+        if isinstance(api_key, SecretStr):
+            api_key = api_key.get_secret_value()
+        if api_key is not None and not isinstance(api_key, str):
+            raise ConfigurationError(
+                f"api_key must be a string or SecretStr, got {type(api_key).__name__}", provider=self.name
+            )
+        if api_key is not None and not api_key.strip():
+            raise ConfigurationError("api_key is empty", provider=self.name)
+        if api_key is None:
+            api_key = next((os.environ[v] for v in self.api_key_env if os.environ.get(v, "").strip()), None)
+        if api_key is None and self.api_key_required:
+            raise ConfigurationError(
+                f"{self.name} needs an API key: pass api_key=... or set {' or '.join(self.api_key_env)}",
+                provider=self.name,
+            )
+        return SecretStr(api_key.strip()) if api_key is not None else None
+
+
+def _positive_int(option: str, value: Any, provider: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(
+            f"{option} must be an integer of at least 1, got {value!r}", provider=provider
+        )
+    return value
+
+
+def optional_positive_int(option: str, value: Any, provider: str) -> int | None:
+    """``value`` if it is ``None`` or an integer of at least 1, else a :class:`ConfigurationError`."""
+    return None if value is None else _positive_int(option, value, provider)
+
+
+def optional_int_between(option: str, value: Any, low: int, high: int, provider: str) -> int | None:
+    """``value`` if it is ``None`` or an integer in ``low..high``, else a :class:`ConfigurationError`."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigurationError(
+            f"{option} must be an integer from {low} to {high}, got {value!r}", provider=provider
+        )
+    return value
+
+
+__all__ = [
+    "DEFAULT_BACKOFF_BASE",
+    "DEFAULT_MAX_CONCURRENCY",
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_MAX_RETRY_WAIT",
+    "DEFAULT_TIMEOUT",
+    "RemoteBackend",
+    "optional_int_between",
+    "optional_positive_int",
+]

@@ -1,0 +1,304 @@
+"""LlamaIndex adapter: :class:`RerankPostprocessor`, a drop-in ``BaseNodePostprocessor``.
+
+It sits wherever ``CohereRerank`` or ``SentenceTransformerRerank`` sit today
+(``index.as_query_engine(node_postprocessors=[...])``, chat engines, ``RetrieverQueryEngine``)
+and scores through :class:`rerankit.Reranker`, so every backend, retry and limit of the core
+applies. It returns new ``NodeWithScore`` objects (Python float scores, best first) and never
+mutates the nodes it is given; ``apostprocess_nodes`` is natively async.
+
+Needs ``llama-index-core`` (``pip install 'rerankit[llama-index]'``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from llama_index.core.bridge.pydantic import BaseModel, Field, PrivateAttr, field_validator
+from llama_index.core.callbacks import CallbackManager, CBEventType, EventPayload
+from llama_index.core.instrumentation import get_dispatcher
+from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRankStartEvent
+from llama_index.core.postprocessor.types import BaseNodePostprocessor
+from llama_index.core.schema import BaseNode, MetadataMode, NodeWithScore, QueryBundle
+
+from rerankit.backends.base import Backend
+from rerankit.errors import ConfigurationError, InvalidInputError
+from rerankit.reranker import Reranker
+from rerankit.types import RerankResponse
+from rerankit.validation import check_query, check_score_threshold, check_top_n
+
+dispatcher = get_dispatcher(__name__)
+
+#: The metadata key under which ``keep_retrieval_score`` keeps the retriever's score.
+RETRIEVAL_SCORE_KEY = "retrieval_score"
+
+# Option names that carry credentials: never stored on the postprocessor, so never serialized.
+_SECRET_OPTION = re.compile(
+    r"(^|_)(api_?key|key|secret|password|token|credentials?|auth|authorization|headers)$", re.IGNORECASE
+)
+
+
+def spec_of(backend: Backend) -> str:
+    """The spec string that names ``backend``: ``"<backend>/<model id>"``."""
+    return f"{backend.name}/{backend.model}"
+
+
+def public_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` as they can be serialized: credentials dropped at any depth, and backends or
+    rerankers (as in ``fallbacks``) replaced by their spec strings.
+
+    >>> public_options({"api_key": "k", "timeout": 5, "headers": {"Authorization": "Bearer k"}})
+    {'timeout': 5}
+    """
+
+    def scrub(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {k: scrub(v) for k, v in value.items() if not _SECRET_OPTION.search(str(k))}
+        if isinstance(value, (list, tuple)):
+            items: list[Any] = []
+            for item in value:
+                # A Reranker in a list (a fallback) stands for all the backends it tries.
+                items.extend(map(spec_of, item.backends) if isinstance(item, Reranker) else [scrub(item)])
+            return type(value)(items)
+        if isinstance(value, Reranker):
+            return spec_of(value.backend)
+        if isinstance(value, Backend):
+            return spec_of(value)
+        return value
+
+    return scrub(dict(options))
+
+
+class RerankPostprocessor(BaseNodePostprocessor):
+    """Rerank retrieved nodes with any rerankit backend, as a LlamaIndex node postprocessor.
+
+    Build it from a spec and the backend's options, or around a ready :class:`~rerankit.Reranker`:
+
+    >>> from llama_index.core import VectorStoreIndex  # doctest: +SKIP
+    >>> rerank = RerankPostprocessor(model="jina/jina-reranker-v2-base-multilingual", top_n=3)  # doctest: +SKIP
+    >>> rerank = RerankPostprocessor(reranker=Reranker("local/BAAI/bge-reranker-base"), top_n=3)  # doctest: +SKIP
+    >>> engine = index.as_query_engine(similarity_top_k=20, node_postprocessors=[rerank])  # doctest: +SKIP
+
+    The text scored for a node is ``node.get_content(metadata_mode=metadata_mode)``.
+    ``score_threshold`` drops nodes scoring below it, then ``top_n`` keeps the best ``top_n``
+    (``None``: all). Each returned node is a new ``NodeWithScore`` whose ``score`` is the
+    reranker's (a Python float); with ``keep_retrieval_score`` the node is a copy whose metadata
+    holds the retriever's score under ``"retrieval_score"``, excluded from the embed and LLM
+    metadata so it never reaches a prompt.
+
+    ``to_dict()``/``from_dict()`` round-trip the spec and the options that carry no secret:
+    ``api_key`` and other credential options are never serialized; ``from_dict`` takes them again
+    as keywords (``RerankPostprocessor.from_dict(data, api_key=...)``), or the backend reads them
+    from its environment variable. Backends and rerankers given as options (``fallbacks``)
+    serialize as their spec strings; a postprocessor built around a ready ``Reranker`` serializes
+    its spec and its fallbacks' specs, not the options its backends were built with.
+    """
+
+    model: str = Field(description="The reranker spec '<backend>/<model id>', also the traced model name.")
+    top_n: int | None = Field(default=3, description="Nodes to keep, best first; None keeps all.")
+    score_threshold: float | None = Field(
+        default=None, description="Drop nodes scoring below this, before top_n applies."
+    )
+    metadata_mode: MetadataMode = Field(
+        default=MetadataMode.EMBED, description="Which metadata goes into the text that is scored."
+    )
+    keep_retrieval_score: bool = Field(
+        default=False, description="Keep the retriever's score in metadata['retrieval_score'] of a copy."
+    )
+    backend_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The backend options without credentials, kept so from_dict can rebuild the reranker.",
+    )
+
+    _reranker: Reranker = PrivateAttr()
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        reranker: Reranker | None = None,
+        top_n: int | None = 3,
+        score_threshold: float | None = None,
+        metadata_mode: MetadataMode = MetadataMode.EMBED,
+        keep_retrieval_score: bool = False,
+        backend_options: Mapping[str, Any] | None = None,
+        callback_manager: CallbackManager | None = None,
+        **options: Any,
+    ) -> None:
+        options = {**(backend_options or {}), **options}
+        if reranker is not None:
+            if model is not None or options:
+                raise ConfigurationError(
+                    "pass either reranker=Reranker(...) or a model spec with its options, not both"
+                )
+            if not isinstance(reranker, Reranker):
+                raise ConfigurationError(
+                    f"reranker must be a rerankit.Reranker, got {type(reranker).__name__}"
+                )
+            model = spec_of(reranker.backend)
+            if reranker.fallbacks:
+                options = {"fallbacks": [spec_of(backend) for backend in reranker.fallbacks]}
+        elif model is None:
+            raise ConfigurationError(
+                "RerankPostprocessor needs a model spec (model='cohere/rerank-v3.5') or reranker=Reranker(...)"
+            )
+        super().__init__(
+            model=model,
+            top_n=top_n,
+            score_threshold=score_threshold,
+            metadata_mode=metadata_mode,
+            keep_retrieval_score=keep_retrieval_score,
+            backend_options=public_options(options),
+            callback_manager=callback_manager or CallbackManager(),
+        )
+        self._reranker = reranker if reranker is not None else Reranker(model, **options)
+
+    @field_validator("top_n", mode="before")
+    @classmethod
+    def _check_top_n(cls, value: Any) -> int | None:
+        return check_top_n(value)
+
+    @field_validator("score_threshold", mode="before")
+    @classmethod
+    def _check_score_threshold(cls, value: Any) -> float | None:
+        return check_score_threshold(value)
+
+    @classmethod
+    def class_name(cls) -> str:
+        """The name LlamaIndex serializes this class under."""
+        return "RerankPostprocessor"
+
+    @property
+    def reranker(self) -> Reranker:
+        """The :class:`~rerankit.Reranker` that scores the nodes."""
+        return self._reranker
+
+    def close(self) -> None:
+        """Release the reranker's resources (pooled connections)."""
+        self._reranker.close()
+
+    async def aclose(self) -> None:
+        """Async :meth:`close`."""
+        await self._reranker.aclose()
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> RerankPostprocessor:
+        # The reranker holds pooled connections, locks and loaded models: copies share it.
+        memo = {} if memo is None else memo
+        memo[id(self._reranker)] = self._reranker
+        return super().__deepcopy__(memo)
+
+    def __getstate__(self) -> dict[Any, Any]:
+        # The Reranker holds credentials and live connections: never pickle it. __setstate__ calls
+        # __init__ with the fields, which builds a fresh Reranker (the key from the environment).
+        state = BaseModel.__getstate__(self)
+        state["__dict__"] = {k: v for k, v in state["__dict__"].items() if k != "callback_manager"}
+        state["__pydantic_private__"] = None
+        return state
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        # Unlike BaseComponent's, no silent fallback: a reranker that cannot be rebuilt (a missing
+        # key, say) must fail here, not leave an object without one.
+        self.__init__(**state["__dict__"])  # type: ignore[misc]
+
+    def _postprocess_nodes(
+        self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
+    ) -> list[NodeWithScore]:
+        query, texts = self._checked_call(nodes, query_bundle)
+        with self._traced(nodes, query_bundle) as reranked:
+            if texts:
+                response = self._reranker.rerank(
+                    query, texts, top_n=self.top_n, score_threshold=self.score_threshold
+                )
+                reranked.extend(self._reranked_nodes(nodes, response))
+        return reranked
+
+    @dispatcher.span
+    async def _apostprocess_nodes(
+        self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
+    ) -> list[NodeWithScore]:
+        query, texts = self._checked_call(nodes, query_bundle)
+        with self._traced(nodes, query_bundle) as reranked:
+            if texts:
+                response = await self._reranker.arerank(
+                    query, texts, top_n=self.top_n, score_threshold=self.score_threshold
+                )
+                reranked.extend(self._reranked_nodes(nodes, response))
+        return reranked
+
+    def _checked_call(
+        self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None
+    ) -> tuple[str, list[str]]:
+        """The query string and the text of each node, or a ValueError naming what is wrong."""
+        if query_bundle is None:
+            raise ValueError("RerankPostprocessor needs a query: pass query_bundle or query_str")
+        query = check_query(query_bundle.query_str)
+        texts = []
+        for index, scored in enumerate(nodes):
+            text = scored.node.get_content(metadata_mode=self.metadata_mode)
+            if not text.strip():
+                raise InvalidInputError(
+                    f"node at index {index} (node_id={scored.node.node_id!r}) has no text to rerank "
+                    f"with metadata_mode={self.metadata_mode.value!r}"
+                )
+            texts.append(text)
+        return query, texts
+
+    @contextmanager
+    def _traced(self, nodes: list[NodeWithScore], query_bundle: QueryBundle) -> Iterator[list[NodeWithScore]]:
+        """Bracket one rerank in balanced Start/End events, the legacy callback event included.
+
+        The body appends the reranked nodes to the yielded list. End fires whatever happens: with
+        the reranked nodes, or with none when the body raised (the enclosing span is then dropped
+        with the error, and the legacy event ends with an EXCEPTION payload).
+        """
+        top_n = self.top_n if self.top_n is not None else len(nodes)
+        dispatcher.event(
+            ReRankStartEvent(query=query_bundle, nodes=nodes, top_n=top_n, model_name=self.model)
+        )
+        reranked: list[NodeWithScore] = []
+        try:
+            with self.callback_manager.event(
+                CBEventType.RERANKING,
+                payload={
+                    EventPayload.NODES: nodes,
+                    EventPayload.MODEL_NAME: self.model,
+                    EventPayload.QUERY_STR: query_bundle.query_str,
+                    EventPayload.TOP_K: top_n,
+                },
+            ) as event:
+                yield reranked
+                event.on_end(payload={EventPayload.NODES: reranked})
+        except BaseException:
+            reranked.clear()
+            raise
+        finally:
+            dispatcher.event(ReRankEndEvent(nodes=reranked))
+
+    def _reranked_nodes(self, nodes: list[NodeWithScore], response: RerankResponse) -> list[NodeWithScore]:
+        """New NodeWithScore objects in the response's order, each on the node its index names."""
+        return [
+            NodeWithScore(node=self._result_node(nodes[result.index]), score=float(result.relevance_score))
+            for result in response.results
+        ]
+
+    def _result_node(self, scored: NodeWithScore) -> BaseNode:
+        """The input's node itself, or a copy carrying the retrieval score with keep_retrieval_score."""
+        if not self.keep_retrieval_score:
+            return scored.node
+        original = scored.node
+        retrieval_score = None if scored.score is None else float(scored.score)
+        node = original.model_copy()
+        node.metadata = {**original.metadata, RETRIEVAL_SCORE_KEY: retrieval_score}
+        node.excluded_embed_metadata_keys = _with_key(original.excluded_embed_metadata_keys)
+        node.excluded_llm_metadata_keys = _with_key(original.excluded_llm_metadata_keys)
+        return node
+
+
+def _with_key(keys: list[str]) -> list[str]:
+    """A new list of ``keys`` that includes the retrieval score key."""
+    return list(keys) if RETRIEVAL_SCORE_KEY in keys else [*keys, RETRIEVAL_SCORE_KEY]
+
+
+__all__ = ["RETRIEVAL_SCORE_KEY", "RerankPostprocessor", "public_options"]
