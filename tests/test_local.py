@@ -178,6 +178,9 @@ def test_explicit_half_precision_scores_are_floats_close_to_fp32(bert_model: Pat
     response = half.rerank(QUERY, DOCS)
     assert all(type(r.relevance_score) is float for r in response.results)
     np.testing.assert_allclose(scores_by_index(response), full, atol=2e-2)
+    # The activation ran in fp32: the scores are not rounded to bfloat16's 8-bit mantissa.
+    values = torch.tensor([r.relevance_score for r in response.results])
+    assert (values.bfloat16().float() != values).any()
 
 
 def test_llm_rerankers_are_refused_on_old_sentence_transformers(

@@ -12,7 +12,7 @@ Needs ``llama-index-core`` (``pip install 'rerankit[llama-index]'``).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -234,8 +234,15 @@ class RerankPostprocessor(BaseNodePostprocessor):
         if query_bundle is None:
             raise ValueError("RerankPostprocessor needs a query: pass query_bundle or query_str")
         query = check_query(query_bundle.query_str)
+        if isinstance(nodes, (str, bytes)) or not isinstance(nodes, Sequence):
+            raise InvalidInputError(f"nodes must be a list of NodeWithScore, got {type(nodes).__name__}")
         texts = []
         for index, scored in enumerate(nodes):
+            if not isinstance(scored, NodeWithScore):
+                raise InvalidInputError(
+                    f"node at index {index} is a {type(scored).__name__}, not a NodeWithScore "
+                    "(wrap it: NodeWithScore(node=node))"
+                )
             text = scored.node.get_content(metadata_mode=self.metadata_mode)
             if not text.strip():
                 raise InvalidInputError(

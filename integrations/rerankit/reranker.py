@@ -118,6 +118,17 @@ class Reranker:
     >>> response = reranker.rerank("what is BM25?", ["a ranking function", "a fruit"], top_n=1)  # doctest: +SKIP
     >>> response.results[0].index, response.results[0].relevance_score  # doctest: +SKIP
     (0, 0.97...)
+
+    ``fallbacks`` are tried in order when a call fails with one of :data:`FALLBACK_ERRORS` after
+    the backend's own retries. Each is a spec string (built without options: keys and addresses
+    come from the environment), a ready Backend, or a Reranker (its backends, fallbacks included):
+
+    >>> reranker = Reranker(
+    ...     "cohere/rerank-v3.5", api_key=cohere_key,
+    ...     fallbacks=[Reranker("jina/jina-reranker-v2-base-multilingual", api_key=jina_key)],
+    ... )  # doctest: +SKIP
+    >>> reranker.rerank("what is BM25?", ["a ranking function", "a fruit"]).backend  # doctest: +SKIP
+    'jina'
     """
 
     def __init__(

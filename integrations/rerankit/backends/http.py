@@ -356,6 +356,8 @@ class HTTPTransport:
     def _reply(self, response: httpx.Response) -> Reply:
         status = response.status_code
         request_id = _request_id(response)
+        if request_id is not None:  # some servers echo the request, key included, as its id
+            request_id = self._redact(request_id)
         if 200 <= status < 300:
             try:
                 payload = json.loads(response.content)

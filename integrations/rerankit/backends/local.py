@@ -10,10 +10,13 @@ two-logit classifier gives its positive-class probability.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
+import weakref
 from collections import OrderedDict
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,9 @@ DTYPES = {
     "bf16": "bfloat16",
 }
 RUNTIMES = ("torch", "onnx", "openvino")
+#: The CPU token budget per forward pass: small enough that a 512-token pair goes in a batch of 8,
+#: large enough that batches of short pairs still fill ``batch_size`` (benchmarks/local_cpu.py).
+CPU_MAX_BATCH_TOKENS = 4096
 
 
 def resolve_device(device: str) -> str:
@@ -66,6 +72,13 @@ def resolve_dtype(dtype: str, device: str) -> str:
     return "float32"
 
 
+def resolve_max_batch_tokens(max_batch_tokens: int | str | None, device: str) -> int | None:
+    """``"auto"``: :data:`CPU_MAX_BATCH_TOKENS` on CPU, ``None`` (sentence-transformers' batching) elsewhere."""
+    if max_batch_tokens != "auto":
+        return max_batch_tokens  # type: ignore[return-value]
+    return CPU_MAX_BATCH_TOKENS if device.startswith("cpu") else None
+
+
 def _version_tuple(version: str) -> tuple[int, ...]:
     parts = []
     for piece in version.split(".")[:2]:
@@ -79,6 +92,19 @@ def _is_causal_lm(model: str, revision: str | None, trust_remote_code: bool) -> 
 
     config = AutoConfig.from_pretrained(model, revision=revision, trust_remote_code=trust_remote_code)
     return any(arch.endswith("ForCausalLM") for arch in (getattr(config, "architectures", None) or []))
+
+
+def _check_model_file(model: str, model_file: str, runtime: str) -> None:
+    """In a local model directory, the exported file must exist; list the ones that do."""
+    directory = Path(model)
+    if not directory.is_dir() or (directory / model_file).is_file():
+        return  # a hub id: the loader fetches (or fails on) the file
+    pattern = "*.onnx" if runtime == "onnx" else "*.xml"
+    found = sorted(str(p.relative_to(directory)) for p in directory.rglob(pattern))
+    raise ConfigurationError(
+        f"model_file {model_file!r} is not in {model!r}; exported {runtime} files there: "
+        f"{', '.join(found) or 'none (export one first, see docs/performance.md)'}"
+    )
 
 
 class ModelCache:
@@ -125,6 +151,90 @@ def device_lock(device: str) -> threading.Lock:
         return _DEVICE_LOCKS.setdefault(device, threading.Lock())
 
 
+#: One scoring request: a query and the texts to score against it.
+Request = tuple[str, Sequence[str]]
+
+
+@dataclass
+class _Pending:
+    query: str
+    texts: Sequence[str]
+    future: asyncio.Future = field(repr=False)
+
+
+class ConcurrentBatcher:
+    """Merges the requests of concurrent ``ascore`` calls on one event loop into shared forward passes.
+
+    A request that finds the model idle runs at once, alone. Requests that arrive while a forward
+    pass runs queue up and all go into the next pass together (continuous batching, as Hugging Face
+    TEI and Infinity do), where their pairs share batches cut by ``batch_size`` and
+    ``max_batch_tokens``. Each caller gets back exactly its own scores, in its own order. If a merged
+    pass fails, each of its requests is retried alone, so one failing request never fails another.
+
+    Args:
+        score_requests: scores a list of requests in one go (blocking; run in a worker thread) and
+            returns one score list per request, in order.
+
+    >>> batcher = ConcurrentBatcher(lambda requests: [[float(len(t)) for t in texts] for _, texts in requests])
+    >>> asyncio.run(batcher.submit("query", ["a", "bbb"]))
+    [1.0, 3.0]
+    """
+
+    def __init__(self, score_requests: Callable[[list[Request]], list[list[float]]]) -> None:
+        self._score_requests = score_requests
+        self._queue: list[_Pending] = []
+        self._drainer: asyncio.Task | None = None
+
+    async def submit(self, query: str, texts: Sequence[str]) -> list[float]:
+        """Queue one request and wait for its scores (one per text, in input order)."""
+        future = asyncio.get_running_loop().create_future()
+        self._queue.append(_Pending(query, texts, future))
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.ensure_future(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        taken: list[_Pending] = []
+        try:
+            while self._queue:
+                taken = [pending for pending in self._queue if not pending.future.done()]
+                self._queue = []
+                if taken:
+                    await self._run(taken)
+                taken = []
+        finally:  # cancelled with the loop: nobody may wait forever
+            for pending in taken + self._queue:
+                if not pending.future.done():
+                    pending.future.cancel()
+
+    async def _run(self, taken: list[_Pending]) -> None:
+        try:
+            results = await asyncio.to_thread(self._score_requests, [(p.query, p.texts) for p in taken])
+        except Exception as exc:
+            if len(taken) == 1:
+                _settle(taken[0], error=exc)
+                return
+            for pending in taken:  # find the request that failed; the others still get scores
+                try:
+                    alone = await asyncio.to_thread(self._score_requests, [(pending.query, pending.texts)])
+                except Exception as error:
+                    _settle(pending, error=error)
+                else:
+                    _settle(pending, values=alone[0])
+            return
+        for pending, values in zip(taken, results, strict=True):
+            _settle(pending, values=values)
+
+
+def _settle(pending: _Pending, *, values: list[float] | None = None, error: Exception | None = None) -> None:
+    if pending.future.done():  # the caller was cancelled meanwhile
+        return
+    if error is not None:
+        pending.future.set_exception(error)
+    else:
+        pending.future.set_result(values)
+
+
 class LocalCrossEncoder:
     """A sentence-transformers ``CrossEncoder`` run in this process.
 
@@ -133,14 +243,30 @@ class LocalCrossEncoder:
         device: ``"auto"`` (cuda, then mps, then cpu) or a torch device string.
         dtype: ``"auto"`` (bf16 on GPUs that support it, else fp16; fp32 on CPU), or
             ``float32``/``float16``/``bfloat16``.
-        batch_size: pairs per forward pass.
+        batch_size: the most pairs per forward pass.
+        max_batch_tokens: the most padded tokens per forward pass (pairs x longest pair): pairs are
+            sorted by token length and cut by this budget as well as by ``batch_size``, as TEI does,
+            so long pairs go in small batches and short ones are not padded to them. ``"auto"``
+            (default): 4096 on CPU, where it saves about a quarter of the compute on mixed-length
+            documents; ``None`` elsewhere. ``None``: batches of ``batch_size`` pairs in
+            sentence-transformers' own order, scores bit-identical to ``CrossEncoder.predict``
+            (with a budget they agree to float rounding, about 1e-7). On GPU, try a large
+            ``batch_size`` (256) with ``max_batch_tokens=16384``.
         max_length: tokens per pair; the document is truncated, never the query (nor an LLM
             reranker's prompt suffix). ``None`` keeps the model's own limit.
         instruction: the task instruction of an LLM reranker (Qwen3-Reranker style).
         trust_remote_code: allow the model repository's own code to run.
         revision: a hub revision (branch, tag or commit) to pin.
         backend: the runtime, ``"torch"``, ``"onnx"`` or ``"openvino"`` (the last two need
-            ``rerankit[accel]``).
+            ``rerankit[accel]``). Without ``model_file`` a model with no exported file is exported
+            at load time (slow; export once and save it, see docs/performance.md).
+        model_file: with ``backend="onnx"``/``"openvino"``, the exported file to load, relative to
+            the model directory or repository: ``"onnx/model_qint8_avx512_vnni.onnx"`` (int8 ONNX),
+            ``"openvino/openvino_model_qint8_quantized.xml"`` (int8 OpenVINO). ``None``: the
+            runtime's default file (``onnx/model.onnx``, ``openvino/openvino_model.xml``).
+
+    Concurrent :meth:`ascore` calls (concurrent ``arerank``) on one event loop share forward passes
+    (see :class:`ConcurrentBatcher`); each caller still gets exactly its own scores.
 
     >>> backend = LocalCrossEncoder("cross-encoder/ms-marco-MiniLM-L6-v2", device="cpu")  # doctest: +SKIP
     >>> backend.score("query", ["a", "b"]).values  # doctest: +SKIP
@@ -157,11 +283,13 @@ class LocalCrossEncoder:
         device: str = "auto",
         dtype: str = "auto",
         batch_size: int = 32,
+        max_batch_tokens: int | str | None = "auto",
         max_length: int | None = None,
         instruction: str | None = None,
         trust_remote_code: bool = False,
         revision: str | None = None,
         backend: str = "torch",
+        model_file: str | None = None,
     ) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigurationError(f"batch_size must be a positive integer, got {batch_size!r}")
@@ -169,8 +297,25 @@ class LocalCrossEncoder:
             isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 8
         ):
             raise ConfigurationError(f"max_length must be an integer of at least 8, got {max_length!r}")
+        if max_batch_tokens not in (None, "auto") and (
+            isinstance(max_batch_tokens, bool)
+            or not isinstance(max_batch_tokens, int)
+            or max_batch_tokens < 1
+        ):
+            raise ConfigurationError(
+                f"max_batch_tokens must be a positive integer, 'auto' or None, got {max_batch_tokens!r}"
+            )
         if backend not in RUNTIMES:
             raise ConfigurationError(f"unknown runtime backend {backend!r}; valid: {', '.join(RUNTIMES)}")
+        if model_file is not None:
+            if not isinstance(model_file, str) or not model_file.strip():
+                raise ConfigurationError("model_file must be a non-blank path inside the model directory")
+            if backend == "torch":
+                raise ConfigurationError(
+                    "model_file picks an exported file of backend='onnx' or backend='openvino'; "
+                    f"got backend='torch' with model_file={model_file!r}"
+                )
+            _check_model_file(model, model_file, backend)
         if instruction is not None and (not isinstance(instruction, str) or not instruction.strip()):
             raise ConfigurationError("instruction must be a non-blank string")
         try:
@@ -185,12 +330,18 @@ class LocalCrossEncoder:
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
         self.batch_size = batch_size
+        self.max_batch_tokens = resolve_max_batch_tokens(max_batch_tokens, self.device)
         self.max_length = max_length
         self.instruction = instruction
         self.trust_remote_code = trust_remote_code
         self.revision = revision
         self.runtime = backend
-        key = (model, revision, self.device, self.dtype, backend, max_length, trust_remote_code)
+        self.model_file = model_file
+        self._batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ConcurrentBatcher] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._batchers_lock = threading.Lock()
+        key = (model, revision, self.device, self.dtype, backend, model_file, max_length, trust_remote_code)
         self.cross_encoder = MODEL_CACHE.get(key, self._load)
         self.is_llm_reranker = self._has_logit_score_head(self.cross_encoder)
         self.num_labels = self.cross_encoder.num_labels
@@ -220,7 +371,10 @@ class LocalCrossEncoder:
                 f"{sentence_transformers.__version__}); older versions silently attach a random "
                 "classification head. Upgrade: pip install -U 'sentence-transformers>=5.4'"
             )
-        model_kwargs = {"dtype": getattr(torch, self.dtype)} if self.runtime == "torch" else None
+        if self.runtime == "torch":
+            model_kwargs: dict[str, Any] | None = {"dtype": getattr(torch, self.dtype)}
+        else:
+            model_kwargs = {"file_name": self.model_file} if self.model_file else None
         logger.info("loading %s on %s (%s, %s)", self.model, self.device, self.dtype, self.runtime)
         try:
             return CrossEncoder(
@@ -265,26 +419,115 @@ class LocalCrossEncoder:
 
     def score(self, query: str, texts: Sequence[str]) -> Scores:
         """Score each text against ``query`` with one forward pass per batch and one transfer to host."""
-        pairs = [(query, text) for text in texts]
-        extra = self._truncation(query)
-        if self.instruction is not None:
-            extra["prompt"] = self.instruction
-        with device_lock(self.device):
-            scores = self.cross_encoder.predict(
-                pairs,
-                batch_size=self.batch_size,
-                show_progress_bar=False,
-                convert_to_tensor=True,
-                apply_softmax=self.num_labels == 2,
-                **extra,
-            )
-        if scores.ndim == 2:  # two-logit classifier: probability of the relevant class
-            scores = scores[:, -1]
-        return Scores(values=scores.float().cpu().tolist())
+        return Scores(values=self.score_requests([(query, texts)])[0])
 
     async def ascore(self, query: str, texts: Sequence[str]) -> Scores:
-        """:meth:`score` in a worker thread, so the event loop never blocks on a forward pass."""
-        return await asyncio.to_thread(self.score, query, texts)
+        """:meth:`score` in a worker thread, sharing forward passes with concurrent calls.
+
+        The event loop never blocks on a forward pass; calls made while the model is busy are merged
+        into the next pass (see :class:`ConcurrentBatcher`).
+        """
+        return Scores(values=await self._batcher().submit(query, texts))
+
+    def score_requests(self, requests: Sequence[Request]) -> list[list[float]]:
+        """Score several ``(query, texts)`` requests in shared forward passes; one list per request.
+
+        Requests whose queries take the same truncation share batches; a request scored alone runs
+        exactly the forward passes :meth:`score` runs for it.
+        """
+        settings = [self._predict_kwargs(query) for query, _ in requests]
+        groups: dict[str, list[int]] = {}
+        for position, kwargs in enumerate(settings):
+            groups.setdefault(json.dumps(kwargs, sort_keys=True), []).append(position)
+        results: list[list[float]] = [[] for _ in requests]
+        for positions in groups.values():
+            pairs = [(requests[p][0], text) for p in positions for text in requests[p][1]]
+            scores = self._predict(pairs, settings[positions[0]])
+            start = 0
+            for p in positions:
+                end = start + len(requests[p][1])
+                results[p] = scores[start:end]
+                start = end
+        return results
+
+    def _predict_kwargs(self, query: str) -> dict[str, Any]:
+        kwargs = self._truncation(query)
+        if self.instruction is not None:
+            kwargs["prompt"] = self.instruction
+        return kwargs
+
+    def _predict(self, pairs: list[tuple[str, str]], kwargs: dict[str, Any]) -> list[float]:
+        import torch
+
+        if not pairs:
+            return []
+        with device_lock(self.device):
+            if self.max_batch_tokens is None:
+                scores = self._forward(pairs, self.batch_size, kwargs)
+            else:
+                order, parts = [], []
+                for batch in self.token_budget_batches(pairs):
+                    order.extend(batch)
+                    parts.append(self._forward([pairs[i] for i in batch], len(batch), kwargs))
+                merged = torch.cat(parts)
+                scores = torch.empty_like(merged)
+                scores[torch.tensor(order, device=merged.device)] = merged
+        return scores.float().cpu().tolist()
+
+    def _forward(self, pairs: list[tuple[str, str]], batch_size: int, kwargs: dict[str, Any]) -> Any:
+        activation = self.cross_encoder.activation_fn
+        scores = self.cross_encoder.predict(
+            pairs,
+            batch_size=batch_size,
+            show_progress_bar=False,
+            convert_to_tensor=True,
+            # bf16/fp16 logits are upcast before the activation: in half precision a sigmoid
+            # rounds nearby scores to the same value and invents ties
+            activation_fn=lambda logits: activation(logits.float()),
+            apply_softmax=self.num_labels == 2,
+            **kwargs,
+        )
+        if scores.ndim == 2:  # two-logit classifier: probability of the relevant class
+            scores = scores[:, -1]
+        return scores
+
+    def token_budget_batches(self, pairs: Sequence[tuple[str, str]]) -> list[list[int]]:
+        """Pair positions grouped into forward passes, longest first.
+
+        Each pass holds at most ``batch_size`` pairs and ``max_batch_tokens`` padded tokens (pairs
+        times the longest pair's tokens), and at least one pair.
+        """
+        lengths = self._pair_lengths(pairs)
+        budget = self.max_batch_tokens or len(pairs) * max(lengths, default=1)
+        batches: list[list[int]] = []
+        current: list[int] = []
+        for position in sorted(range(len(pairs)), key=lambda i: -lengths[i]):
+            width = lengths[current[0]] if current else lengths[position]
+            if current and (len(current) >= self.batch_size or (len(current) + 1) * width > budget):
+                batches.append(current)
+                current = []
+            current.append(position)
+        if current:
+            batches.append(current)
+        return batches
+
+    def _pair_lengths(self, pairs: Sequence[tuple[str, str]]) -> list[int]:
+        """Tokens per pair after truncation; each distinct text is tokenized once."""
+        tokenizer = self.cross_encoder.tokenizer
+        limit = self.cross_encoder.max_seq_length or tokenizer.model_max_length
+        texts = list(dict.fromkeys(text for pair in pairs for text in pair))
+        encoded = tokenizer(texts, add_special_tokens=False, truncation=True, max_length=limit)["input_ids"]
+        counts = {text: len(ids) for text, ids in zip(texts, encoded, strict=True)}
+        special = tokenizer.num_special_tokens_to_add(pair=True)
+        return [min(limit, counts[query] + counts[text] + special) for query, text in pairs]
+
+    def _batcher(self) -> ConcurrentBatcher:
+        loop = asyncio.get_running_loop()
+        with self._batchers_lock:
+            batcher = self._batchers.get(loop)
+            if batcher is None:
+                batcher = self._batchers[loop] = ConcurrentBatcher(self.score_requests)
+            return batcher
 
     def close(self) -> None:
         """Nothing to release: the model stays in the process-wide cache for the next caller."""
@@ -295,5 +538,5 @@ class LocalCrossEncoder:
     def __repr__(self) -> str:
         return (
             f"LocalCrossEncoder(model={self.model!r}, device={self.device!r}, dtype={self.dtype!r}, "
-            f"runtime={self.runtime!r})"
+            f"runtime={self.runtime!r}" + (f", model_file={self.model_file!r})" if self.model_file else ")")
         )

@@ -1,0 +1,83 @@
+"""A ``rerankit.testing.servers.RerankServer`` in its own process, for the remote benchmarks.
+
+In its own process the server's request handling does not take the client's GIL, as with a real
+remote API. Run alone it prints its base URL, then answers ``stats`` (requests seen, peak in flight)
+and ``reset`` on stdin until stdin closes::
+
+    python benchmarks/loopback_server.py cohere --latency 0.02 --max-documents 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import harness  # noqa: F401  (puts integrations/ on sys.path)
+
+
+class ServerProcess:
+    """Start ``loopback_server.py`` in a child process; a context manager exposing ``base_url``."""
+
+    def __init__(self, provider: str, *, latency: float = 0.0, max_documents: int | None = None) -> None:
+        command = [sys.executable, str(Path(__file__)), provider, "--latency", str(latency)]
+        if max_documents is not None:
+            command += ["--max-documents", str(max_documents)]
+        self._command = command
+        self._process: subprocess.Popen | None = None
+        self.base_url = ""
+
+    def __enter__(self) -> ServerProcess:
+        self._process = subprocess.Popen(
+            self._command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
+        )
+        self.base_url = self._process.stdout.readline().strip()
+        if not self.base_url.startswith("http://"):
+            self.__exit__()
+            raise RuntimeError(f"the loopback server did not start: {self.base_url!r}")
+        return self
+
+    def _ask(self, command: str) -> str:
+        assert self._process is not None
+        self._process.stdin.write(command + "\n")
+        self._process.stdin.flush()
+        return self._process.stdout.readline().strip()
+
+    def stats(self) -> dict[str, int]:
+        """Requests received and the peak of concurrent requests since the last :meth:`reset`."""
+        return json.loads(self._ask("stats"))
+
+    def reset(self) -> None:
+        """Forget recorded requests and the in-flight peak."""
+        self._ask("reset")
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._process is not None:
+            self._process.stdin.close()
+            self._process.wait(timeout=30)
+            self._process = None
+
+
+def main() -> None:
+    from rerankit.testing.servers import RerankServer
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("provider")
+    parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--max-documents", type=int, default=None)
+    args = parser.parse_args()
+    with RerankServer(args.provider, latency=args.latency, max_documents=args.max_documents) as server:
+        print(server.base_url, flush=True)
+        for line in sys.stdin:
+            if line.strip() == "stats":
+                stats = {"requests": len(server.requests), "max_in_flight": server.max_in_flight}
+                print(json.dumps(stats), flush=True)
+            elif line.strip() == "reset":
+                server.reset()
+                print("ok", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""Helpers for the loopback-HTTP half of the reliability suite."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from rerankit import Reranker
+from rerankit.testing.servers import RerankServer, expected_score
+
+PROVIDERS = ("cohere", "jina", "deepinfra", "gateway")
+SPECS = {
+    "cohere": "cohere/rerank-v3.5",
+    "jina": "jina/jina-reranker-v2-base-multilingual",
+    "deepinfra": "deepinfra/Qwen/Qwen3-Reranker-4B",
+    "gateway": "gateway/cohere/rerank-v3.5",
+}
+#: Retries that do not slow the suite down: millisecond backoff, waits capped at 20 ms.
+FAST_RETRIES: dict[str, Any] = {"backoff_base": 0.001, "max_retry_wait": 0.02}
+#: Every fault a patient client gets through: rate limits, 5xx (JSON or an HTML proxy page),
+#: dropped connections and stalls past the timeout.
+TRANSIENT_FAULTS = (
+    "429",
+    "429-retry-after",
+    "429-retry-after-date",
+    "500",
+    "502",
+    "503",
+    "504",
+    "drop",
+    "stall",
+    "html",
+)
+
+
+def loopback_reranker(provider: str, server: RerankServer, **options: Any) -> Reranker:
+    """A Reranker for ``provider`` pointed at ``server``, with fast retries unless overridden."""
+    return Reranker(
+        SPECS[provider], base_url=server.base_url, api_key=server.api_key, **FAST_RETRIES | options
+    )
+
+
+def random_call(rng: random.Random, tag: str, max_documents: int = 8) -> tuple[str, list[str]]:
+    """A query and 1 to ``max_documents`` documents unique to ``tag`` (so results from another
+    call cannot pass for this one's)."""
+    words = ["bm25", "ranking", "fruit", "vector", "search", "rerank", "apple", "query", "index"]
+    query = f"{tag} " + " ".join(rng.sample(words, 3))
+    documents = [
+        f"{tag} doc {i}: " + " ".join(rng.sample(words, rng.randint(1, 5))) for i in range(rng.randint(1, 8))
+    ]
+    return query, documents
+
+
+def assert_correct(response: Any, query: str, documents: list[str]) -> None:
+    """Every document exactly once, best first, each with the server's score for its own text."""
+    assert sorted(r.index for r in response.results) == list(range(len(documents)))
+    for result in response.results:
+        assert result.document == documents[result.index]
+        assert result.relevance_score == expected_score(query, documents[result.index])
+    scores = [r.relevance_score for r in response.results]
+    assert scores == sorted(scores, reverse=True)
+
+
+def fault_counts(server: RerankServer) -> Counter:
+    """How many requests got each fault."""
+    return Counter(request.fault for request in server.requests if request.fault is not None)
+
+
+def client_connections(port: int) -> int | None:
+    """ESTABLISHED TCP connections to 127.0.0.1:``port`` seen by the OS (``None`` off Linux)."""
+    table = Path("/proc/net/tcp")
+    if not table.exists():
+        return None
+    count = 0
+    for line in table.read_text().splitlines()[1:]:
+        fields = line.split()
+        remote, state = fields[2], fields[3]
+        if state == "01" and int(remote.split(":")[1], 16) == port:
+            count += 1
+    return count
