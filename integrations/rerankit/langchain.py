@@ -139,12 +139,6 @@ class RerankCompressor(BaseDocumentCompressor):
         """The :class:`~rerankit.Reranker` that scores the documents."""
         return self._reranker
 
-    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> RerankCompressor:
-        # The reranker holds pooled connections, locks and loaded models: copies share it.
-        memo = {} if memo is None else memo
-        memo[id(self._reranker)] = self._reranker
-        return super().__deepcopy__(memo)
-
     def document_text(self, document: Document) -> str:
         """The text scored for ``document``: the chosen metadata fields, then ``page_content``.
 

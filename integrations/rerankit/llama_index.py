@@ -183,12 +183,6 @@ class RerankPostprocessor(BaseNodePostprocessor):
         """Async :meth:`close`."""
         await self._reranker.aclose()
 
-    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> RerankPostprocessor:
-        # The reranker holds pooled connections, locks and loaded models: copies share it.
-        memo = {} if memo is None else memo
-        memo[id(self._reranker)] = self._reranker
-        return super().__deepcopy__(memo)
-
     def __getstate__(self) -> dict[Any, Any]:
         # The Reranker holds credentials and live connections: never pickle it. __setstate__ calls
         # __init__ with the fields, which builds a fresh Reranker (the key from the environment).

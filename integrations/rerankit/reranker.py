@@ -165,6 +165,14 @@ class Reranker:
         """The model id the (first) backend scores with."""
         return self.backend.model
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Reranker:
+        """A reranker is shared, not copied: it holds pooled connections, locks and loaded models.
+
+        So a deep copy of anything holding one (a LangChain compressor, a LlamaIndex postprocessor,
+        a pydantic ``model_copy(deep=True)``) shares the same reranker and keeps working.
+        """
+        return self
+
     def __repr__(self) -> str:
         if self.fallbacks:
             return f"Reranker({self.backend!r}, fallbacks={self.fallbacks!r})"
