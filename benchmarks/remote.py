@@ -9,10 +9,11 @@ server's work does not share the client's GIL:
    base_url=...).rerank``, LangChain's ``CohereRerank`` and LlamaIndex's ``CohereRerank`` (both
    through their ``base_url`` option, i.e. the ``cohere`` SDK's ``ClientV2``), calls interleaved; and
    ``httpx.AsyncClient.post`` vs ``arerank``.
-2. 64 concurrent ``arerank`` calls against a server that takes 20 ms per request: bursts of 64 from
-   one event loop, with rerankit's default ``max_concurrency`` (8: also its connection-pool size)
-   and with ``max_concurrency=64``, against bare ``httpx.AsyncClient`` posts with 64 connections.
-   Ideal = every call in flight at once for its concurrency: 64 / (concurrency / 20 ms) seconds.
+2. 64 concurrent ``arerank`` calls against a server that takes 20 ms (then 200 ms) per request:
+   bursts of 64 from one event loop, with rerankit's default (64 connections, split into pools of
+   8) and with ``max_connections=8`` (one pool), against bare ``httpx.AsyncClient`` posts with one
+   pool of 64 connections. Ideal = every call in flight at once for its connections:
+   64 / (connections / latency) seconds.
 3. 5,000 documents against a 1,000-document limit (20 ms per request): five requests, one after
    another (``max_concurrency=1``) vs concurrently (default), sync ``rerank`` and async ``arerank``.
 
@@ -124,19 +125,18 @@ def per_call_overhead(calls: int) -> None:
     )
 
 
-def concurrent_calls(bursts: int, calls: int = 64) -> None:
+def concurrent_calls(bursts: int, calls: int = 64, latency: float = LATENCY) -> None:
     from rerankit import Reranker
 
     documents = harness.mixed_documents(20, seed=3)
-    with ServerProcess("cohere", latency=LATENCY) as server:
+    with ServerProcess("cohere", latency=latency) as server:
         default = Reranker(f"cohere/{MODEL}", base_url=server.base_url, api_key=API_KEY)
-        wide = Reranker(f"cohere/{MODEL}", base_url=server.base_url, api_key=API_KEY, max_concurrency=calls)
+        one_pool = Reranker(f"cohere/{MODEL}", base_url=server.base_url, api_key=API_KEY, max_connections=8)
+        connections = default.backend.transport.settings.max_connections
         concurrency = {
-            "bare httpx.AsyncClient, 64 connections": calls,
-            f"rerankit arerank, max_concurrency={default.backend.max_concurrency} (default)": (
-                default.backend.max_concurrency
-            ),
-            f"rerankit arerank, max_concurrency={calls}": calls,
+            f"bare httpx.AsyncClient, one pool of {calls} connections": calls,
+            f"rerankit arerank, default ({connections} connections in pools of 8)": connections,
+            "rerankit arerank, max_connections=8 (one pool)": 8,
         }
 
         async def run_all() -> tuple[dict[str, list[float]], dict[str, int]]:
@@ -153,7 +153,7 @@ def concurrent_calls(bursts: int, calls: int = 64) -> None:
                         [
                             bare,
                             lambda i: default.arerank(f"{harness.QUERY} {i}", documents),
-                            lambda i: wide.arerank(f"{harness.QUERY} {i}", documents),
+                            lambda i: one_pool.arerank(f"{harness.QUERY} {i}", documents),
                         ],
                         strict=True,
                     )
@@ -174,12 +174,12 @@ def concurrent_calls(bursts: int, calls: int = 64) -> None:
     rows = []
     for name, values in times.items():
         seconds = harness.median(values)
-        ideal = calls / (concurrency[name] / LATENCY)
+        ideal = calls / (min(calls, concurrency[name]) / latency)
         rows.append(
             [name, seconds * 1e3, calls / seconds, ideal * 1e3, f"{ideal / seconds:.0%}", peaks[name]]
         )
     harness.print_table(
-        f"{calls} concurrent calls, server 20 ms per request, median of {bursts} bursts",
+        f"{calls} concurrent calls, server {latency * 1e3:.0f} ms per request, median of {bursts} bursts",
         ["client", "ms per burst", "calls/s", "ideal ms", "of ideal", "peak in flight"],
         rows,
     )
@@ -242,6 +242,7 @@ def main() -> None:
     print(harness.machine())
     per_call_overhead(args.calls)
     concurrent_calls(args.bursts)
+    concurrent_calls(max(3, args.bursts // 2), latency=0.2)
     split_calls(args.repeats)
 
 

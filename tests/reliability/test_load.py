@@ -37,10 +37,11 @@ from .loopback import (
 IN_FLIGHT = 64
 
 
-def pool_of(reranker: Reranker):
-    """The httpcore connection pool behind the reranker's async client (``None`` before first use)."""
-    client = reranker.backend.transport._async_client
-    return None if client is None else client._transport._pool
+def connections_of(reranker: Reranker) -> list:
+    """The connections of the httpcore pools behind the reranker's async clients (none before use)."""
+    return [
+        connection for pool in reranker.backend.transport.async_pools() for connection in pool.connections
+    ]
 
 
 #: The load mix: every transient fault but stalls (a stall holds one of the pool's connections for
@@ -83,7 +84,10 @@ async def run_load(
     server.latency = lambda request: rng.random() * 0.002
     options = {"max_documents_per_request": split} if provider == "gateway" else {}
     with server:
-        reranker = loopback_reranker(provider, server, max_retries=15, timeout=5, **options)
+        # 16 connections for 64 calls in flight: two pools of 8, and a bound the calls must queue for
+        reranker = loopback_reranker(
+            provider, server, max_retries=15, timeout=5, max_connections=16, **options
+        )
 
         async def one(call: tuple[str, list[str]]):
             async with limit:
@@ -91,8 +95,7 @@ async def run_load(
 
         async def watch_connections() -> None:
             while True:
-                pool = pool_of(reranker)
-                peak["pool"] = max(peak["pool"], len(pool.connections) if pool else 0)
+                peak["pool"] = max(peak["pool"], len(connections_of(reranker)))
                 peak["os"] = max(peak["os"], client_connections(server.port) or 0)
                 await asyncio.sleep(0.05)  # reading /proc/net/tcp takes a few ms
 
@@ -124,7 +127,7 @@ async def run_load(
             watcher.cancel()
             rerankit_logger.removeHandler(retry_log)
             rerankit_logger.propagate = True
-        pool_limit = reranker.backend.max_concurrency
+        pool_limit = reranker.backend.transport.settings.max_connections
         await reranker.aclose()
         open_after_close = client_connections(server.port)
     return {
@@ -215,12 +218,12 @@ def other_tasks() -> set[asyncio.Task]:
 async def assert_clean_after_cancel(reranker: Reranker, server: RerankServer, baseline: set) -> None:
     await asyncio.sleep(0)  # let cancelled tasks finish unwinding
     assert other_tasks() <= baseline, f"stray tasks: {other_tasks() - baseline}"
-    pool = pool_of(reranker)
-    busy = [c for c in pool.connections if not c.is_idle()] if pool else []
+    connections = connections_of(reranker)
+    busy = [c for c in connections if not c.is_idle()]
     assert busy == [], f"connections still in use: {busy}"
     os_connections = client_connections(server.port)
-    if os_connections is not None:  # no socket the pool does not know about
-        assert os_connections <= (len(pool.connections) if pool else 0)
+    if os_connections is not None:  # no socket the pools do not know about
+        assert os_connections <= len(connections)
     server.latency = 0.0
     server.reset()
     assert_correct(

@@ -30,18 +30,22 @@ async def test_arerank_matches_rerank(server: RerankServer) -> None:
     assert server.requests[0].json == server.requests[1].json
 
 
-async def test_concurrent_calls_share_one_pool(shared_servers) -> None:
+@pytest.mark.parametrize("connections", [4, 12])
+async def test_concurrent_calls_share_bounded_pools(shared_servers, connections) -> None:
     server = shared_servers["jina"]
     server.reset()
     server.latency = 0.1
-    async with make_reranker(server, max_concurrency=4) as reranker:
-        documents = [[f"{text} {n}" for text in DOCUMENTS] for n in range(8)]
+    async with make_reranker(server, max_connections=connections) as reranker:
+        documents = [[f"{text} {n}" for text in DOCUMENTS] for n in range(16)]
         responses = await asyncio.gather(*(reranker.arerank(QUERY, docs) for docs in documents))
+        pools = reranker.backend.transport.async_pools()
     server.latency = 0.0
     for docs, response in zip(documents, responses, strict=True):
         assert_correct(response, docs)
-    assert 1 < server.max_in_flight <= 4  # the pool allows max_concurrency connections
-    assert len({request.client_port for request in server.requests}) <= 4
+    # 12 connections are two pools (8 + 4); all are used, and never more than max_connections
+    assert len(pools) == (connections + 7) // 8
+    assert server.max_in_flight == connections
+    assert len({request.client_port for request in server.requests}) == connections
 
 
 async def test_async_retries_and_errors(shared_servers) -> None:

@@ -9,6 +9,7 @@ from pydantic import SecretStr
 from rerankit.backends.remote import (
     DEFAULT_BACKOFF_BASE,
     DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_RETRIES,
     DEFAULT_MAX_RETRY_WAIT,
     DEFAULT_TIMEOUT,
@@ -44,6 +45,7 @@ class CohereBackend(RemoteBackend):
         timeout: float = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
         deadline: float | None = None,
         max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT,
         backoff_base: float = DEFAULT_BACKOFF_BASE,
@@ -57,6 +59,7 @@ class CohereBackend(RemoteBackend):
             timeout=timeout,
             max_retries=max_retries,
             max_concurrency=max_concurrency,
+            max_connections=max_connections,
             deadline=deadline,
             max_retry_wait=max_retry_wait,
             backoff_base=backoff_base,

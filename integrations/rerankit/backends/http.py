@@ -1,7 +1,8 @@
 """The one HTTP transport every remote backend goes through.
 
-:class:`HTTPTransport` owns a pooled ``httpx.Client`` and ``httpx.AsyncClient`` (created on first
-use, closed by :meth:`~HTTPTransport.close` / :meth:`~HTTPTransport.aclose`), posts JSON with the
+:class:`HTTPTransport` owns a pooled ``httpx.Client`` and, per event loop, ``httpx.AsyncClient``
+pools of at most :data:`POOL_SIZE` connections (created on first use, closed by
+:meth:`~HTTPTransport.close` / :meth:`~HTTPTransport.aclose`), posts JSON with the
 key in an ``Authorization`` header, retries what is worth retrying with tenacity, and turns every
 failure into one of :mod:`rerankit.errors`:
 
@@ -26,7 +27,8 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -62,6 +64,10 @@ RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 #: Response headers that carry a request id, most specific first.
 REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-trace-id", "x-debug-trace-id", "x-amzn-requestid")
 USER_AGENT = "rerankit/0.1.0 (+https://rerankit.readthedocs.io)"
+#: The most connections in one async pool. httpcore's pool re-scans its queued requests against its
+#: connections on every change, so its CPU cost grows with requests x connections; a larger
+#: ``max_connections`` is split into several pools of this size (see docs/performance.md).
+POOL_SIZE = 8
 
 
 class TransportSettings(BaseModel):
@@ -82,7 +88,7 @@ class TransportSettings(BaseModel):
     deadline: float | None = Field(default=None, gt=0)
     max_retry_wait: float = Field(default=60.0, ge=0)
     backoff_base: float = Field(default=0.5, ge=0)
-    max_connections: int = Field(default=8, ge=1)
+    max_connections: int = Field(default=64, ge=1)
 
     def __init__(self, **values: Any) -> None:
         try:
@@ -131,11 +137,48 @@ class _AttemptFailed(Exception):
         self.retry_after = retry_after
 
 
+class _LoopPools:
+    """The async clients of one event loop: ``connections`` split into pools of at most
+    :data:`POOL_SIZE`, each opened when the ones before it are full; a request goes to the least
+    busy pool."""
+
+    def __init__(self, make_client: Callable[[int], httpx.AsyncClient], connections: int) -> None:
+        self.loop = asyncio.get_running_loop()
+        self._make_client = make_client
+        self._sizes = [min(POOL_SIZE, connections - start) for start in range(0, connections, POOL_SIZE)]
+        self.clients: list[httpx.AsyncClient] = []
+        self._busy: list[int] = []
+
+    @property
+    def is_closed(self) -> bool:
+        return any(client.is_closed for client in self.clients)
+
+    @asynccontextmanager
+    async def client(self) -> AsyncIterator[httpx.AsyncClient]:
+        """The least busy client (relative to its size), counted busy while the request runs."""
+        opened = len(self.clients)
+        index = min(range(opened), key=lambda i: self._busy[i] / self._sizes[i], default=None)
+        if index is None or (self._busy[index] >= self._sizes[index] and opened < len(self._sizes)):
+            self.clients.append(self._make_client(self._sizes[opened]))
+            self._busy.append(0)
+            index = opened
+        self._busy[index] += 1
+        try:
+            yield self.clients[index]
+        finally:
+            self._busy[index] -= 1
+
+    async def aclose(self) -> None:
+        for client in self.clients:
+            await client.aclose()
+
+
 class HTTPTransport:
     """Posts JSON to one provider with pooled connections, retries, deadlines and typed errors.
 
-    Thread-safe: the sync client is shared by the core's worker threads; the async client belongs to
-    the event loop that first used it (a call from another loop gets a fresh one).
+    Thread-safe: the sync client is shared by the core's worker threads; the async clients belong
+    to the event loop that first used them (a call from another loop gets fresh ones), and hold
+    ``max_connections`` between them in pools of at most :data:`POOL_SIZE`.
 
     >>> transport = HTTPTransport(TransportSettings(provider="cohere", base_url="https://api.cohere.com"))
     >>> transport  # doctest: +ELLIPSIS
@@ -145,8 +188,7 @@ class HTTPTransport:
     def __init__(self, settings: TransportSettings) -> None:
         self.settings = settings
         self._client: httpx.Client | None = None
-        self._async_client: httpx.AsyncClient | None = None
-        self._async_loop: asyncio.AbstractEventLoop | None = None
+        self._async_pools: _LoopPools | None = None
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -162,8 +204,7 @@ class HTTPTransport:
 
     # -- clients --------------------------------------------------------------------------------
 
-    def _client_options(self) -> dict[str, Any]:
-        connections = self.settings.max_connections
+    def _client_options(self, connections: int) -> dict[str, Any]:
         return {
             "base_url": self.settings.base_url,
             "timeout": self.settings.timeout,
@@ -175,16 +216,22 @@ class HTTPTransport:
     def _sync_client(self) -> httpx.Client:
         with self._lock:
             if self._client is None or self._client.is_closed:
-                self._client = httpx.Client(**self._client_options())
+                self._client = httpx.Client(**self._client_options(self.settings.max_connections))
             return self._client
 
-    def _loop_client(self) -> httpx.AsyncClient:
+    def _loop_pools(self) -> _LoopPools:
         loop = asyncio.get_running_loop()
-        if self._async_client is None or self._async_client.is_closed or self._async_loop is not loop:
+        if self._async_pools is None or self._async_pools.is_closed or self._async_pools.loop is not loop:
             # A client's connections belong to the loop that opened them.
-            self._async_client = httpx.AsyncClient(**self._client_options())
-            self._async_loop = loop
-        return self._async_client
+            self._async_pools = _LoopPools(
+                lambda size: httpx.AsyncClient(**self._client_options(size)), self.settings.max_connections
+            )
+        return self._async_pools
+
+    def async_pools(self) -> list[Any]:
+        """The httpcore connection pools of the current async clients (none before the first call)."""
+        pools = self._async_pools
+        return [] if pools is None else [client._transport._pool for client in pools.clients]
 
     def close(self) -> None:
         """Close the pooled sync connections (the async client is closed by :meth:`aclose`)."""
@@ -196,10 +243,9 @@ class HTTPTransport:
     async def aclose(self) -> None:
         """Close both pools (an async pool opened on another, finished event loop is just dropped)."""
         self.close()
-        client, loop = self._async_client, self._async_loop
-        self._async_client, self._async_loop = None, None
-        if client is not None and loop is asyncio.get_running_loop():
-            await client.aclose()
+        pools, self._async_pools = self._async_pools, None
+        if pools is not None and pools.loop is asyncio.get_running_loop():
+            await pools.aclose()
 
     # -- calls ----------------------------------------------------------------------------------
 
@@ -246,7 +292,8 @@ class HTTPTransport:
 
     async def _asend(self, path: str, body: Mapping[str, Any], timeout: float, started: float) -> Reply:
         try:
-            response = await self._loop_client().post(path, json=body, headers=self._auth(), timeout=timeout)
+            async with self._loop_pools().client() as client:
+                response = await client.post(path, json=body, headers=self._auth(), timeout=timeout)
         except httpx.TransportError as exc:
             raise self._transport_failure(exc, started) from exc
         return self._reply(response)

@@ -23,6 +23,7 @@ from rerankit.types import Scores, Usage
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_RETRIES = 3
 DEFAULT_MAX_CONCURRENCY = 8
+DEFAULT_MAX_CONNECTIONS = 64
 DEFAULT_MAX_RETRY_WAIT = 60.0
 DEFAULT_BACKOFF_BASE = 0.5
 
@@ -56,6 +57,7 @@ class RemoteBackend:
         timeout: float,
         max_retries: int,
         max_concurrency: int,
+        max_connections: int,
         deadline: float | None,
         max_retry_wait: float,
         backoff_base: float,
@@ -79,7 +81,7 @@ class RemoteBackend:
                 deadline=deadline,
                 max_retry_wait=max_retry_wait,
                 backoff_base=backoff_base,
-                max_connections=self.max_concurrency,
+                max_connections=_positive_int("max_connections", max_connections, self.name),
             )
         )
 
@@ -211,6 +213,7 @@ def optional_int_between(option: str, value: Any, low: int, high: int, provider:
 __all__ = [
     "DEFAULT_BACKOFF_BASE",
     "DEFAULT_MAX_CONCURRENCY",
+    "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_MAX_RETRY_WAIT",
     "DEFAULT_TIMEOUT",
