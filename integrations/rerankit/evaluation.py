@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rerankit.backends import spec_of
 from rerankit.backends.base import Backend
 from rerankit.errors import ConfigurationError, InvalidInputError
 from rerankit.reranker import Reranker
@@ -375,8 +376,7 @@ def _system_name(model: ModelArg) -> str:
         return model
     if isinstance(model, tuple):
         return model[0]
-    backend = model.backend if isinstance(model, Reranker) else model
-    return f"{backend.name}/{backend.model}"
+    return spec_of(model.backend if isinstance(model, Reranker) else model)
 
 
 def _build_reranker(model: ModelArg, options: Mapping[str, Any] | None) -> tuple[Reranker, bool]:

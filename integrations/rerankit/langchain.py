@@ -29,8 +29,9 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError("rerankit.langchain needs langchain-core: pip install 'rerankit[langchain]'") from exc
 from pydantic import ConfigDict, Field, PrivateAttr
 
+from rerankit.backends import spec_of
 from rerankit.errors import ConfigurationError, InvalidInputError
-from rerankit.reranker import Reranker
+from rerankit.reranker import Reranker, check_reranker_arguments
 from rerankit.types import RerankResponse
 from rerankit.validation import check_query, check_score_threshold, check_top_n
 
@@ -111,22 +112,11 @@ class RerankCompressor(BaseDocumentCompressor):
             raise ConfigurationError(
                 f"metadata_fields must be a list of metadata keys, got {metadata_fields!r}"
             )
+        check_reranker_arguments("RerankCompressor", model, reranker, options)
         if reranker is None:
-            if model is None:
-                raise ConfigurationError(
-                    "RerankCompressor needs a model spec (model='cohere/rerank-v3.5') or reranker=Reranker(...)"
-                )
             reranker = Reranker(model, **options)
-        elif model is not None or options:
-            given = ["model"] * (model is not None) + sorted(options)
-            raise ConfigurationError(
-                f"pass either reranker=Reranker(...) or a model spec with its options, not both "
-                f"(got reranker and {', '.join(given)})"
-            )
-        elif not isinstance(reranker, Reranker):
-            raise ConfigurationError(f"reranker must be a rerankit.Reranker, got {type(reranker).__name__}")
         super().__init__(
-            model=f"{reranker.backend.name}/{reranker.model}",
+            model=spec_of(reranker.backend),
             top_n=top_n,
             score_threshold=score_threshold,
             score_key=score_key,

@@ -23,9 +23,10 @@ from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRan
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import BaseNode, MetadataMode, NodeWithScore, QueryBundle
 
+from rerankit.backends import spec_of
 from rerankit.backends.base import Backend
-from rerankit.errors import ConfigurationError, InvalidInputError
-from rerankit.reranker import Reranker
+from rerankit.errors import InvalidInputError
+from rerankit.reranker import Reranker, check_reranker_arguments
 from rerankit.types import RerankResponse
 from rerankit.validation import check_query, check_score_threshold, check_top_n
 
@@ -38,11 +39,6 @@ RETRIEVAL_SCORE_KEY = "retrieval_score"
 _SECRET_OPTION = re.compile(
     r"(^|_)(api_?key|key|secret|password|token|credentials?|auth|authorization|headers)$", re.IGNORECASE
 )
-
-
-def spec_of(backend: Backend) -> str:
-    """The spec string that names ``backend``: ``"<backend>/<model id>"``."""
-    return f"{backend.name}/{backend.model}"
 
 
 def public_options(options: Mapping[str, Any]) -> dict[str, Any]:
@@ -128,22 +124,11 @@ class RerankPostprocessor(BaseNodePostprocessor):
         **options: Any,
     ) -> None:
         options = {**(backend_options or {}), **options}
+        check_reranker_arguments("RerankPostprocessor", model, reranker, options)
         if reranker is not None:
-            if model is not None or options:
-                raise ConfigurationError(
-                    "pass either reranker=Reranker(...) or a model spec with its options, not both"
-                )
-            if not isinstance(reranker, Reranker):
-                raise ConfigurationError(
-                    f"reranker must be a rerankit.Reranker, got {type(reranker).__name__}"
-                )
             model = spec_of(reranker.backend)
             if reranker.fallbacks:
                 options = {"fallbacks": [spec_of(backend) for backend in reranker.fallbacks]}
-        elif model is None:
-            raise ConfigurationError(
-                "RerankPostprocessor needs a model spec (model='cohere/rerank-v3.5') or reranker=Reranker(...)"
-            )
         super().__init__(
             model=model,
             top_n=top_n,

@@ -24,6 +24,11 @@ BACKENDS: dict[str, str] = {
 }
 
 
+def spec_of(backend: Backend) -> str:
+    """The spec string that names ``backend``, the inverse of :func:`parse_spec`: ``"<backend>/<model id>"``."""
+    return f"{backend.name}/{backend.model}"
+
+
 def parse_spec(spec: str) -> tuple[str, str]:
     """Split ``"<backend>/<model id>"``; the model id is passed on unchanged.
 
@@ -62,9 +67,14 @@ def backend_class(prefix: str) -> type:
 
 
 def option_names(cls: type) -> list[str]:
-    """The keyword options a backend class accepts (its ``__init__`` parameters but ``model``)."""
-    parameters = inspect.signature(cls.__init__).parameters
-    return [name for name in parameters if name not in ("self", "model")]
+    """The keyword options a backend class accepts: its ``__init__`` parameters but ``model``, and,
+    when it passes ``**options`` on to its base class, the base's options first."""
+    parameters = inspect.signature(cls.__init__).parameters.values()
+    own = [p.name for p in parameters if p.name not in ("self", "model") and p.kind is not p.VAR_KEYWORD]
+    if not any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return own
+    inherited = option_names(cls.__mro__[1])
+    return inherited + [name for name in own if name not in inherited]
 
 
 def create_backend(spec: str, options: dict[str, Any]) -> Backend:
@@ -81,4 +91,4 @@ def create_backend(spec: str, options: dict[str, Any]) -> Backend:
     return cls(model, **options)
 
 
-__all__ = ["BACKENDS", "Backend", "backend_class", "create_backend", "option_names", "parse_spec"]
+__all__ = ["BACKENDS", "Backend", "backend_class", "create_backend", "option_names", "parse_spec", "spec_of"]

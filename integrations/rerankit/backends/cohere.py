@@ -4,15 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import SecretStr
-
 from rerankit.backends.remote import (
-    DEFAULT_BACKOFF_BASE,
-    DEFAULT_MAX_CONCURRENCY,
-    DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_MAX_RETRY_WAIT,
-    DEFAULT_TIMEOUT,
     RemoteBackend,
     optional_int_between,
     optional_positive_int,
@@ -40,30 +32,11 @@ class CohereBackend(RemoteBackend):
         self,
         model: str,
         *,
-        base_url: str | None = None,
-        api_key: str | SecretStr | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
-        max_connections: int = DEFAULT_MAX_CONNECTIONS,
-        deadline: float | None = None,
-        max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT,
-        backoff_base: float = DEFAULT_BACKOFF_BASE,
         max_tokens_per_doc: int | None = None,
         priority: int | None = None,
+        **options: Any,
     ) -> None:
-        super().__init__(
-            model,
-            base_url=base_url,
-            api_key=api_key,
-            timeout=timeout,
-            max_retries=max_retries,
-            max_concurrency=max_concurrency,
-            max_connections=max_connections,
-            deadline=deadline,
-            max_retry_wait=max_retry_wait,
-            backoff_base=backoff_base,
-        )
+        super().__init__(model, **options)
         self.max_tokens_per_doc = optional_positive_int("max_tokens_per_doc", max_tokens_per_doc, self.name)
         self.priority = optional_int_between("priority", priority, 0, 999, self.name)
 

@@ -20,7 +20,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rerankit.backends.local import MODEL_CACHE, RUNTIMES, device_lock, resolve_device, resolve_dtype
+from rerankit.backends.local import (
+    MODEL_CACHE,
+    RUNTIMES,
+    check_integer,
+    device_lock,
+    resolve_device,
+    resolve_dtype,
+)
 from rerankit.errors import ConfigurationError
 from rerankit.types import Scores
 
@@ -63,12 +70,6 @@ def resolve_model_location(model: str, revision: str | None) -> str:
         if shipped is not None:
             return str(shipped)
     return model
-
-
-def _check_integer(option: str, value: object, *, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        wanted = "a positive integer" if minimum == 1 else f"an integer of at least {minimum}"
-        raise ConfigurationError(f"{option} must be {wanted}, got {value!r}")
 
 
 class EmbeddingBackend:
@@ -121,11 +122,11 @@ class EmbeddingBackend:
         revision: str | None = None,
         backend: str = "torch",
     ) -> None:
-        _check_integer("batch_size", batch_size, minimum=1)
+        check_integer("batch_size", batch_size, minimum=1)
         if max_length is not None:
-            _check_integer("max_length", max_length, minimum=2)
+            check_integer("max_length", max_length, minimum=2)
         if truncate_dim is not None:
-            _check_integer("truncate_dim", truncate_dim, minimum=1)
+            check_integer("truncate_dim", truncate_dim, minimum=1)
         if similarity is not None and similarity not in SIMILARITIES:
             raise ConfigurationError(
                 f"unknown similarity {similarity!r}; valid: {', '.join(SIMILARITIES)} "

@@ -4,15 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import SecretStr
-
 from rerankit.backends.remote import (
-    DEFAULT_BACKOFF_BASE,
-    DEFAULT_MAX_CONCURRENCY,
-    DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_MAX_RETRY_WAIT,
-    DEFAULT_TIMEOUT,
     RemoteBackend,
 )
 from rerankit.backends.responses import whole_number_at
@@ -33,33 +25,6 @@ class JinaBackend(RemoteBackend):
     default_base_url = "https://api.jina.ai"
     api_key_env = ("JINA_API_KEY",)
     documents_limit = 1000
-
-    def __init__(
-        self,
-        model: str,
-        *,
-        base_url: str | None = None,
-        api_key: str | SecretStr | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
-        max_connections: int = DEFAULT_MAX_CONNECTIONS,
-        deadline: float | None = None,
-        max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT,
-        backoff_base: float = DEFAULT_BACKOFF_BASE,
-    ) -> None:
-        super().__init__(
-            model,
-            base_url=base_url,
-            api_key=api_key,
-            timeout=timeout,
-            max_retries=max_retries,
-            max_concurrency=max_concurrency,
-            max_connections=max_connections,
-            deadline=deadline,
-            max_retry_wait=max_retry_wait,
-            backoff_base=backoff_base,
-        )
 
     def request_path(self) -> str:
         return "/v1/rerank"

@@ -79,6 +79,13 @@ def resolve_max_batch_tokens(max_batch_tokens: int | str | None, device: str) ->
     return CPU_MAX_BATCH_TOKENS if device.startswith("cpu") else None
 
 
+def check_integer(option: str, value: object, *, minimum: int) -> None:
+    """A :class:`ConfigurationError` unless ``value`` is an integer (not a bool) of at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        wanted = "a positive integer" if minimum == 1 else f"an integer of at least {minimum}"
+        raise ConfigurationError(f"{option} must be {wanted}, got {value!r}")
+
+
 def _version_tuple(version: str) -> tuple[int, ...]:
     parts = []
     for piece in version.split(".")[:2]:
@@ -291,12 +298,9 @@ class LocalCrossEncoder:
         backend: str = "torch",
         model_file: str | None = None,
     ) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ConfigurationError(f"batch_size must be a positive integer, got {batch_size!r}")
-        if max_length is not None and (
-            isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 8
-        ):
-            raise ConfigurationError(f"max_length must be an integer of at least 8, got {max_length!r}")
+        check_integer("batch_size", batch_size, minimum=1)
+        if max_length is not None:
+            check_integer("max_length", max_length, minimum=8)
         if max_batch_tokens not in (None, "auto") and (
             isinstance(max_batch_tokens, bool)
             or not isinstance(max_batch_tokens, int)

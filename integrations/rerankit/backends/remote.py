@@ -52,25 +52,24 @@ class RemoteBackend:
         self,
         model: str,
         *,
-        base_url: str | None,
-        api_key: str | SecretStr | None,
-        timeout: float,
-        max_retries: int,
-        max_concurrency: int,
-        max_connections: int,
-        deadline: float | None,
-        max_retry_wait: float,
-        backoff_base: float,
-        max_documents_per_request: int | None = None,
+        base_url: str | None = None,
+        api_key: str | SecretStr | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        deadline: float | None = None,
+        max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT,
+        backoff_base: float = DEFAULT_BACKOFF_BASE,
     ) -> None:
+        """The options every remote backend takes; a provider adds its own and passes these on."""
         if not isinstance(model, str) or not model.strip():
             raise ConfigurationError(
                 f"{self.name} needs a model id, like '{self.name}/<model>'", provider=self.name
             )
         self.model = model
-        self.max_concurrency = _positive_int("max_concurrency", max_concurrency, self.name)
-        limit = self.documents_limit if max_documents_per_request is None else max_documents_per_request
-        self.max_documents_per_request = _positive_int("max_documents_per_request", limit, self.name)
+        self.max_concurrency = positive_int("max_concurrency", max_concurrency, self.name)
+        self.max_documents_per_request = self.documents_limit
         self.transport = HTTPTransport(
             TransportSettings(
                 provider=self.name,
@@ -81,7 +80,7 @@ class RemoteBackend:
                 deadline=deadline,
                 max_retry_wait=max_retry_wait,
                 backoff_base=backoff_base,
-                max_connections=_positive_int("max_connections", max_connections, self.name),
+                max_connections=positive_int("max_connections", max_connections, self.name),
             )
         )
 
@@ -186,7 +185,8 @@ class RemoteBackend:
         return SecretStr(api_key.strip()) if api_key is not None else None
 
 
-def _positive_int(option: str, value: Any, provider: str) -> int:
+def positive_int(option: str, value: Any, provider: str) -> int:
+    """``value`` if it is an integer of at least 1, else a :class:`ConfigurationError`."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigurationError(
             f"{option} must be an integer of at least 1, got {value!r}", provider=provider
@@ -196,7 +196,7 @@ def _positive_int(option: str, value: Any, provider: str) -> int:
 
 def optional_positive_int(option: str, value: Any, provider: str) -> int | None:
     """``value`` if it is ``None`` or an integer of at least 1, else a :class:`ConfigurationError`."""
-    return None if value is None else _positive_int(option, value, provider)
+    return None if value is None else positive_int(option, value, provider)
 
 
 def optional_int_between(option: str, value: Any, low: int, high: int, provider: str) -> int | None:
@@ -220,4 +220,5 @@ __all__ = [
     "RemoteBackend",
     "optional_int_between",
     "optional_positive_int",
+    "positive_int",
 ]
