@@ -7,19 +7,24 @@ causal-LM rerankers (``Qwen/Qwen3-Reranker-0.6B``, ``zeroentropy/zerank-2``) sco
 two-logit classifier gives its positive-class probability.
 """
 
-from __future__ import annotations
-
 import asyncio
 import json
 import logging
 import threading
 import weakref
-from collections import OrderedDict
-from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rerankit.backends.local._batching import (
+    ConcurrentBatcher,
+    Request,
+    resolve_max_batch_tokens,
+    token_budget_batches,
+)
+from rerankit.backends.local._cache import MODEL_CACHE
+from rerankit.backends.local._devices import RUNTIMES, device_lock, resolve_device, resolve_dtype
+from rerankit.backends.local._options import check_integer
 from rerankit.errors import ConfigurationError
 from rerankit.types import Scores
 
@@ -27,63 +32,6 @@ logger = logging.getLogger("rerankit")
 
 #: The first sentence-transformers release that loads causal-LM rerankers with a LogitScore head.
 MIN_VERSION_FOR_LLM_RERANKERS = (5, 4)
-DTYPES = {
-    "float32": "float32",
-    "fp32": "float32",
-    "float16": "float16",
-    "fp16": "float16",
-    "half": "float16",
-    "bfloat16": "bfloat16",
-    "bf16": "bfloat16",
-}
-RUNTIMES = ("torch", "onnx", "openvino")
-#: The CPU token budget per forward pass: small enough that a 512-token pair goes in a batch of 8,
-#: large enough that batches of short pairs still fill ``batch_size`` (benchmarks/local_cpu.py).
-CPU_MAX_BATCH_TOKENS = 4096
-
-
-def resolve_device(device: str) -> str:
-    """``"auto"`` picks cuda, then mps, then cpu; anything else is passed to torch as is."""
-    import torch
-
-    if device != "auto":
-        return device
-    if torch.cuda.is_available():
-        return "cuda"
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
-
-
-def resolve_dtype(dtype: str, device: str) -> str:
-    """``"auto"``: bf16 on GPUs that support it, else fp16 on GPU; fp32 on CPU."""
-    import torch
-
-    if dtype != "auto":
-        if dtype not in DTYPES:
-            raise ConfigurationError(
-                f"unknown dtype {dtype!r}; valid dtypes: auto, {', '.join(sorted(DTYPES))}"
-            )
-        return DTYPES[dtype]
-    if device.startswith("cuda"):
-        return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
-    if device.startswith("mps"):
-        return "float16"
-    return "float32"
-
-
-def resolve_max_batch_tokens(max_batch_tokens: int | str | None, device: str) -> int | None:
-    """``"auto"``: :data:`CPU_MAX_BATCH_TOKENS` on CPU, ``None`` (sentence-transformers' batching) elsewhere."""
-    if max_batch_tokens != "auto":
-        return max_batch_tokens  # type: ignore[return-value]
-    return CPU_MAX_BATCH_TOKENS if device.startswith("cpu") else None
-
-
-def check_integer(option: str, value: object, *, minimum: int) -> None:
-    """A :class:`ConfigurationError` unless ``value`` is an integer (not a bool) of at least ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        wanted = "a positive integer" if minimum == 1 else f"an integer of at least {minimum}"
-        raise ConfigurationError(f"{option} must be {wanted}, got {value!r}")
 
 
 def _version_tuple(version: str) -> tuple[int, ...]:
@@ -112,134 +60,6 @@ def _check_model_file(model: str, model_file: str, runtime: str) -> None:
         f"model_file {model_file!r} is not in {model!r}; exported {runtime} files there: "
         f"{', '.join(found) or 'none (export one first, see docs/performance.md)'}"
     )
-
-
-class ModelCache:
-    """A bounded, thread-safe LRU of loaded models: one load per process per key.
-
-    The key covers everything that changes the loaded weights or tokenizer: model id, revision,
-    device, dtype, runtime, max length and ``trust_remote_code``.
-    """
-
-    def __init__(self, maxsize: int = 4) -> None:
-        self.maxsize = maxsize
-        self._models: OrderedDict[Hashable, Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable, load: Any) -> Any:
-        """Return the model under ``key``, calling ``load()`` once if it is not cached."""
-        with self._lock:
-            if key in self._models:
-                self._models.move_to_end(key)
-                return self._models[key]
-            model = load()
-            self._models[key] = model
-            while len(self._models) > self.maxsize:
-                self._models.popitem(last=False)
-            return model
-
-    def clear(self) -> None:
-        """Drop every cached model."""
-        with self._lock:
-            self._models.clear()
-
-    def __len__(self) -> int:
-        return len(self._models)
-
-
-MODEL_CACHE = ModelCache()
-_DEVICE_LOCKS: dict[str, threading.Lock] = {}
-_DEVICE_LOCKS_GUARD = threading.Lock()
-
-
-def device_lock(device: str) -> threading.Lock:
-    """One lock per device: forward passes on one device run one at a time."""
-    with _DEVICE_LOCKS_GUARD:
-        return _DEVICE_LOCKS.setdefault(device, threading.Lock())
-
-
-#: One scoring request: a query and the texts to score against it.
-Request = tuple[str, Sequence[str]]
-
-
-@dataclass
-class _Pending:
-    query: str
-    texts: Sequence[str]
-    future: asyncio.Future = field(repr=False)
-
-
-class ConcurrentBatcher:
-    """Merges the requests of concurrent ``ascore`` calls on one event loop into shared forward passes.
-
-    A request that finds the model idle runs at once, alone. Requests that arrive while a forward
-    pass runs queue up and all go into the next pass together (continuous batching, as Hugging Face
-    TEI and Infinity do), where their pairs share batches cut by ``batch_size`` and
-    ``max_batch_tokens``. Each caller gets back exactly its own scores, in its own order. If a merged
-    pass fails, each of its requests is retried alone, so one failing request never fails another.
-
-    Args:
-        score_requests: scores a list of requests in one go (blocking; run in a worker thread) and
-            returns one score list per request, in order.
-
-    >>> batcher = ConcurrentBatcher(lambda requests: [[float(len(t)) for t in texts] for _, texts in requests])
-    >>> asyncio.run(batcher.submit("query", ["a", "bbb"]))
-    [1.0, 3.0]
-    """
-
-    def __init__(self, score_requests: Callable[[list[Request]], list[list[float]]]) -> None:
-        self._score_requests = score_requests
-        self._queue: list[_Pending] = []
-        self._drainer: asyncio.Task | None = None
-
-    async def submit(self, query: str, texts: Sequence[str]) -> list[float]:
-        """Queue one request and wait for its scores (one per text, in input order)."""
-        future = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(query, texts, future))
-        if self._drainer is None or self._drainer.done():
-            self._drainer = asyncio.ensure_future(self._drain())
-        return await future
-
-    async def _drain(self) -> None:
-        taken: list[_Pending] = []
-        try:
-            while self._queue:
-                taken = [pending for pending in self._queue if not pending.future.done()]
-                self._queue = []
-                if taken:
-                    await self._run(taken)
-                taken = []
-        finally:  # cancelled with the loop: nobody may wait forever
-            for pending in taken + self._queue:
-                if not pending.future.done():
-                    pending.future.cancel()
-
-    async def _run(self, taken: list[_Pending]) -> None:
-        try:
-            results = await asyncio.to_thread(self._score_requests, [(p.query, p.texts) for p in taken])
-        except Exception as exc:
-            if len(taken) == 1:
-                _settle(taken[0], error=exc)
-                return
-            for pending in taken:  # find the request that failed; the others still get scores
-                try:
-                    alone = await asyncio.to_thread(self._score_requests, [(pending.query, pending.texts)])
-                except Exception as error:
-                    _settle(pending, error=error)
-                else:
-                    _settle(pending, values=alone[0])
-            return
-        for pending, values in zip(taken, results, strict=True):
-            _settle(pending, values=values)
-
-
-def _settle(pending: _Pending, *, values: list[float] | None = None, error: Exception | None = None) -> None:
-    if pending.future.done():  # the caller was cancelled meanwhile
-        return
-    if error is not None:
-        pending.future.set_exception(error)
-    else:
-        pending.future.set_result(values)
 
 
 class LocalCrossEncoder:
@@ -501,19 +321,7 @@ class LocalCrossEncoder:
         Each pass holds at most ``batch_size`` pairs and ``max_batch_tokens`` padded tokens (pairs
         times the longest pair's tokens), and at least one pair.
         """
-        lengths = self._pair_lengths(pairs)
-        budget = self.max_batch_tokens or len(pairs) * max(lengths, default=1)
-        batches: list[list[int]] = []
-        current: list[int] = []
-        for position in sorted(range(len(pairs)), key=lambda i: -lengths[i]):
-            width = lengths[current[0]] if current else lengths[position]
-            if current and (len(current) >= self.batch_size or (len(current) + 1) * width > budget):
-                batches.append(current)
-                current = []
-            current.append(position)
-        if current:
-            batches.append(current)
-        return batches
+        return token_budget_batches(self._pair_lengths(pairs), self.batch_size, self.max_batch_tokens)
 
     def _pair_lengths(self, pairs: Sequence[tuple[str, str]]) -> list[int]:
         """Tokens per pair after truncation; each distinct text is tokenized once."""

@@ -1,0 +1,36 @@
+"""In-process models: the cross-encoder backend and the parts every local backend shares.
+
+The modules each hold one concern: where a model runs (``_devices``), the bounded model cache
+(``_cache``), how pairs go into forward passes (``_batching``), option checks (``_options``) and
+the sentence-transformers cross-encoder backend (``_cross_encoder``).
+"""
+
+from rerankit.backends.local._batching import (
+    CPU_MAX_BATCH_TOKENS,
+    ConcurrentBatcher,
+    Request,
+    resolve_max_batch_tokens,
+    token_budget_batches,
+)
+from rerankit.backends.local._cache import MODEL_CACHE, ModelCache
+from rerankit.backends.local._cross_encoder import MIN_VERSION_FOR_LLM_RERANKERS, LocalCrossEncoder
+from rerankit.backends.local._devices import DTYPES, RUNTIMES, device_lock, resolve_device, resolve_dtype
+from rerankit.backends.local._options import check_integer
+
+__all__ = [
+    "CPU_MAX_BATCH_TOKENS",
+    "DTYPES",
+    "MIN_VERSION_FOR_LLM_RERANKERS",
+    "MODEL_CACHE",
+    "RUNTIMES",
+    "ConcurrentBatcher",
+    "LocalCrossEncoder",
+    "ModelCache",
+    "Request",
+    "check_integer",
+    "device_lock",
+    "resolve_device",
+    "resolve_dtype",
+    "resolve_max_batch_tokens",
+    "token_budget_batches",
+]
