@@ -21,6 +21,9 @@ BACKENDS: dict[str, str] = {
     "cohere": "rerankit.backends.cohere:CohereBackend",
     "jina": "rerankit.backends.jina:JinaBackend",
     "deepinfra": "rerankit.backends.deepinfra:DeepInfraBackend",
+    "colbert": "rerankit.backends.local:LocalColBERT",
+    "t5": "rerankit.backends.local:LocalSeq2Seq",
+    "listwise": "rerankit.backends.listwise:ListwiseBackend",
 }
 
 

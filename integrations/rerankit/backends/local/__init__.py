@@ -34,3 +34,9 @@ __all__ = [
     "resolve_max_batch_tokens",
     "token_budget_batches",
 ]
+
+# The late-interaction and seq2seq families (issue 12), kept apart so the list above merges cleanly.
+from rerankit.backends.local._colbert import LocalColBERT
+from rerankit.backends.local._seq2seq import SEQ2SEQ_FORMATS, LocalSeq2Seq, Seq2SeqFormat
+
+__all__ += ["SEQ2SEQ_FORMATS", "LocalColBERT", "LocalSeq2Seq", "Seq2SeqFormat"]

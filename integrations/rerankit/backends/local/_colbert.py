@@ -1,0 +1,272 @@
+"""Late-interaction rerankers (ColBERT, answerai-colbert, GTE-ModernColBERT, jina-colbert) through
+sentence-transformers' ``MultiVectorEncoder`` (sentence-transformers >= 6).
+
+The query and each document are encoded separately into one vector per token with
+``encode_query`` / ``encode_document``, which apply the checkpoint's own prompts (prefixes), query
+expansion, document skiplist, lengths and normalisation; a document's score is the model's own
+``similarity``: MaxSim (for each query vector, the best dot product with any document vector,
+summed over the query vectors) or MeanMaxSim (the same divided by the query's vector count), as the
+checkpoint's config says. Only the vectors the scoring mask keeps take part: padding never counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import weakref
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rerankit.backends.local._batching import (
+    ConcurrentBatcher,
+    Request,
+    resolve_max_batch_tokens,
+    token_budget_batches,
+)
+from rerankit.backends.local._cache import MODEL_CACHE
+from rerankit.backends.local._devices import device_lock, resolve_device, resolve_dtype
+from rerankit.backends.local._options import check_integer
+from rerankit.errors import ConfigurationError
+from rerankit.types import Scores
+
+logger = logging.getLogger("rerankit")
+
+#: The first sentence-transformers release with ``MultiVectorEncoder``.
+MIN_VERSION_FOR_MULTI_VECTOR = (6, 0)
+#: The similarities a MultiVectorEncoder scores with.
+SIMILARITIES = ("maxsim", "meanmaxsim")
+#: ``config_sentence_transformers.json`` model types that are late-interaction checkpoints
+#: (sentence-transformers' own saves; PyLate <= 3 saved "ColBERT", see MultiVectorEncoder._get_model_type).
+LATE_INTERACTION_MODEL_TYPES = ("MultiVectorEncoder", "ColBERT")
+
+
+def _config_file(model: str, name: str, revision: str | None) -> dict[str, Any] | None:
+    """A JSON file of a local directory or hub repository, or ``None`` if it has none."""
+    from sentence_transformers.util import load_file_path
+
+    path = load_file_path(model, name, revision=revision)
+    if path is None:
+        return None
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def checkpoint_kind(model: str, revision: str | None = None) -> str:
+    """``"late-interaction"`` for a checkpoint sentence-transformers loads as a MultiVectorEncoder
+    without converting it, else ``"plain"`` (a single-vector SentenceTransformer or a bare encoder).
+
+    Late interaction: a sentence-transformers MultiVectorEncoder save, a PyLate save (model type
+    "ColBERT" or its ``query_prefix``/``document_prefix`` fields), a Stanford-NLP ColBERT
+    (``HF_ColBERT`` architecture) or a transformers ``...ForRetrieval`` model (ColPali style).
+    """
+    st_config = _config_file(model, "config_sentence_transformers.json", revision) or {}
+    if st_config.get("model_type") in LATE_INTERACTION_MODEL_TYPES:
+        return "late-interaction"
+    if "query_prefix" in st_config or "document_prefix" in st_config:
+        return "late-interaction"
+    architectures = (_config_file(model, "config.json", revision) or {}).get("architectures") or []
+    if "HF_ColBERT" in architectures or any(a.endswith("ForRetrieval") for a in architectures):
+        return "late-interaction"
+    return "plain"
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int("".join(ch for ch in part if ch.isdigit()) or 0) for part in version.split(".")[:2])
+
+
+class LocalColBERT:
+    """A late-interaction (ColBERT-style) model run in this process (spec prefix ``colbert/``).
+
+    Args:
+        model: a hub id (``lightonai/GTE-ModernColBERT-v1``, ``answerdotai/answerai-colbert-small-v1``,
+            ``colbert-ir/colbertv2.0``) or a local directory holding a sentence-transformers or
+            PyLate late-interaction checkpoint.
+        convert: load a plain single-vector sentence-transformers model or a bare encoder anyway:
+            sentence-transformers drops its pooling and, unless it has a Dense head, adds an
+            untrained 128-dimension projection (scores are then not meaningful until it is
+            trained). Defaults to False (such models are refused).
+        similarity: ``"maxsim"`` or ``"meanmaxsim"``. Defaults to None (the checkpoint's own).
+        device: ``"auto"`` (cuda, then mps, then cpu) or a torch device string. Defaults to "auto".
+        dtype: ``"auto"`` (bf16 on GPUs that support it, else fp16; fp32 on CPU) or
+            ``float32``/``float16``/``bfloat16``. Defaults to "auto".
+        batch_size: the most documents per forward pass. Defaults to 32.
+        max_batch_tokens: the most padded tokens per document forward pass (documents x longest
+            document); ``"auto"``: 4096 on CPU, none elsewhere. Defaults to "auto".
+        trust_remote_code: allow the model repository's own code to run. Defaults to False.
+        revision: a hub revision to pin. Defaults to None.
+
+    Each distinct document is encoded once per call; concurrent :meth:`ascore` calls on one event
+    loop share forward passes (see :class:`~rerankit.backends.local.ConcurrentBatcher`).
+
+    >>> backend = LocalColBERT("lightonai/GTE-ModernColBERT-v1", device="cpu")  # doctest: +SKIP
+    >>> backend.score("what is bm25", ["BM25 is a ranking function", "a fruit"]).values  # doctest: +SKIP
+    """
+
+    name = "colbert"
+    max_documents_per_request: int | None = None
+    max_concurrency = 1
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        convert: bool = False,
+        similarity: str | None = None,
+        device: str = "auto",
+        dtype: str = "auto",
+        batch_size: int = 32,
+        max_batch_tokens: int | str | None = "auto",
+        trust_remote_code: bool = False,
+        revision: str | None = None,
+    ) -> None:
+        check_integer("batch_size", batch_size, minimum=1)
+        if max_batch_tokens not in (None, "auto"):
+            check_integer("max_batch_tokens", max_batch_tokens, minimum=1)
+        if similarity is not None and similarity not in SIMILARITIES:
+            raise ConfigurationError(
+                f"similarity must be one of {', '.join(SIMILARITIES)}, got {similarity!r}"
+            )
+        if not isinstance(convert, bool):
+            raise ConfigurationError(f"convert must be True or False, got {convert!r}")
+        try:
+            import sentence_transformers
+            import torch  # noqa: F401
+        except ImportError as exc:
+            raise ConfigurationError(
+                "the colbert backend needs sentence-transformers >= 6 and torch: pip install 'rerankit[local]'"
+            ) from exc
+        if _version_tuple(sentence_transformers.__version__) < MIN_VERSION_FOR_MULTI_VECTOR:
+            raise ConfigurationError(
+                "the colbert backend needs sentence-transformers >= 6 (MultiVectorEncoder); installed: "
+                f"{sentence_transformers.__version__}. Upgrade: pip install -U 'sentence-transformers>=6'"
+            )
+        self.model = model
+        self.convert = convert
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(dtype, self.device)
+        self.batch_size = batch_size
+        self.max_batch_tokens = resolve_max_batch_tokens(max_batch_tokens, self.device)
+        self.trust_remote_code = trust_remote_code
+        self.revision = revision
+        key = ("multi-vector", model, revision, self.device, self.dtype, trust_remote_code, convert)
+        self.encoder = MODEL_CACHE.get(key, self._load)
+        self.similarity = similarity or self.encoder.similarity_fn_name
+        self._batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ConcurrentBatcher] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._batchers_lock = threading.Lock()
+
+    def _load(self) -> Any:
+        import torch
+        from sentence_transformers import MultiVectorEncoder
+
+        try:
+            kind = checkpoint_kind(self.model, self.revision)
+        except (OSError, ValueError) as exc:
+            raise ConfigurationError(f"could not read {self.model!r}: {exc}", provider=self.name) from exc
+        if kind != "late-interaction" and not self.convert:
+            raise ConfigurationError(
+                f"{self.model!r} is not a late-interaction checkpoint (no sentence-transformers "
+                "MultiVectorEncoder or PyLate config): it is a single-vector or bare encoder. Use the "
+                "embedding/ backend for it, or pass convert=True to add an untrained token projection",
+                provider=self.name,
+            )
+        logger.info("loading %s on %s (%s)", self.model, self.device, self.dtype)
+        try:
+            return MultiVectorEncoder(
+                self.model,
+                device=self.device,
+                trust_remote_code=self.trust_remote_code,
+                revision=self.revision,
+                model_kwargs={"dtype": getattr(torch, self.dtype)},
+            )
+        except (OSError, ValueError) as exc:
+            where = "directory" if Path(self.model).exists() else "hub id or directory"
+            raise ConfigurationError(
+                f"could not load late-interaction model {self.model!r} ({where}): {exc}", provider=self.name
+            ) from exc
+
+    # -- scoring --------------------------------------------------------------------------------
+
+    def score(self, query: str, texts: Sequence[str]) -> Scores:
+        """Score each text against ``query`` with the model's MaxSim; one float per text, in order."""
+        return Scores(values=self.score_requests([(query, texts)])[0])
+
+    async def ascore(self, query: str, texts: Sequence[str]) -> Scores:
+        """:meth:`score` in a worker thread; concurrent calls share forward passes."""
+        return Scores(values=await self._batcher().submit(query, texts))
+
+    def score_requests(self, requests: Sequence[Request]) -> list[list[float]]:
+        """Score several ``(query, texts)`` requests; every distinct query and document of all of
+        them is encoded once, documents in token-budget batches."""
+        if not any(texts for _, texts in requests):
+            return [[] for _ in requests]
+        queries = list(dict.fromkeys(query for query, _ in requests))
+        documents = list(dict.fromkeys(text for _, texts in requests for text in texts))
+        with device_lock(self.device):
+            query_vectors = dict(zip(queries, self._encode(queries, task="query"), strict=True))
+            document_vectors = dict(zip(documents, self._encode(documents, task="document"), strict=True))
+            results = []
+            for query, texts in requests:
+                if not texts:
+                    results.append([])
+                    continue
+                matrix = self._similarity([query_vectors[query]], [document_vectors[text] for text in texts])
+                results.append(matrix[0].float().cpu().tolist())
+        return results
+
+    def _similarity(self, queries: list[Any], documents: list[Any]) -> Any:
+        """The model's own similarity, or MaxSim/MeanMaxSim when ``similarity`` overrides it."""
+        if self.similarity == self.encoder.similarity_fn_name:
+            return self.encoder.similarity(queries, documents)
+        from sentence_transformers.util.similarity import maxsim
+
+        return maxsim(queries, documents, length_normalize=self.similarity == "meanmaxsim")
+
+    def _encode(self, texts: list[str], *, task: str) -> list[Any]:
+        """Per-text token vectors (only those the scoring mask keeps), in input order."""
+        encode = self.encoder.encode_query if task == "query" else self.encoder.encode_document
+        if task == "query" or self.max_batch_tokens is None:
+            return list(encode(texts, batch_size=self.batch_size, show_progress_bar=False))
+        vectors: list[Any] = [None] * len(texts)
+        for batch in token_budget_batches(
+            self._document_lengths(texts), self.batch_size, self.max_batch_tokens
+        ):
+            encoded = encode([texts[i] for i in batch], batch_size=len(batch), show_progress_bar=False)
+            for position, value in zip(batch, encoded, strict=True):
+                vectors[position] = value
+        return vectors
+
+    def _document_lengths(self, texts: list[str]) -> list[int]:
+        """Tokens per document as encoded (prompt and special tokens included, truncated)."""
+        transformer = self.encoder[0]
+        limit = getattr(transformer, "document_length", None) or self.encoder.max_seq_length or 512
+        prompt = self.encoder.prompts.get("document") or ""
+        encoded = self.encoder.tokenizer([prompt + text for text in texts], truncation=True, max_length=limit)
+        return [len(ids) for ids in encoded["input_ids"]]
+
+    def _batcher(self) -> ConcurrentBatcher:
+        loop = asyncio.get_running_loop()
+        with self._batchers_lock:
+            batcher = self._batchers.get(loop)
+            if batcher is None:
+                batcher = self._batchers[loop] = ConcurrentBatcher(self.score_requests)
+            return batcher
+
+    def close(self) -> None:
+        """Nothing to release: the model stays in the process-wide cache."""
+
+    async def aclose(self) -> None:
+        """Nothing to release (see :meth:`close`)."""
+
+    def __repr__(self) -> str:
+        return (
+            f"LocalColBERT(model={self.model!r}, similarity={self.similarity!r}, device={self.device!r}, "
+            f"dtype={self.dtype!r})"
+        )
+
+
+__all__ = ["LATE_INTERACTION_MODEL_TYPES", "SIMILARITIES", "LocalColBERT", "checkpoint_kind"]
