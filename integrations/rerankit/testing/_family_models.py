@@ -77,7 +77,7 @@ def build_t5_reranker(path: str | Path, *, seed: int = 0) -> Path:
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=eos,
         decoder_start_token_id=tokenizer.pad_token_id,
-        initializer_factor=3.0,  # wide enough that the random true/false logits spread apart
+        initializer_factor=1.0,  # wide enough that the random true/false logits spread apart
     )
     T5ForConditionalGeneration(config).eval().save_pretrained(path)
     tokenizer.save_pretrained(path)

@@ -1,0 +1,298 @@
+"""Listwise LLM reranking (RankGPT style) over any OpenAI-compatible ``/v1/chat/completions`` endpoint.
+
+``listwise/<chat model>`` with ``base_url=`` (vLLM, Ollama, LiteLLM, a gateway, OpenAI). The LLM
+sees a window of passages as ``[i] {text}`` and answers a permutation ``[3] > [1] > [2]``; a
+sliding window from the back of the list (window 20, step 10 by default) moves the best
+passages to the front, as RankGPT and rank_llm do. Requests go through the shared transport
+(pooled connections, retries with ``Retry-After``, timeouts, deadlines, typed errors, secrets).
+
+An LLM ranks; it does not score. The score is derived from the final rank so that the core's
+sorting, ``score_threshold`` and ``top_n`` behave as for every other backend:
+``relevance_score = 1 / rank`` (1.0 for the best, 0.5 for the second, ...): strictly decreasing
+and in (0, 1]; ``score_threshold=1/k`` keeps the top ``k``. Scores of different calls are not
+comparable beyond their rank. rank_llm rescores its candidates the same way (``1.0 / (i + 1)``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from rerankit.backends._listwise_parse import Permutation, parse_permutation
+from rerankit.backends._listwise_prompt import DEFAULT_MAX_PASSAGE_WORDS, passage_cutter, permutation_messages
+from rerankit.backends.http import Reply
+from rerankit.backends.remote import RemoteBackend, optional_positive_int, positive_int
+from rerankit.backends.responses import whole_number_at
+from rerankit.errors import ConfigurationError, MalformedResponseError
+from rerankit.types import Scores, Usage
+
+logger = logging.getLogger("rerankit")
+
+#: RankGPT's window and step (sunnweiwei/RankGPT ``sliding_windows``; rank_llm's defaults).
+DEFAULT_WINDOW_SIZE = 20
+DEFAULT_STEP = 10
+
+
+def sliding_windows(count: int, window_size: int, step: int) -> list[tuple[int, int]]:
+    """The ``(start, end)`` windows ranked, in order: from the back of the list to its front.
+
+    rank_llm's loop (``while end_pos > rank_start and start_pos + step != rank_start``), stopping
+    after the first window that reaches the front, so no window is re-ranked inside another.
+
+    >>> sliding_windows(50, 20, 10)
+    [(30, 50), (20, 40), (10, 30), (0, 20)]
+    >>> sliding_windows(25, 20, 10)
+    [(5, 25), (0, 15)]
+    >>> sliding_windows(3, 20, 10)
+    [(0, 3)]
+    """
+    windows = []
+    end = count
+    while end > 0:
+        start = max(end - window_size, 0)
+        windows.append((start, end))
+        if start == 0:
+            break
+        end -= step
+    return windows
+
+
+def rank_scores(order: Sequence[int], count: int) -> list[float]:
+    """Scores in input order from a final order (input positions, best first): ``1 / rank``.
+
+    >>> rank_scores([2, 0, 1], 3)
+    [0.5, 0.3333333333333333, 1.0]
+    """
+    scores = [0.0] * count
+    for rank, position in enumerate(order, start=1):
+        scores[position] = 1.0 / rank
+    return scores
+
+
+class ListwiseBackend(RemoteBackend):
+    """Ranks with an LLM behind ``POST {base_url}/v1/chat/completions`` (spec prefix ``listwise/``).
+
+    Args:
+        model: the chat model, sent as ``model`` (``gpt-4o-mini``, ``Qwen/Qwen2.5-7B-Instruct``,
+            ``castorini/rank_zephyr_7b_v1_full``, ``llama3.1:8b`` on Ollama).
+        window_size: passages per request. Defaults to 20.
+        step: how far the window moves toward the front each time; less than ``window_size``.
+            With a model that ranks each window correctly, the top ``step`` passages of the whole
+            list come out exactly (when ``step <= window_size - step``). Defaults to 10.
+        max_passage_words: each passage cut to this many whitespace words (RankGPT's budget).
+            Defaults to 300; ``None``: no word budget.
+        max_passage_characters: each passage cut to this many characters (RankGPT's rule for
+            Chinese and Japanese). Defaults to None.
+        max_passage_tokens: each passage cut to this many tokens of ``tokenizer``. Defaults to None.
+        tokenizer: a Hugging Face tokenizer (id, directory, or loaded tokenizer) counting
+            ``max_passage_tokens``; required with it. Defaults to None.
+        temperature: sampling temperature sent. Defaults to 0.0 (RankGPT's).
+        max_completion_tokens: the most tokens of an answer, sent as ``max_completion_tokens``.
+            Defaults to None (not sent).
+        extra_body: more request fields, sent as given (``{"seed": 0}``). Defaults to None.
+        **options: the options every remote backend takes (``base_url``, ``api_key``,
+            ``timeout``, ``max_retries``, ...). The key comes from ``api_key`` or
+            ``RERANKIT_LISTWISE_API_KEY`` and is optional (vLLM and Ollama need none).
+
+    An answer is repaired deterministically (see :mod:`rerankit.backends._listwise_parse`);
+    an answer that ranks nothing is retried up to ``max_retries`` times and then raised as
+    :class:`~rerankit.MalformedResponseError`. Usage counts prompt plus completion tokens.
+
+    >>> from rerankit import Reranker
+    >>> reranker = Reranker("listwise/gpt-4o-mini", base_url="https://api.openai.com", api_key="...")  # doctest: +SKIP
+    """
+
+    name = "listwise"
+    default_base_url = None
+    base_url_env = ("RERANKIT_LISTWISE_BASE_URL",)
+    api_key_env = ("RERANKIT_LISTWISE_API_KEY",)
+    api_key_required = False
+    documents_limit = None  # type: ignore[assignment]  # windows span the whole list: never split
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        window_size: int = DEFAULT_WINDOW_SIZE,
+        step: int = DEFAULT_STEP,
+        max_passage_words: int | None = DEFAULT_MAX_PASSAGE_WORDS,
+        max_passage_characters: int | None = None,
+        max_passage_tokens: int | None = None,
+        tokenizer: Any = None,
+        temperature: float = 0.0,
+        max_completion_tokens: int | None = None,
+        extra_body: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(model, **options)
+        self.window_size = positive_int("window_size", window_size, self.name)
+        self.step = positive_int("step", step, self.name)
+        if self.window_size < 2 or self.step >= self.window_size:
+            raise ConfigurationError(
+                f"window_size must be at least 2 and step less than it; got window_size={window_size}, step={step}",
+                provider=self.name,
+            )
+        max_passage_tokens = optional_positive_int("max_passage_tokens", max_passage_tokens, self.name)
+        if (max_passage_tokens is None) != (tokenizer is None):
+            raise ConfigurationError(
+                "max_passage_tokens and tokenizer go together: the tokenizer counts the tokens",
+                provider=self.name,
+            )
+        if (
+            isinstance(temperature, bool)
+            or not isinstance(temperature, (int, float))
+            or not 0 <= temperature <= 2
+        ):
+            raise ConfigurationError(
+                f"temperature must be a number from 0 to 2, got {temperature!r}", provider=self.name
+            )
+        if extra_body is not None and not isinstance(extra_body, dict):
+            raise ConfigurationError("extra_body must be a dict of request fields", provider=self.name)
+        reserved = sorted(set(extra_body or {}) & {"model", "messages", "stream"})
+        if reserved:
+            raise ConfigurationError(f"extra_body may not set {', '.join(reserved)}", provider=self.name)
+        self.cut_passage: Callable[[str], str] = passage_cutter(
+            max_words=optional_positive_int("max_passage_words", max_passage_words, self.name),
+            max_characters=optional_positive_int("max_passage_characters", max_passage_characters, self.name),
+            max_tokens=max_passage_tokens,
+            tokenizer=_load_tokenizer(tokenizer) if tokenizer is not None else None,
+        )
+        self.temperature = float(temperature)
+        self.max_completion_tokens = optional_positive_int(
+            "max_completion_tokens", max_completion_tokens, self.name
+        )
+        self.extra_body = dict(extra_body or {})
+
+    # -- the request and the answer -----------------------------------------------------------
+
+    def request_path(self) -> str:
+        return "/v1/chat/completions"
+
+    def request_body(self, query: str, texts: list[str]) -> dict[str, Any]:
+        """The chat completion request ranking one window of passages (already cut)."""
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": permutation_messages(query, texts),
+            "temperature": self.temperature,
+        }
+        if self.max_completion_tokens is not None:
+            body["max_completion_tokens"] = self.max_completion_tokens
+        body.update(self.extra_body)
+        return body
+
+    def read_answer(self, reply: Reply) -> str:
+        """The assistant's text (``choices[0].message.content``); a body without one is malformed."""
+        payload = reply.payload
+        choices = payload.get("choices") if isinstance(payload, dict) else None
+        if not isinstance(choices, list) or not choices:
+            raise reply.malformed("no 'choices' in the chat completion")
+        message = choices[0].get("message") if isinstance(choices[0], dict) else None
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, list):  # content parts, as some gateways send
+            content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
+        if not isinstance(content, str):
+            raise reply.malformed(f"choices[0].message.content is {type(content).__name__}, expected text")
+        return content
+
+    def read_usage(self, payload: Any) -> Usage:
+        prompt = whole_number_at(payload, "usage", "prompt_tokens")
+        completion = whole_number_at(payload, "usage", "completion_tokens")
+        if prompt is None and completion is None:
+            return Usage(tokens=whole_number_at(payload, "usage", "total_tokens"))
+        return Usage(tokens=(prompt or 0) + (completion or 0))
+
+    def _attempts(self) -> int:
+        return self.transport.settings.max_retries + 1
+
+    def _read_window(self, reply: Reply, count: int) -> Permutation | None:
+        permutation = parse_permutation(self.read_answer(reply), count)
+        if permutation is not None and (permutation.dropped or permutation.ranked < count):
+            logger.debug(
+                "%s: repaired a ranking (%d of %d ranked, %d ids dropped)",
+                self.name,
+                permutation.ranked,
+                count,
+                permutation.dropped,
+            )
+        return permutation
+
+    def _unusable(self, reply: Reply, attempts: int) -> MalformedResponseError:
+        answer = self.read_answer(reply)
+        snippet = answer if len(answer) <= 120 else answer[:117] + "..."
+        return reply.malformed(
+            f"the answer ranks none of the passages: {snippet!r} "
+            f"(gave up after {attempts} attempt{'s' if attempts != 1 else ''})"
+        )
+
+    # -- the Backend protocol ------------------------------------------------------------------
+
+    def score(self, query: str, texts: Sequence[str]) -> Scores:
+        """Rank ``texts`` with sliding windows; scores ``1 / rank`` in input order."""
+        passages = [self.cut_passage(text) for text in texts]
+        order = list(range(len(passages)))
+        usage = Usage()
+        for start, end in sliding_windows(len(passages), self.window_size, self.step):
+            window = order[start:end]
+            if len(window) < 2:  # one passage is its own ranking
+                continue
+            body = self.request_body(query, [passages[i] for i in window])
+            for attempt in range(1, self._attempts() + 1):
+                reply = self.post(body)
+                usage += self.read_usage(reply.payload)
+                permutation = self._read_window(reply, len(window))
+                if permutation is not None:
+                    break
+                self._log_unusable(attempt)
+            else:
+                raise self._unusable(reply, self._attempts())
+            order[start:end] = [window[position] for position in permutation.order]
+        return Scores(values=rank_scores(order, len(passages)), usage=usage)
+
+    async def ascore(self, query: str, texts: Sequence[str]) -> Scores:
+        """Async :meth:`score`: the windows of one call run one after another (each needs the order
+        the one before left); concurrent calls run side by side on the pooled async client."""
+        passages = [self.cut_passage(text) for text in texts]
+        order = list(range(len(passages)))
+        usage = Usage()
+        for start, end in sliding_windows(len(passages), self.window_size, self.step):
+            window = order[start:end]
+            if len(window) < 2:  # one passage is its own ranking
+                continue
+            body = self.request_body(query, [passages[i] for i in window])
+            for attempt in range(1, self._attempts() + 1):
+                reply = await self.apost(body)
+                usage += self.read_usage(reply.payload)
+                permutation = self._read_window(reply, len(window))
+                if permutation is not None:
+                    break
+                self._log_unusable(attempt)
+            else:
+                raise self._unusable(reply, self._attempts())
+            order[start:end] = [window[position] for position in permutation.order]
+        return Scores(values=rank_scores(order, len(passages)), usage=usage)
+
+    def _log_unusable(self, attempt: int) -> None:
+        if attempt < self._attempts():
+            logger.warning(
+                "%s: the answer ranks none of the passages on attempt %d of %d, retrying",
+                self.name,
+                attempt,
+                self._attempts(),
+            )
+
+
+def _load_tokenizer(tokenizer: Any) -> Any:
+    if not isinstance(tokenizer, str):
+        return tokenizer
+    try:
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(tokenizer)
+    except (ImportError, OSError, ValueError) as exc:
+        raise ConfigurationError(
+            f"could not load tokenizer {tokenizer!r}: {exc}", provider="listwise"
+        ) from exc
+
+
+__all__ = ["DEFAULT_STEP", "DEFAULT_WINDOW_SIZE", "ListwiseBackend", "rank_scores", "sliding_windows"]
