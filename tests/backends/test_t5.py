@@ -40,7 +40,9 @@ def reference_model(model_dir: Path):
 def reference_scores(model_dir: Path, query: str, docs: list[str], *, false: str, true: str) -> list[float]:
     tokenizer, model = reference_model(model_dir)
     texts = [f"Query: {query} Document: {doc} Relevant:" for doc in docs]
-    tokenized = tokenizer(texts, padding=True, truncation="longest_first", max_length=512, return_tensors="pt")
+    tokenized = tokenizer(
+        texts, padding=True, truncation="longest_first", max_length=512, return_tensors="pt"
+    )
     with torch.inference_mode():
         generated = model.generate(
             **tokenized, max_new_tokens=1, do_sample=False, output_logits=True, return_dict_in_generate=True
@@ -91,7 +93,7 @@ def test_truncation_cuts_the_document_never_the_relevant_suffix(t5_model: Path):
     tokenizer = backend.tokenizer
     long_document = "Paris is the capital of France and Berlin is the capital of Germany. " * 40
     ids = backend.encoder_input(QUERY, long_document)
-    suffix = tokenizer("Relevant:", add_special_tokens=False)["input_ids"][-3:] + [tokenizer.eos_token_id]
+    suffix = [*tokenizer("Relevant:", add_special_tokens=False)["input_ids"][-3:], tokenizer.eos_token_id]
     prefix = tokenizer(f"Query: {QUERY} Document:", add_special_tokens=False)["input_ids"]
     assert len(ids) <= 48
     assert ids[-len(suffix) :] == suffix

@@ -46,8 +46,12 @@ def sliding_windows(count: int, window_size: int, step: int) -> list[tuple[int, 
     [(5, 25), (0, 15)]
     >>> sliding_windows(3, 20, 10)
     [(0, 3)]
+    >>> sliding_windows(1, 20, 10)  # one passage is its own ranking
+    []
     """
-    windows = []
+    windows: list[tuple[int, int]] = []
+    if count < 2:
+        return windows
     end = count
     while end > 0:
         start = max(end - window_size, 0)
@@ -205,9 +209,17 @@ class ListwiseBackend(RemoteBackend):
     def _attempts(self) -> int:
         return self.transport.settings.max_retries + 1
 
-    def _read_window(self, reply: Reply, count: int) -> Permutation | None:
-        permutation = parse_permutation(self.read_answer(reply), count)
-        if permutation is not None and (permutation.dropped or permutation.ranked < count):
+    def _read_window(self, reply: Reply, count: int) -> tuple[Permutation | None, str]:
+        """The repaired order of one window's answer (``None``: nothing usable) and why not."""
+        try:
+            answer = self.read_answer(reply)
+        except MalformedResponseError as error:
+            return None, error.message.partition("malformed body: ")[2] or error.message
+        permutation = parse_permutation(answer, count)
+        if permutation is None:
+            snippet = answer if len(answer) <= 120 else answer[:117] + "..."
+            return None, f"the answer ranks none of the passages: {snippet!r}"
+        if permutation.dropped or permutation.ranked < count:
             logger.debug(
                 "%s: repaired a ranking (%d of %d ranked, %d ids dropped)",
                 self.name,
@@ -215,15 +227,17 @@ class ListwiseBackend(RemoteBackend):
                 count,
                 permutation.dropped,
             )
-        return permutation
+        return permutation, ""
 
-    def _unusable(self, reply: Reply, attempts: int) -> MalformedResponseError:
-        answer = self.read_answer(reply)
-        snippet = answer if len(answer) <= 120 else answer[:117] + "..."
-        return reply.malformed(
-            f"the answer ranks none of the passages: {snippet!r} "
-            f"(gave up after {attempts} attempt{'s' if attempts != 1 else ''})"
-        )
+    def _unusable(self, reply: Reply, problem: str) -> MalformedResponseError:
+        attempts = self._attempts()
+        return reply.malformed(f"{problem} (gave up after {attempts} attempt{'s' if attempts != 1 else ''})")
+
+    def _log_unusable(self, attempt: int, problem: str) -> None:
+        if attempt < self._attempts():
+            logger.warning(
+                "%s: %s on attempt %d of %d, retrying", self.name, problem, attempt, self._attempts()
+            )
 
     # -- the Backend protocol ------------------------------------------------------------------
 
@@ -234,18 +248,16 @@ class ListwiseBackend(RemoteBackend):
         usage = Usage()
         for start, end in sliding_windows(len(passages), self.window_size, self.step):
             window = order[start:end]
-            if len(window) < 2:  # one passage is its own ranking
-                continue
             body = self.request_body(query, [passages[i] for i in window])
             for attempt in range(1, self._attempts() + 1):
                 reply = self.post(body)
                 usage += self.read_usage(reply.payload)
-                permutation = self._read_window(reply, len(window))
+                permutation, problem = self._read_window(reply, len(window))
                 if permutation is not None:
                     break
-                self._log_unusable(attempt)
+                self._log_unusable(attempt, problem)
             else:
-                raise self._unusable(reply, self._attempts())
+                raise self._unusable(reply, problem)
             order[start:end] = [window[position] for position in permutation.order]
         return Scores(values=rank_scores(order, len(passages)), usage=usage)
 
@@ -257,29 +269,18 @@ class ListwiseBackend(RemoteBackend):
         usage = Usage()
         for start, end in sliding_windows(len(passages), self.window_size, self.step):
             window = order[start:end]
-            if len(window) < 2:  # one passage is its own ranking
-                continue
             body = self.request_body(query, [passages[i] for i in window])
             for attempt in range(1, self._attempts() + 1):
                 reply = await self.apost(body)
                 usage += self.read_usage(reply.payload)
-                permutation = self._read_window(reply, len(window))
+                permutation, problem = self._read_window(reply, len(window))
                 if permutation is not None:
                     break
-                self._log_unusable(attempt)
+                self._log_unusable(attempt, problem)
             else:
-                raise self._unusable(reply, self._attempts())
+                raise self._unusable(reply, problem)
             order[start:end] = [window[position] for position in permutation.order]
         return Scores(values=rank_scores(order, len(passages)), usage=usage)
-
-    def _log_unusable(self, attempt: int) -> None:
-        if attempt < self._attempts():
-            logger.warning(
-                "%s: the answer ranks none of the passages on attempt %d of %d, retrying",
-                self.name,
-                attempt,
-                self._attempts(),
-            )
 
 
 def _load_tokenizer(tokenizer: Any) -> Any:

@@ -92,6 +92,7 @@ def build_minilm_colbert(
     skiplist_punctuation: bool = True,
     document_length: int | None = 128,
     similarity: str = "maxsim",
+    num_layers: int | None = 2,
 ) -> Path:
     """The shipped all-MiniLM-L6-v2 converted to a sentence-transformers ``MultiVectorEncoder``.
 
@@ -100,7 +101,8 @@ def build_minilm_colbert(
     knobs a real checkpoint carries in its config, so tests can check they are honoured: query and
     document prompts (``"query: "`` / ``"passage: "``), ColBERT query expansion to
     ``query_expansion_length`` tokens (``None``: off), a punctuation skiplist on documents, a
-    ``document_length`` and the ``similarity`` (``"maxsim"`` or ``"meanmaxsim"``).
+    ``document_length`` and the ``similarity`` (``"maxsim"`` or ``"meanmaxsim"``). Only the first
+    ``num_layers`` of MiniLM's 6 layers are kept (``None``: all), so tests run fast on CPU.
     """
     import torch
     from sentence_transformers import MultiVectorEncoder
@@ -115,6 +117,10 @@ def build_minilm_colbert(
         similarity_fn_name=similarity,
     )
     transformer = model[0]
+    if num_layers is not None:
+        body = transformer.model
+        body.encoder.layer = body.encoder.layer[:num_layers]
+        body.config.num_hidden_layers = num_layers
     transformer.document_length = document_length
     if query_expansion_length is not None:
         transformer.query_expansion = {"strategy": "fixed", "attend": False, "length": query_expansion_length}
