@@ -222,3 +222,5 @@ __all__ = [
     "build_xlmr_cross_encoder",
     "minilm_model_dir",
 ]
+
+from rerankit.testing._family_models import build_minilm_colbert as build_minilm_colbert  # noqa: E402
