@@ -12,8 +12,6 @@ from __future__ import annotations
 import string
 from pathlib import Path
 
-from rerankit.testing.models import minilm_model_dir
-
 #: Words the T5 tokenizer is trained on: the prompt's own words, the score words of every family
 #: and some ordinary text, so that documents tokenize into several pieces.
 _T5_CORPUS = [
@@ -107,6 +105,8 @@ def build_minilm_colbert(
     import torch
     from sentence_transformers import MultiVectorEncoder
     from sentence_transformers.multi_vector_encoder.modules import MultiVectorMask
+
+    from rerankit.testing.models import minilm_model_dir  # imported here: models re-exports this module
 
     path = Path(path)
     torch.manual_seed(seed)
