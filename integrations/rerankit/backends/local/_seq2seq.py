@@ -314,7 +314,7 @@ class LocalSeq2Seq:
 
     def _ids(self, query: str, document: str) -> list[int]:
         text = self.format.template.format(query=query, document=document)
-        return self.tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"]
+        return self.tokenizer(text, add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
 
     def _cut(self, text: str, measure: Any, limit: int) -> str:
         """The longest prefix of ``text``, cut at a token boundary, whose ``measure`` fits ``limit``."""
