@@ -214,7 +214,10 @@ class LocalColBERT:
                 if not texts:
                     results.append([])
                     continue
-                matrix = self._similarity([query_vectors[query]], [document_vectors[text] for text in texts])
+                # fp32 MaxSim: in half precision nearby sums round to the same value and invent ties
+                matrix = self._similarity(
+                    [query_vectors[query].float()], [document_vectors[text].float() for text in texts]
+                )
                 results.append(matrix[0].float().cpu().tolist())
         return results
 

@@ -20,7 +20,6 @@ import logging
 import threading
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
 from typing import Any
 
 from rerankit.backends.local._batching import (
@@ -32,131 +31,16 @@ from rerankit.backends.local._batching import (
 from rerankit.backends.local._cache import MODEL_CACHE
 from rerankit.backends.local._devices import device_lock, resolve_device, resolve_dtype
 from rerankit.backends.local._options import check_integer
+from rerankit.backends.local._seq2seq_formats import (
+    MONOT5_TEMPLATE,
+    SEQ2SEQ_FORMATS,
+    Seq2SeqFormat,
+    resolve_format,
+)
 from rerankit.errors import ConfigurationError
 from rerankit.types import Scores
 
 logger = logging.getLogger("rerankit")
-
-
-@dataclass(frozen=True)
-class Seq2SeqFormat:
-    """How one seq2seq family is prompted and scored.
-
-    Attributes:
-        name: the family name (the ``family`` option).
-        template: the encoder input, with ``{query}`` and ``{document}`` placeholders.
-        false_token: the vocabulary piece whose logit stands for "not relevant".
-        true_token: the vocabulary piece whose logit stands for "relevant"; the score is its
-            probability in a softmax over the two.
-        max_length: the most encoder tokens (the models were trained at 512).
-        model_prefixes: hub ids starting with one of these (case-insensitive) use this family.
-        source: where the template and tokens come from.
-    """
-
-    name: str
-    template: str
-    false_token: str
-    true_token: str
-    max_length: int
-    model_prefixes: tuple[str, ...]
-    source: str
-
-
-#: The monoT5 input, the same for every family below.
-MONOT5_TEMPLATE = "Query: {query} Document: {document} Relevant:"
-
-SEQ2SEQ_FORMATS: dict[str, Seq2SeqFormat] = {
-    "monot5": Seq2SeqFormat(
-        name="monot5",
-        template=MONOT5_TEMPLATE,
-        false_token="▁false",
-        true_token="▁true",
-        max_length=512,
-        model_prefixes=("castorini/monot5-",),
-        # castorini/pygaggle pygaggle/rerank/transformer.py (MonoT5: prediction_tokens
-        # ['▁false', '▁true']) and pygaggle/model/tokenize.py (QueryDocumentBatchTokenizer pattern)
-        source="castorini/pygaggle MonoT5; AnswerDotAI rerankers t5ranker.py PREDICTION_TOKENS",
-    ),
-    "inranker": Seq2SeqFormat(
-        name="inranker",
-        template=MONOT5_TEMPLATE,
-        false_token="▁false",
-        true_token="▁true",
-        max_length=512,
-        model_prefixes=("unicamp-dl/inranker-",),
-        # unicamp-dl/InRanker inranker/rankers.py, copied into AnswerDotAI rerankers t5ranker.py
-        source="unicamp-dl/InRanker rankers.py; AnswerDotAI rerankers t5ranker.py PREDICTION_TOKENS",
-    ),
-    "mt5": Seq2SeqFormat(
-        name="mt5",
-        template=MONOT5_TEMPLATE,
-        false_token="▁no",
-        true_token="▁yes",
-        max_length=512,
-        # unicamp-dl/mt5-base-mmarco-v2 and siblings; the 3B/13B mT5 checkpoints use other tokens
-        # ("▁" / "▁true" in t5ranker.py) and are left to explicit true_token/false_token.
-        model_prefixes=("unicamp-dl/mt5-base-",),
-        source="unicamp-dl/mt5-base-mmarco-v2 model card; AnswerDotAI rerankers t5ranker.py PREDICTION_TOKENS",
-    ),
-}
-
-
-def resolve_format(
-    model: str,
-    family: str | None,
-    *,
-    template: str | None = None,
-    true_token: str | None = None,
-    false_token: str | None = None,
-    max_length: int | None = None,
-) -> Seq2SeqFormat:
-    """The format a model is scored with: ``family`` or the one its hub id names, with overrides.
-
-    Raises:
-        ConfigurationError: the family is unknown, or none is given for a model id no family
-            claims (a local directory, another organisation's checkpoint): its tokens would be a guess.
-    """
-    if family is not None:
-        if family not in SEQ2SEQ_FORMATS:
-            raise ConfigurationError(
-                f"unknown seq2seq family {family!r}; valid families: {', '.join(SEQ2SEQ_FORMATS)}"
-            )
-        fmt = SEQ2SEQ_FORMATS[family]
-    else:
-        lowered = model.lower()
-        found = [f for f in SEQ2SEQ_FORMATS.values() if lowered.startswith(f.model_prefixes)]
-        if not found:
-            if template is None or true_token is None or false_token is None:
-                raise ConfigurationError(
-                    f"no known seq2seq family for {model!r}: pass family= "
-                    f"({', '.join(SEQ2SEQ_FORMATS)}) or template=, true_token= and false_token="
-                )
-            fmt = Seq2SeqFormat("custom", template, false_token, true_token, 512, (), "user options")
-        else:
-            fmt = found[0]
-    if template is not None:
-        _check_template(template)
-    overrides = {
-        key: value
-        for key, value in (
-            ("template", template),
-            ("true_token", true_token),
-            ("false_token", false_token),
-            ("max_length", max_length),
-        )
-        if value is not None
-    }
-    return replace(fmt, **overrides) if overrides else fmt
-
-
-def _check_template(template: Any) -> None:
-    if not isinstance(template, str) or template.count("{query}") != 1 or template.count("{document}") != 1:
-        raise ConfigurationError(
-            "template must be a string holding '{query}' once and then '{document}' once, "
-            f"like {MONOT5_TEMPLATE!r}; got {template!r}"
-        )
-    if template.index("{query}") > template.index("{document}"):
-        raise ConfigurationError("template must put '{query}' before '{document}'")
 
 
 class LocalSeq2Seq:
