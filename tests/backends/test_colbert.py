@@ -131,8 +131,19 @@ def test_concurrent_calls_share_passes_and_keep_their_scores(colbert_model: Path
     queries = ["what is bm25", "capital of france and germany", "vectors"]
     single = [{r.index: r.relevance_score for r in reranker.rerank(q, DOCS).results} for q in queries]
 
+    backend, merged = reranker.backend, []
+    original = backend.score_requests
+
+    def recording(requests):
+        merged.append(len(requests))
+        return original(requests)
+
+    backend.score_requests = recording  # the batcher is made on the first arerank, with this
+
     async def together():
         return await asyncio.gather(*(reranker.arerank(q, DOCS) for q in queries))
 
-    for expected, response in zip(single, asyncio.run(together()), strict=True):
+    responses = asyncio.run(together())
+    assert sum(merged) == 3 and max(merged) >= 2  # the calls that waited went in one shared pass
+    for expected, response in zip(single, responses, strict=True):
         assert {r.index: r.relevance_score for r in response.results} == pytest.approx(expected, abs=1e-5)
