@@ -122,6 +122,8 @@ def test_a_plain_encoder_is_refused_unless_converted():
         Reranker(f"colbert/{minilm_model_dir()}", device="cpu")
     converted = Reranker(f"colbert/{minilm_model_dir()}", device="cpu", convert=True)
     assert len(converted.rerank(QUERY, DOCS[:2]).results) == 2
+    with pytest.raises(ConfigurationError, match=r"found no config\.json"):
+        Reranker("colbert//no/such/model", device="cpu")
     with pytest.raises(ConfigurationError, match="similarity must be one of"):
         Reranker(f"colbert/{minilm_model_dir()}", similarity="cosine")
 
@@ -147,3 +149,28 @@ def test_concurrent_calls_share_passes_and_keep_their_scores(colbert_model: Path
     assert sum(merged) == 3 and max(merged) >= 2  # the calls that waited went in one shared pass
     for expected, response in zip(single, responses, strict=True):
         assert {r.index: r.relevance_score for r in response.results} == pytest.approx(expected, abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("files", "kind"),
+    [
+        ({"config_sentence_transformers.json": {"model_type": "MultiVectorEncoder"}}, "late-interaction"),
+        ({"config_sentence_transformers.json": {"model_type": "ColBERT"}}, "late-interaction"),  # PyLate <= 3
+        (
+            {"config_sentence_transformers.json": {"query_prefix": "[Q] ", "document_prefix": "[D] "}},
+            "late-interaction",
+        ),
+        ({"config.json": {"architectures": ["HF_ColBERT"]}}, "late-interaction"),  # Stanford-NLP ColBERT
+        ({"config.json": {"architectures": ["ColQwen2ForRetrieval"]}}, "late-interaction"),
+        ({"config_sentence_transformers.json": {"model_type": "SentenceTransformer"}}, "plain"),
+        ({"config.json": {"architectures": ["BertModel"]}}, "plain"),
+    ],
+)
+def test_which_checkpoints_are_late_interaction(tmp_path: Path, files: dict, kind: str):
+    import json
+
+    from rerankit.backends.local._colbert import checkpoint_kind
+
+    for name, content in files.items():
+        (tmp_path / name).write_text(json.dumps(content))
+    assert checkpoint_kind(str(tmp_path)) == kind

@@ -62,12 +62,20 @@ def checkpoint_kind(model: str, revision: str | None = None) -> str:
     "ColBERT" or its ``query_prefix``/``document_prefix`` fields), a Stanford-NLP ColBERT
     (``HF_ColBERT`` architecture) or a transformers ``...ForRetrieval`` model (ColPali style).
     """
-    st_config = _config_file(model, "config_sentence_transformers.json", revision) or {}
+    st_file = _config_file(model, "config_sentence_transformers.json", revision)
+    hf_file = _config_file(model, "config.json", revision)
+    if st_file is None and hf_file is None:
+        raise ConfigurationError(
+            f"found no config.json or config_sentence_transformers.json for {model!r}: "
+            "not a model directory, or a hub id that is not reachable (or cached)",
+            provider="colbert",
+        )
+    st_config = st_file or {}
     if st_config.get("model_type") in LATE_INTERACTION_MODEL_TYPES:
         return "late-interaction"
     if "query_prefix" in st_config or "document_prefix" in st_config:
         return "late-interaction"
-    architectures = (_config_file(model, "config.json", revision) or {}).get("architectures") or []
+    architectures = (hf_file or {}).get("architectures") or []
     if "HF_ColBERT" in architectures or any(a.endswith("ForRetrieval") for a in architectures):
         return "late-interaction"
     return "plain"
@@ -165,6 +173,8 @@ class LocalColBERT:
 
         try:
             kind = checkpoint_kind(self.model, self.revision)
+        except ConfigurationError:
+            raise
         except (OSError, ValueError) as exc:
             raise ConfigurationError(f"could not read {self.model!r}: {exc}", provider=self.name) from exc
         if kind != "late-interaction" and not self.convert:
