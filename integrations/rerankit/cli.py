@@ -85,7 +85,7 @@ def options_for(spec: str, options: Sequence[tuple[str | None, str, Any]]) -> di
 
 def _quiet_model_loading(spec: str) -> None:
     """Hide transformers' per-load "Loading weights" bars (download bars stay) for in-process models."""
-    if spec.partition("/")[0] not in ("local", "embedding"):
+    if spec.partition("/")[0] not in ("local", "embedding", "colbert", "t5"):
         return
     try:
         import huggingface_hub.utils
