@@ -1,10 +1,14 @@
 """In-process cross-encoders through sentence-transformers' ``CrossEncoder`` (CPU or GPU).
 
 Covers BERT/MiniLM and XLM-R classifiers (``cross-encoder/ms-marco-MiniLM-L6-v2``,
-``BAAI/bge-reranker-base``, ``BAAI/bge-reranker-v2-m3``) and, with sentence-transformers >= 5.4,
-causal-LM rerankers (``Qwen/Qwen3-Reranker-0.6B``, ``zeroentropy/zerank-2``) scored by a
-``LogitScore`` head. Scores equal ``CrossEncoder.predict`` with the model's own activation; a
-two-logit classifier gives its positive-class probability.
+``BAAI/bge-reranker-base``, ``BAAI/bge-reranker-v2-m3``): scores equal ``CrossEncoder.predict``
+with the model's own activation; a two-logit classifier gives its positive-class probability.
+
+Causal-LM rerankers of a known family (``Qwen/Qwen3-Reranker-0.6B``, ``BAAI/bge-reranker-v2-gemma``,
+``zeroentropy/zerank-2``, ``mixedbread-ai/mxbai-rerank-base-v2``; see ``_formats``) are scored by
+:class:`~rerankit.backends.local._llm.LLMReranker` exactly as their model cards score them. Other
+causal LMs keep their own sentence-transformers reranker setup (``modules.json`` or a pair-aware
+chat template, sentence-transformers >= 5.4, ``LogitScore`` head) or are refused.
 """
 
 import asyncio
@@ -24,6 +28,8 @@ from rerankit.backends.local._batching import (
 )
 from rerankit.backends.local._cache import MODEL_CACHE
 from rerankit.backends.local._devices import RUNTIMES, device_lock, resolve_device, resolve_dtype
+from rerankit.backends.local._formats import FORMATS, LLMFormat, recognise, resolve_format
+from rerankit.backends.local._llm import LLMReranker, pair_aware_chat_template
 from rerankit.backends.local._options import check_integer
 from rerankit.errors import ConfigurationError
 from rerankit.types import Scores
@@ -47,6 +53,29 @@ def _is_causal_lm(model: str, revision: str | None, trust_remote_code: bool) -> 
 
     config = AutoConfig.from_pretrained(model, revision=revision, trust_remote_code=trust_remote_code)
     return any(arch.endswith("ForCausalLM") for arch in (getattr(config, "architectures", None) or []))
+
+
+def _ships_sentence_transformers_setup(model: str, revision: str | None) -> bool:
+    """Whether the checkpoint has its own sentence-transformers modules (``modules.json``)."""
+    if Path(model).is_dir():
+        return (Path(model) / "modules.json").is_file()
+    from transformers.utils import cached_file
+
+    found = cached_file(
+        model,
+        "modules.json",
+        revision=revision,
+        _raise_exceptions_for_missing_entries=False,
+        _raise_exceptions_for_connection_errors=False,
+    )
+    return found is not None
+
+
+def _has_pair_aware_template(model: str, revision: str | None, trust_remote_code: bool) -> bool:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model, revision=revision, trust_remote_code=trust_remote_code)
+    return pair_aware_chat_template(tokenizer)
 
 
 def _check_model_file(model: str, model_file: str, runtime: str) -> None:
@@ -81,7 +110,15 @@ class LocalCrossEncoder:
             ``batch_size`` (256) with ``max_batch_tokens=16384``.
         max_length: tokens per pair; the document is truncated, never the query (nor an LLM
             reranker's prompt suffix). ``None`` keeps the model's own limit.
-        instruction: the task instruction of an LLM reranker (Qwen3-Reranker style).
+        instruction: the task instruction of an LLM reranker; None: the family's default
+            (Qwen3-Reranker's "Given a web search query, ..."). Refused for classifiers and for
+            families that take none (zerank).
+        llm_format: the LLM reranker format of a causal LM: a known format's name
+            (``"qwen3-reranker"``, ``"bge-reranker-v2-gemma"``, ``"zerank"``, ``"mxbai-rerank-v2"``)
+            or a custom :class:`~rerankit.backends.local.LLMFormat`. None (default): recognised
+            from the model id (the hub id, or a directory named like the hub repository); a causal
+            LM of no known family keeps its own sentence-transformers reranker setup
+            (``modules.json`` or a pair-aware chat template), and without one is refused.
         trust_remote_code: allow the model repository's own code to run.
         revision: a hub revision (branch, tag or commit) to pin.
         backend: the runtime, ``"torch"``, ``"onnx"`` or ``"openvino"`` (the last two need
@@ -117,6 +154,7 @@ class LocalCrossEncoder:
         revision: str | None = None,
         backend: str = "torch",
         model_file: str | None = None,
+        llm_format: str | LLMFormat | None = None,
     ) -> None:
         check_integer("batch_size", batch_size, minimum=1)
         if max_length is not None:
@@ -165,6 +203,20 @@ class LocalCrossEncoder:
             weakref.WeakKeyDictionary()
         )
         self._batchers_lock = threading.Lock()
+        self.llm_format = self._choose_llm_format(llm_format)
+        if self.llm_format is not None:
+            self._check_llm_options()
+            key = ("llm", model, revision, self.device, self.dtype, self.llm_format, max_length, trust_remote_code)
+            self.llm: LLMReranker | None = MODEL_CACHE.get(key, self._load_llm)
+            #: the loaded scorer: a sentence-transformers ``CrossEncoder`` or an ``LLMReranker``
+            #: (both carry ``.tokenizer``)
+            self.cross_encoder: Any = self.llm
+            self.is_llm_reranker = True
+            self.num_labels = 1
+            if self.instruction is None:
+                self.instruction = self.llm_format.default_instruction
+            return
+        self.llm = None
         key = (model, revision, self.device, self.dtype, backend, model_file, max_length, trust_remote_code)
         self.cross_encoder = MODEL_CACHE.get(key, self._load)
         self.is_llm_reranker = self._has_logit_score_head(self.cross_encoder)
@@ -179,6 +231,72 @@ class LocalCrossEncoder:
                 f"instruction applies only to LLM rerankers (causal LMs such as Qwen3-Reranker); "
                 f"{model!r} is a sequence classifier"
             )
+
+    @property
+    def tokenizer(self) -> Any:
+        """The model's tokenizer (Hugging Face ``PreTrainedTokenizer``)."""
+        return self.cross_encoder.tokenizer
+
+    def _choose_llm_format(self, llm_format: str | LLMFormat | None) -> LLMFormat | None:
+        """The LLM format this model is scored with, or None for sentence-transformers' CrossEncoder.
+
+        An explicit ``llm_format`` first, then a family recognised from the model id; a causal LM
+        of no known family keeps its own sentence-transformers reranker setup; with none it is
+        refused here, at construction, rather than scored with a guessed prompt.
+        """
+        forced = None if llm_format is None else resolve_format(llm_format)
+        known = forced or recognise(self.model)
+        try:
+            causal = _is_causal_lm(self.model, self.revision, self.trust_remote_code)
+        except (OSError, ValueError) as exc:
+            if known is None:
+                return None  # not a loadable config: _load reports it as it always has
+            raise ConfigurationError(f"could not load local model {self.model!r}: {exc}", provider="local") from exc
+        if known is not None:
+            if not causal:
+                raise ConfigurationError(
+                    f"LLM reranker format {known.name!r} applies to causal LMs (*ForCausalLM); "
+                    f"{self.model!r} is not one"
+                )
+            return known
+        if not causal:
+            return None
+        if _ships_sentence_transformers_setup(self.model, self.revision):
+            return None
+        if _has_pair_aware_template(self.model, self.revision, self.trust_remote_code):
+            return None
+        raise ConfigurationError(
+            f"{self.model!r} is a causal LM of no known reranker format and ships no sentence-transformers "
+            "reranker setup (modules.json or a chat template with query/document roles), so its scores "
+            f"would be a guess. Known formats: {', '.join(FORMATS)} (recognised from the hub id or a "
+            "directory named like the hub repository). Pass llm_format='<name>' to use one, or "
+            "llm_format=LLMFormat(...) for your own prompt and score tokens (docs/backends/local.md)."
+        )
+
+    def _check_llm_options(self) -> None:
+        fmt = self.llm_format
+        assert fmt is not None
+        if self.runtime != "torch":
+            raise ConfigurationError(
+                f"LLM reranker format {fmt.name!r} runs on backend='torch' only; got backend={self.runtime!r}"
+            )
+        if self.instruction is not None and not fmt.takes_instruction:
+            raise ConfigurationError(f"LLM reranker format {fmt.name!r} takes no instruction ({fmt.source})")
+
+    def _load_llm(self) -> LLMReranker:
+        assert self.llm_format is not None
+        logger.info(
+            "loading %s on %s (%s) as LLM reranker format %s", self.model, self.device, self.dtype, self.llm_format.name
+        )
+        return LLMReranker(
+            self.model,
+            self.llm_format,
+            device=self.device,
+            dtype=self.dtype,
+            max_length=self.max_length,
+            revision=self.revision,
+            trust_remote_code=self.trust_remote_code,
+        )
 
     def _load(self) -> Any:
         import sentence_transformers
@@ -259,6 +377,20 @@ class LocalCrossEncoder:
         Requests whose queries take the same truncation share batches; a request scored alone runs
         exactly the forward passes :meth:`score` runs for it.
         """
+        if self.llm is not None:
+            pairs = [(query, text) for query, texts in requests for text in texts]
+            with device_lock(self.device):
+                scores = self.llm.score_pairs(
+                    pairs,
+                    instruction=self.instruction,
+                    batch_size=self.batch_size,
+                    max_batch_tokens=self.max_batch_tokens,
+                )
+            results, start = [], 0
+            for _, texts in requests:
+                results.append(scores[start : start + len(texts)])
+                start += len(texts)
+            return results
         settings = [self._predict_kwargs(query) for query, _ in requests]
         groups: dict[str, list[int]] = {}
         for position, kwargs in enumerate(settings):
@@ -350,5 +482,8 @@ class LocalCrossEncoder:
     def __repr__(self) -> str:
         return (
             f"LocalCrossEncoder(model={self.model!r}, device={self.device!r}, dtype={self.dtype!r}, "
-            f"runtime={self.runtime!r}" + (f", model_file={self.model_file!r})" if self.model_file else ")")
+            f"runtime={self.runtime!r}"
+            + (f", model_file={self.model_file!r}" if self.model_file else "")
+            + (f", llm_format={self.llm_format.name!r}" if self.llm_format else "")
+            + ")"
         )
