@@ -380,14 +380,21 @@ def build_bge_reranker_v2_gemma(path: str | Path, *, seed: int = 1) -> Path:
     """Shaped like ``BAAI/bge-reranker-v2-gemma``: ``GemmaForCausalLM``, a SentencePiece-style
     tokenizer with ``<pad>``/``<eos>``/``<bos>`` (bos added by the tokenizer), a "Yes" token and
     no chat template."""
-    from tokenizers import decoders, pre_tokenizers, processors
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import GemmaConfig, GemmaForCausalLM, PreTrainedTokenizerFast
 
     path = Path(path)
     _seed(seed)
-    raw = _train_tokenizer("bpe", ["<pad>", "<eos>", "<bos>", "<unk>"], vocab_size=400)
+    # SentencePiece-style BPE: spaces become "▁" and stay part of the pieces (no byte-level alphabet)
+    raw = Tokenizer(models.BPE(unk_token="<unk>"))
     raw.pre_tokenizer = pre_tokenizers.Metaspace(prepend_scheme="never")
     raw.decoder = decoders.Metaspace(prepend_scheme="never")
+    trainer = trainers.BpeTrainer(
+        vocab_size=400,
+        special_tokens=["<pad>", "<eos>", "<bos>", "<unk>"],
+        initial_alphabet=[chr(code) for code in range(33, 127)] + ["\n", "\u2581"],  # ASCII, newline, "▁"
+    )
+    raw.train_from_iterator(_CORPUS * 4, trainer=trainer)
     raw.add_tokens(["Yes", "No"])
     bos = raw.token_to_id("<bos>")
     raw.post_processor = processors.TemplateProcessing(
