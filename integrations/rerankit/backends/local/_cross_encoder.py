@@ -206,7 +206,16 @@ class LocalCrossEncoder:
         self.llm_format = self._choose_llm_format(llm_format)
         if self.llm_format is not None:
             self._check_llm_options()
-            key = ("llm", model, revision, self.device, self.dtype, self.llm_format, max_length, trust_remote_code)
+            key = (
+                "llm",
+                model,
+                revision,
+                self.device,
+                self.dtype,
+                self.llm_format,
+                max_length,
+                trust_remote_code,
+            )
             self.llm: LLMReranker | None = MODEL_CACHE.get(key, self._load_llm)
             #: the loaded scorer: a sentence-transformers ``CrossEncoder`` or an ``LLMReranker``
             #: (both carry ``.tokenizer``)
@@ -251,7 +260,9 @@ class LocalCrossEncoder:
         except (OSError, ValueError) as exc:
             if known is None:
                 return None  # not a loadable config: _load reports it as it always has
-            raise ConfigurationError(f"could not load local model {self.model!r}: {exc}", provider="local") from exc
+            raise ConfigurationError(
+                f"could not load local model {self.model!r}: {exc}", provider="local"
+            ) from exc
         if known is not None:
             if not causal:
                 raise ConfigurationError(
@@ -286,7 +297,11 @@ class LocalCrossEncoder:
     def _load_llm(self) -> LLMReranker:
         assert self.llm_format is not None
         logger.info(
-            "loading %s on %s (%s) as LLM reranker format %s", self.model, self.device, self.dtype, self.llm_format.name
+            "loading %s on %s (%s) as LLM reranker format %s",
+            self.model,
+            self.device,
+            self.dtype,
+            self.llm_format.name,
         )
         return LLMReranker(
             self.model,
@@ -457,6 +472,8 @@ class LocalCrossEncoder:
 
     def _pair_lengths(self, pairs: Sequence[tuple[str, str]]) -> list[int]:
         """Tokens per pair after truncation; each distinct text is tokenized once."""
+        if self.llm is not None:  # the prompt's own tokens count too
+            return [len(self.llm.encode_pair(query, text, self.instruction)) for query, text in pairs]
         tokenizer = self.cross_encoder.tokenizer
         limit = self.cross_encoder.max_seq_length or tokenizer.model_max_length
         texts = list(dict.fromkeys(text for pair in pairs for text in pair))

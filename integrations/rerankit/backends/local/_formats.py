@@ -100,7 +100,9 @@ class LLMFormat:
 
     def __post_init__(self) -> None:
         if self.layout not in LAYOUTS:
-            raise ConfigurationError(f"LLMFormat layout must be one of {', '.join(LAYOUTS)}, got {self.layout!r}")
+            raise ConfigurationError(
+                f"LLMFormat layout must be one of {', '.join(LAYOUTS)}, got {self.layout!r}"
+            )
         if self.score_head not in SCORE_HEADS:
             raise ConfigurationError(
                 f"LLMFormat score_head must be one of {', '.join(SCORE_HEADS)}, got {self.score_head!r}"
@@ -108,15 +110,24 @@ class LLMFormat:
         if self.score_head != "sigmoid_true" and not self.false_token:
             raise ConfigurationError(f"LLMFormat score_head {self.score_head!r} needs a false_token")
         if self.token_lookup not in ("vocab", "encode"):
-            raise ConfigurationError(f"LLMFormat token_lookup must be 'vocab' or 'encode', got {self.token_lookup!r}")
+            raise ConfigurationError(
+                f"LLMFormat token_lookup must be 'vocab' or 'encode', got {self.token_lookup!r}"
+            )
         if not self.true_token:
             raise ConfigurationError("LLMFormat needs a true_token")
-        if not (isinstance(self.temperature, int | float) and math.isfinite(self.temperature)) or self.temperature <= 0:
-            raise ConfigurationError(f"LLMFormat temperature must be a positive number, got {self.temperature!r}")
+        if (
+            not (isinstance(self.temperature, int | float) and math.isfinite(self.temperature))
+            or self.temperature <= 0
+        ):
+            raise ConfigurationError(
+                f"LLMFormat temperature must be a positive number, got {self.temperature!r}"
+            )
         if self.layout == "segments" and "{document}" not in self.body:
             raise ConfigurationError("a 'segments' LLMFormat needs a body with {document}")
         if self.layout == "segments" and not self.body.rstrip().endswith("{document}"):
-            raise ConfigurationError("a 'segments' LLMFormat body must end with {document}: only its end is cut")
+            raise ConfigurationError(
+                "a 'segments' LLMFormat body must end with {document}: only its end is cut"
+            )
         if self.layout == "query_passage" and "{query}" not in self.query_template:
             raise ConfigurationError("a 'query_passage' LLMFormat needs a query_template with {query}")
         if self.layout == "query_passage" and "{document}" not in self.document_template:

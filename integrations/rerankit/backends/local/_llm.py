@@ -79,7 +79,9 @@ class LLMReranker:
                 model, revision=revision, trust_remote_code=trust_remote_code, dtype=getattr(torch, dtype)
             )
         except (OSError, ValueError) as exc:
-            raise ConfigurationError(f"could not load local model {model!r}: {exc}", provider="local") from exc
+            raise ConfigurationError(
+                f"could not load local model {model!r}: {exc}", provider="local"
+            ) from exc
         self.model.to(device).eval()
         self.true_id = self._token_id(llm_format.true_token)
         self.false_id = self._token_id(llm_format.false_token) if llm_format.false_token else None
@@ -173,17 +175,24 @@ class LLMReranker:
             )
         tokenizer = self.tokenizer
         bos = tokenizer.bos_token_id
-        first = ([bos] if fmt.add_bos and bos is not None and bos != tokenizer.pad_token_id else []) + query_ids
+        first = (
+            [bos] if fmt.add_bos and bos is not None and bos != tokenizer.pad_token_id else []
+        ) + query_ids
         document_limit = self.max_length
         if not fmt.pair_limit_includes_prompt:  # mxbai: never past the model's own limit
             document_limit = min(tokenizer.model_max_length - len(query_ids), self.max_length)
-        second = static["separator"] + self._encode(fill(fmt.document_template, document=document))[:document_limit]
+        second = (
+            static["separator"]
+            + self._encode(fill(fmt.document_template, document=document))[:document_limit]
+        )
         pair_limit = self.max_length
         if fmt.pair_limit_includes_prompt:
             pair_limit += len(static["separator"]) + len(static["task_prompt"])
         # prepare_for_model(first, second, truncation="only_second", max_length=pair_limit)
         second = second[: max(0, pair_limit - len(first))]
-        return static["prefix"] + first + second + static["separator"] + static["task_prompt"] + static["suffix"]
+        return (
+            static["prefix"] + first + second + static["separator"] + static["task_prompt"] + static["suffix"]
+        )
 
     def _encode_chat(self, query: str, document: str) -> list[int]:
         fmt = self.format
