@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 from llm_references import _load, bge_gemma_reference, mxbai_reference, qwen3_reference, zerank_reference
+from transformers import AutoTokenizer
 
 from rerankit import ConfigurationError, InvalidInputError, Reranker
 from rerankit.backends.local import FORMATS, MODEL_CACHE, LLMFormat, LocalCrossEncoder
@@ -109,7 +110,7 @@ def test_sync_and_async_scores_equal_the_model_card_reference(
     for instruction in instructions:
         options = {"instruction": instruction} if instruction else {}
         # a small token budget: several forward passes of mixed lengths, longest first
-        reranker = Reranker(f"local/{path}", max_batch_tokens=400, batch_size=4, **options)
+        reranker = Reranker(f"local/{path}", max_batch_tokens=1000, batch_size=4, **options)
         assert reranker.backend.llm_format is FORMATS[FORMAT_OF[family]]
         max_length = DEFAULT_MAX_LENGTH[family]
         expected = REFERENCES[family](path, [(QUERY, d) for d in DOCS], instruction, max_length)
@@ -233,6 +234,21 @@ def test_score_requests_batches_across_queries(llm_models: dict[str, Path]) -> N
     results = backend.score_requests(requests)
     for (query, texts), scores in zip(requests, results, strict=True):
         check("qwen3", scores, qwen3_reference(llm_models["qwen3"], [(query, t) for t in texts]))
+    # the token budget counts the prompt's own tokens, not only query and document
+    pairs = [(QUERY, d) for d in DOCS]
+    lengths = [len(backend.llm.encode_pair(q, d, backend.instruction)) for q, d in pairs]
+    assert min(lengths) > 150  # the Qwen3 prompt alone is longer than any query + document here
+    batches = backend.token_budget_batches(pairs)
+    assert sorted(p for batch in batches for p in batch) == list(range(len(DOCS)))
+    assert all(len(batch) * max(lengths[p] for p in batch) <= 300 or len(batch) == 1 for batch in batches)
+
+
+def test_the_hub_shaped_qwen3_template_is_not_pair_aware(llm_models: dict[str, Path]) -> None:
+    # what made sentence-transformers fail at the first rerank on the hub's main revision
+    from rerankit.backends.local._llm import pair_aware_chat_template
+
+    assert not pair_aware_chat_template(AutoTokenizer.from_pretrained(llm_models["qwen3"]))
+    assert pair_aware_chat_template(AutoTokenizer.from_pretrained(llm_models["qwen3-st"]))
 
 
 @pytest.mark.parametrize(
@@ -249,7 +265,7 @@ def test_bad_llm_options(llm_models: dict[str, Path], family: str, options: dict
 
 def test_layerwise_and_lightweight_families_are_refused_with_the_reason(tmp_path: Path) -> None:
     for name in ("bge-reranker-v2-minicpm-layerwise", "bge-reranker-v2.5-gemma2-lightweight"):
-        with pytest.raises(ConfigurationError, match=r"per-layer heads.*remote"):
+        with pytest.raises(ConfigurationError, match=r"per-layer heads.*modeling code"):
             Reranker(f"local/BAAI/{name}")
 
 

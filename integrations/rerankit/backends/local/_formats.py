@@ -248,13 +248,18 @@ FORMATS: dict[str, LLMFormat] = {
     fmt.name: fmt for fmt in (QWEN3_RERANKER, BGE_RERANKER_V2_GEMMA, ZERANK, MXBAI_RERANK_V2)
 }
 
-#: Families rerankit knows but cannot score faithfully, with the reason.
+#: Families rerankit knows but cannot score faithfully, with the reason. Their scores come from
+#: per-layer heads of custom model classes (LayerWiseMiniCPMForCausalLM, CostWiseGemmaForCausalLM)
+#: that exist only as the hub repositories' remote code and FlagEmbedding's copies of it
+#: (FlagEmbedding/inference/reranker/decoder_only/models/); FlagEmbedding 1.4.2's copies import
+#: transformers.modeling_attn_mask_utils, which transformers 5 removed, so not even the reference
+#: runs here, and a re-implementation could not be held to it.
 UNSUPPORTED: dict[str, str] = {
     repository: (
-        "it scores with per-layer heads defined only in the hub repository's own modeling code "
+        "it scores with per-layer heads defined only in its hub repository's own modeling code "
         "(FlagEmbedding decoder_only/layerwise.py and lightweight.py load LayerWiseMiniCPMForCausalLM / "
-        "CostWiseGemmaForCausalLM with trust_remote_code), which rerankit cannot run and test against "
-        "its reference offline; use FlagEmbedding's LayerWiseFlagLLMReranker / LightWeightFlagLLMReranker"
+        "CostWiseGemmaForCausalLM), which rerankit cannot run and test against the reference with the "
+        "installed transformers; use FlagEmbedding's LayerWiseFlagLLMReranker / LightWeightFlagLLMReranker"
     )
     for repository in ("bge-reranker-v2-minicpm-layerwise", "bge-reranker-v2.5-gemma2-lightweight")
 }
