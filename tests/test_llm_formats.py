@@ -277,3 +277,27 @@ def test_scores_are_computed_from_fp32_logits_in_half_precision(llm_models: dict
     np.testing.assert_allclose(scores, qwen3_reference(path, [(QUERY, d) for d in DOCS]), atol=5e-2)
     values = torch.tensor(scores, dtype=torch.float32)
     assert (values.bfloat16().float() != values).any(), "the head ran in fp32, not bf16"
+
+
+@pytest.mark.parametrize(
+    ("model", "expected"),
+    [
+        ("Qwen/Qwen3-Reranker-8B", "qwen3-reranker"),
+        ("/models/qwen3-reranker-4b/", "qwen3-reranker"),
+        ("/hf/hub/models--zeroentropy--zerank-1-small/snapshots/0a1b2c3d", "zerank"),
+        ("mixedbread-ai/mxbai-rerank-large-v2", "mxbai-rerank-v2"),
+        ("BAAI/bge-reranker-v2-gemma", "bge-reranker-v2-gemma"),
+        ("BAAI/bge-reranker-v2-m3", None),  # a classifier, not an LLM format
+        ("cross-encoder-testing/Qwen3-Reranker-0.6B-STv54", None),  # ships its own setup
+    ],
+)
+def test_formats_are_recognised_by_repository_name(model: str, expected: str | None) -> None:
+    from rerankit.backends.local._formats import recognise
+
+    found = recognise(model)
+    assert (found.name if found else None) == expected
+
+
+def test_a_format_forced_on_a_classifier_is_refused(bert_model: Path) -> None:
+    with pytest.raises(ConfigurationError, match="applies to causal LMs"):
+        Reranker(f"local/{bert_model}", llm_format="qwen3-reranker")

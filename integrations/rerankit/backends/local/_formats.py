@@ -19,6 +19,7 @@ Three prompt layouts cover the families:
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 from rerankit.errors import ConfigurationError
@@ -265,9 +266,20 @@ UNSUPPORTED: dict[str, str] = {
 }
 
 
+_HUB_CACHE_SNAPSHOT = re.compile(r"models--[^/]+--(?P<name>[^/]+)/snapshots/[^/]+$")
+
+
 def repository_name(model: str) -> str:
-    """The last path component of a hub id or directory: ``Qwen/Qwen3-Reranker-0.6B`` -> ``Qwen3-Reranker-0.6B``."""
-    return model.rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1]
+    """The repository name of a hub id or directory (a Hugging Face cache snapshot included).
+
+    >>> repository_name("Qwen/Qwen3-Reranker-0.6B")
+    'Qwen3-Reranker-0.6B'
+    >>> repository_name("/hf/hub/models--BAAI--bge-reranker-v2-gemma/snapshots/0a1b2c")
+    'bge-reranker-v2-gemma'
+    """
+    path = model.replace("\\", "/").rstrip("/")
+    snapshot = _HUB_CACHE_SNAPSHOT.search(path)
+    return snapshot.group("name") if snapshot else path.rsplit("/", 1)[-1]
 
 
 def recognise(model: str) -> LLMFormat | None:
