@@ -1,9 +1,10 @@
 """In-process models: the cross-encoder backend and the parts every local backend shares.
 
 The modules each hold one concern: where a model runs (``_devices``), the bounded model cache
-(``_cache``), how pairs go into forward passes (``_batching``), option checks (``_options``) and
-the sentence-transformers cross-encoder backend (``_cross_encoder``), the LLM reranker formats
-as data (``_formats``) and the causal-LM scorer that follows them (``_llm``).
+(``_cache``), how pairs go into forward passes (``_batching``), option checks (``_options``), the
+sentence-transformers cross-encoder backend (``_cross_encoder``), the LLM reranker formats as data
+(``_formats``), the causal-LM scorer that follows them (``_llm``) and which of the two a model
+gets (``_routing``).
 """
 
 from rerankit.backends.local._batching import (

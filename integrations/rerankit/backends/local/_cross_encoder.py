@@ -28,9 +28,10 @@ from rerankit.backends.local._batching import (
 )
 from rerankit.backends.local._cache import MODEL_CACHE
 from rerankit.backends.local._devices import RUNTIMES, device_lock, resolve_device, resolve_dtype
-from rerankit.backends.local._formats import FORMATS, LLMFormat, recognise, resolve_format
-from rerankit.backends.local._llm import LLMReranker, pair_aware_chat_template
+from rerankit.backends.local._formats import LLMFormat
+from rerankit.backends.local._llm import LLMReranker
 from rerankit.backends.local._options import check_integer
+from rerankit.backends.local._routing import choose_llm_format, is_causal_lm
 from rerankit.errors import ConfigurationError
 from rerankit.types import Scores
 
@@ -46,36 +47,6 @@ def _version_tuple(version: str) -> tuple[int, ...]:
         digits = "".join(ch for ch in piece if ch.isdigit())
         parts.append(int(digits or 0))
     return tuple(parts)
-
-
-def _is_causal_lm(model: str, revision: str | None, trust_remote_code: bool) -> bool:
-    from transformers import AutoConfig
-
-    config = AutoConfig.from_pretrained(model, revision=revision, trust_remote_code=trust_remote_code)
-    return any(arch.endswith("ForCausalLM") for arch in (getattr(config, "architectures", None) or []))
-
-
-def _ships_sentence_transformers_setup(model: str, revision: str | None) -> bool:
-    """Whether the checkpoint has its own sentence-transformers modules (``modules.json``)."""
-    if Path(model).is_dir():
-        return (Path(model) / "modules.json").is_file()
-    from transformers.utils import cached_file
-
-    found = cached_file(
-        model,
-        "modules.json",
-        revision=revision,
-        _raise_exceptions_for_missing_entries=False,
-        _raise_exceptions_for_connection_errors=False,
-    )
-    return found is not None
-
-
-def _has_pair_aware_template(model: str, revision: str | None, trust_remote_code: bool) -> bool:
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(model, revision=revision, trust_remote_code=trust_remote_code)
-    return pair_aware_chat_template(tokenizer)
 
 
 def _check_model_file(model: str, model_file: str, runtime: str) -> None:
@@ -247,41 +218,8 @@ class LocalCrossEncoder:
         return self.cross_encoder.tokenizer
 
     def _choose_llm_format(self, llm_format: str | LLMFormat | None) -> LLMFormat | None:
-        """The LLM format this model is scored with, or None for sentence-transformers' CrossEncoder.
-
-        An explicit ``llm_format`` first, then a family recognised from the model id; a causal LM
-        of no known family keeps its own sentence-transformers reranker setup; with none it is
-        refused here, at construction, rather than scored with a guessed prompt.
-        """
-        forced = None if llm_format is None else resolve_format(llm_format)
-        known = forced or recognise(self.model)
-        try:
-            causal = _is_causal_lm(self.model, self.revision, self.trust_remote_code)
-        except (OSError, ValueError) as exc:
-            if known is None:
-                return None  # not a loadable config: _load reports it as it always has
-            raise ConfigurationError(
-                f"could not load local model {self.model!r}: {exc}", provider="local"
-            ) from exc
-        if known is not None:
-            if not causal:
-                raise ConfigurationError(
-                    f"LLM reranker format {known.name!r} applies to causal LMs (*ForCausalLM); "
-                    f"{self.model!r} is not one"
-                )
-            return known
-        if not causal:
-            return None
-        if _ships_sentence_transformers_setup(self.model, self.revision):
-            return None
-        if _has_pair_aware_template(self.model, self.revision, self.trust_remote_code):
-            return None
-        raise ConfigurationError(
-            f"{self.model!r} is a causal LM of no known reranker format and ships no sentence-transformers "
-            "reranker setup (modules.json or a chat template with query/document roles), so its scores "
-            f"would be a guess. Known formats: {', '.join(FORMATS)} (recognised from the hub id or a "
-            "directory named like the hub repository). Pass llm_format='<name>' to use one, or "
-            "llm_format=LLMFormat(...) for your own prompt and score tokens (docs/backends/local.md)."
+        return choose_llm_format(
+            self.model, llm_format, revision=self.revision, trust_remote_code=self.trust_remote_code
         )
 
     def _check_llm_options(self) -> None:
@@ -319,7 +257,7 @@ class LocalCrossEncoder:
         from sentence_transformers import CrossEncoder
 
         version = _version_tuple(sentence_transformers.__version__)
-        if version < MIN_VERSION_FOR_LLM_RERANKERS and _is_causal_lm(
+        if version < MIN_VERSION_FOR_LLM_RERANKERS and is_causal_lm(
             self.model, self.revision, self.trust_remote_code
         ):
             raise ConfigurationError(
