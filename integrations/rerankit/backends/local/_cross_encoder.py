@@ -411,7 +411,7 @@ class LocalCrossEncoder:
     def _pair_lengths(self, pairs: Sequence[tuple[str, str]]) -> list[int]:
         """Tokens per pair after truncation; each distinct text is tokenized once."""
         if self.llm is not None:  # the prompt's own tokens count too
-            return [len(self.llm.encode_pair(query, text, self.instruction)) for query, text in pairs]
+            return [len(ids) for ids in self.llm.encode_pairs(pairs, self.instruction)]
         tokenizer = self.cross_encoder.tokenizer
         limit = self.cross_encoder.max_seq_length or tokenizer.model_max_length
         texts = list(dict.fromkeys(text for pair in pairs for text in pair))

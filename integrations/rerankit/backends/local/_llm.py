@@ -26,6 +26,16 @@ _PLACEHOLDER = re.compile(r"\{(instruction|query|document)\}")
 _DOCUMENT_SENTINEL = "\ue000rerankit-document\ue001"
 
 
+def _dtype_keyword() -> str:
+    """``from_pretrained``'s dtype keyword: ``dtype`` since transformers 4.56, ``torch_dtype`` before."""
+    import transformers
+
+    major, minor = (
+        int("".join(c for c in part if c.isdigit()) or 0) for part in transformers.__version__.split(".")[:2]
+    )
+    return "dtype" if (major, minor) >= (4, 56) else "torch_dtype"
+
+
 def fill(template: str, **values: str) -> str:
     """``template`` with ``{instruction}``, ``{query}`` and ``{document}`` replaced in one pass.
 
@@ -76,7 +86,10 @@ class LLMReranker:
                 model, revision=revision, trust_remote_code=trust_remote_code
             )
             self.model = AutoModelForCausalLM.from_pretrained(
-                model, revision=revision, trust_remote_code=trust_remote_code, dtype=getattr(torch, dtype)
+                model,
+                revision=revision,
+                trust_remote_code=trust_remote_code,
+                **{_dtype_keyword(): getattr(torch, dtype)},
             )
         except (OSError, ValueError) as exc:
             raise ConfigurationError(
@@ -131,17 +144,28 @@ class LLMReranker:
         return parts
 
     def encode_pair(self, query: str, document: str, instruction: str | None) -> list[int]:
-        """The token ids of one pair, as the family's reference builds them.
+        """The token ids of one pair, as the family's reference builds them (see :meth:`encode_pairs`)."""
+        return self.encode_pairs([(query, document)], instruction)[0]
+
+    def encode_pairs(self, pairs: Sequence[tuple[str, str]], instruction: str | None) -> list[list[int]]:
+        """The token ids of each pair, as the family's reference builds them.
+
+        Texts are tokenized in one batched call per part; the query's framing once per query.
 
         Raises:
-            InvalidInputError: the query with its framing leaves no room for the document.
+            InvalidInputError: a query with its framing leaves no room for the document.
         """
+        if not pairs:
+            return []
         layout = self.format.layout
         if layout == "segments":
-            return self._encode_segments(query, document, instruction)
+            return self._encode_segments(pairs, instruction)
         if layout == "query_passage":
-            return self._encode_query_passage(query, document, instruction)
-        return self._encode_chat(query, document)
+            return self._encode_query_passage(pairs, instruction)
+        return self._encode_chat(pairs)
+
+    def _encode_many(self, texts: Sequence[str]) -> list[list[int]]:
+        return [list(ids) for ids in self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
 
     def _too_long(self, used: int, what: str) -> InvalidInputError:
         return InvalidInputError(
@@ -149,68 +173,86 @@ class LLMReranker:
             f"the document (format {self.format.name!r}): shorten the query or raise max_length"
         )
 
-    def _encode_segments(self, query: str, document: str, instruction: str | None) -> list[int]:
+    def _encode_segments(self, pairs: Sequence[tuple[str, str]], instruction: str | None) -> list[list[int]]:
         static = self._static_ids(instruction)
-        budget = self.max_length - len(static["prefix"]) - len(static["suffix"])
-        values = {"instruction": instruction or "", "query": query}
-        framing = self._encode(fill(self.format.body, document="", **values))
-        if len(framing) >= budget:
-            raise self._too_long(len(framing) + len(static["prefix"]) + len(static["suffix"]), "the prompt")
-        body = self._encode(fill(self.format.body, document=document, **values))[:budget]
-        return static["prefix"] + body + static["suffix"]
+        fixed = len(static["prefix"]) + len(static["suffix"])
+        budget = self.max_length - fixed
+        queries = list(dict.fromkeys(query for query, _ in pairs))
+        body = self.format.body
+        framings = self._encode_many(
+            [fill(body, instruction=instruction or "", query=q, document="") for q in queries]
+        )
+        for framing in framings:  # the body's end is cut: the document must be what is cut
+            if len(framing) >= budget:
+                raise self._too_long(len(framing) + fixed, "the prompt")
+        bodies = self._encode_many(
+            [fill(body, instruction=instruction or "", query=q, document=d) for q, d in pairs]
+        )
+        return [static["prefix"] + ids[:budget] + static["suffix"] for ids in bodies]
 
-    def _encode_query_passage(self, query: str, document: str, instruction: str | None) -> list[int]:
+    def _encode_query_passage(
+        self, pairs: Sequence[tuple[str, str]], instruction: str | None
+    ) -> list[list[int]]:
         fmt = self.format
         static = self._static_ids(instruction)
-        if instruction is not None and fmt.instructed_query_template is not None:
-            query_text = fill(fmt.instructed_query_template, instruction=instruction, query=query)
-        else:
-            query_text = fill(fmt.query_template, query=query)
-        query_ids = self._encode(query_text)
-        query_limit = self.max_length * 3 // 4  # both references reserve a quarter for the passage
-        if len(query_ids) > query_limit:
-            raise InvalidInputError(
-                f"the query takes {len(query_ids)} tokens; format {fmt.name!r} allows at most 3/4 of "
-                f"max_length {self.max_length} ({query_limit}) for it: shorten the query or raise max_length"
-            )
         tokenizer = self.tokenizer
+        queries = list(dict.fromkeys(query for query, _ in pairs))
+        if instruction is not None and fmt.instructed_query_template is not None:
+            query_texts = [
+                fill(fmt.instructed_query_template, instruction=instruction, query=q) for q in queries
+            ]
+        else:
+            query_texts = [fill(fmt.query_template, query=q) for q in queries]
+        query_ids = dict(zip(queries, self._encode_many(query_texts), strict=True))
+        query_limit = self.max_length * 3 // 4  # both references reserve a quarter for the passage
+        for ids in query_ids.values():
+            if len(ids) > query_limit:
+                raise InvalidInputError(
+                    f"the query takes {len(ids)} tokens; format {fmt.name!r} allows at most 3/4 of "
+                    f"max_length {self.max_length} ({query_limit}) for it: shorten the query or raise max_length"
+                )
         bos = tokenizer.bos_token_id
-        first = (
-            [bos] if fmt.add_bos and bos is not None and bos != tokenizer.pad_token_id else []
-        ) + query_ids
-        document_limit = self.max_length
-        if not fmt.pair_limit_includes_prompt:  # mxbai: never past the model's own limit
-            document_limit = min(tokenizer.model_max_length - len(query_ids), self.max_length)
-        second = (
-            static["separator"]
-            + self._encode(fill(fmt.document_template, document=document))[:document_limit]
-        )
+        start = [bos] if fmt.add_bos and bos is not None and bos != tokenizer.pad_token_id else []
         pair_limit = self.max_length
         if fmt.pair_limit_includes_prompt:
             pair_limit += len(static["separator"]) + len(static["task_prompt"])
-        # prepare_for_model(first, second, truncation="only_second", max_length=pair_limit)
-        second = second[: max(0, pair_limit - len(first))]
-        return (
-            static["prefix"] + first + second + static["separator"] + static["task_prompt"] + static["suffix"]
-        )
+        closing = static["separator"] + static["task_prompt"] + static["suffix"]
+        documents = self._encode_many([fill(fmt.document_template, document=d) for _, d in pairs])
+        encoded = []
+        for (query, _), document_ids in zip(pairs, documents, strict=True):
+            first = start + query_ids[query]
+            document_limit = self.max_length
+            if not fmt.pair_limit_includes_prompt:  # mxbai: never past the model's own limit
+                document_limit = min(tokenizer.model_max_length - len(query_ids[query]), self.max_length)
+            second = static["separator"] + document_ids[:document_limit]
+            # prepare_for_model(first, second, truncation="only_second", max_length=pair_limit)
+            second = second[: max(0, pair_limit - len(first))]
+            encoded.append(static["prefix"] + first + second + closing)
+        return encoded
 
-    def _encode_chat(self, query: str, document: str) -> list[int]:
+    def _encode_chat(self, pairs: Sequence[tuple[str, str]]) -> list[list[int]]:
         fmt = self.format
-        if fmt.max_query_chars is not None:
-            query = query[: fmt.max_query_chars]
-        if fmt.max_document_chars is not None:
-            document = document[: fmt.max_document_chars]
-        if fmt.strip_texts:
-            query, document = query.strip(), document.strip()
-        ids = self._encode(self._render_chat(query, document))
-        if len(ids) <= self.max_length:
-            return ids
-        before, _, after = self._render_chat(query, _DOCUMENT_SENTINEL).partition(_DOCUMENT_SENTINEL)
-        head, tail = self._encode(before), self._encode(after)
-        budget = self.max_length - len(head) - len(tail)
-        if budget < 1:
-            raise self._too_long(len(head) + len(tail), "the chat template")
-        return head + self._encode(document)[:budget] + tail
+        cut = []
+        for query, document in pairs:
+            if fmt.max_query_chars is not None:
+                query = query[: fmt.max_query_chars]
+            if fmt.max_document_chars is not None:
+                document = document[: fmt.max_document_chars]
+            if fmt.strip_texts:
+                query, document = query.strip(), document.strip()
+            cut.append((query, document))
+        encoded = self._encode_many([self._render_chat(q, d) for q, d in cut])
+        for position, (query, document) in enumerate(cut):
+            if len(encoded[position]) <= self.max_length:
+                continue
+            # too long: the document's tokens are cut between the template's two sides
+            before, _, after = self._render_chat(query, _DOCUMENT_SENTINEL).partition(_DOCUMENT_SENTINEL)
+            head, tail, document_ids = self._encode_many([before, after, document])
+            budget = self.max_length - len(head) - len(tail)
+            if budget < 1:
+                raise self._too_long(len(head) + len(tail), "the chat template")
+            encoded[position] = head + document_ids[:budget] + tail
+        return encoded
 
     def _render_chat(self, query: str, document: str) -> str:
         messages = [{"role": "system", "content": query}, {"role": "user", "content": document}]
@@ -228,10 +270,8 @@ class LLMReranker:
         ``max_batch_tokens`` padded tokens, longest first."""
         if not pairs:
             return []
-        encoded: dict[tuple[str, str], list[int]] = {}
-        for pair in pairs:
-            if pair not in encoded:
-                encoded[pair] = self.encode_pair(pair[0], pair[1], instruction)
+        distinct = list(dict.fromkeys(pairs))
+        encoded = dict(zip(distinct, self.encode_pairs(distinct, instruction), strict=True))
         ids = [encoded[pair] for pair in pairs]
         scores: list[float] = [0.0] * len(ids)
         for batch in token_budget_batches([len(i) for i in ids], batch_size, max_batch_tokens):
