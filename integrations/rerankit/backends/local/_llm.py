@@ -9,7 +9,6 @@ fp32 logits at the last position, computed for the score tokens only.
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
 from collections.abc import Sequence
@@ -18,8 +17,6 @@ from typing import Any
 from rerankit.backends.local._batching import token_budget_batches
 from rerankit.backends.local._formats import LLMFormat
 from rerankit.errors import ConfigurationError, InvalidInputError
-
-logger = logging.getLogger("rerankit")
 
 _PLACEHOLDER = re.compile(r"\{(instruction|query|document)\}")
 #: Stands in for the document when a chat template is split around it.
