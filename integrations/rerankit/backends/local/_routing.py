@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from rerankit.backends.local._formats import FORMATS, LLMFormat, recognise, resolve_format
@@ -10,6 +11,11 @@ from rerankit.errors import ConfigurationError
 
 
 def is_causal_lm(model: str, revision: str | None, trust_remote_code: bool) -> bool:
+    """Whether the model's config names a ``*ForCausalLM`` architecture.
+
+    Raises:
+        OSError: the config cannot be found or read.
+    """
     from transformers import AutoConfig
 
     config = AutoConfig.from_pretrained(model, revision=revision, trust_remote_code=trust_remote_code)
@@ -32,6 +38,7 @@ def _ships_sentence_transformers_setup(model: str, revision: str | None) -> bool
     return found is not None
 
 
+@functools.lru_cache(maxsize=64)  # loads a tokenizer: once per model, not per Reranker
 def _has_pair_aware_template(model: str, revision: str | None, trust_remote_code: bool) -> bool:
     from transformers import AutoTokenizer
 
