@@ -117,3 +117,15 @@ def test_choosing_a_backend_notebook(tmp_path: Path) -> None:
     assert len(images) == 2, "both quality/latency plots should be displayed"
     assert (tmp_path / "quality_latency.png").stat().st_size > 10_000
     assert not (tmp_path / "tiny-cross-encoder").exists(), "the notebook should clean up its model"
+
+
+def test_llm_rerankers_notebook(tmp_path: Path) -> None:
+    notebook = execute("04_llm_rerankers.ipynb", tmp_path)
+    assert not errors(notebook)
+    printed = text_output(notebook)
+    assert "format: qwen3-reranker" in printed
+    assert "<Instruct>: Given a web search query" in printed and "<Query>: what is BM25?" in printed
+    assert "220 tokens, ends with:" in printed and "</think>" in printed, "the suffix survives the cut"
+    assert "no known reranker format" in printed and "llm_format" in printed
+    assert "forced:" in printed and "custom:" in printed
+    assert not (tmp_path / "Qwen3-Reranker-0.6B").exists(), "the notebook should clean up its models"

@@ -1,8 +1,10 @@
 """In-process models: the cross-encoder backend and the parts every local backend shares.
 
 The modules each hold one concern: where a model runs (``_devices``), the bounded model cache
-(``_cache``), how pairs go into forward passes (``_batching``), option checks (``_options``) and
-the sentence-transformers cross-encoder backend (``_cross_encoder``).
+(``_cache``), how pairs go into forward passes (``_batching``), option checks (``_options``), the
+sentence-transformers cross-encoder backend (``_cross_encoder``), the LLM reranker formats as data
+(``_formats``), the causal-LM scorer that follows them (``_llm``) and which of the two a model
+gets (``_routing``).
 """
 
 from rerankit.backends.local._batching import (
@@ -15,15 +17,20 @@ from rerankit.backends.local._batching import (
 from rerankit.backends.local._cache import MODEL_CACHE, ModelCache
 from rerankit.backends.local._cross_encoder import MIN_VERSION_FOR_LLM_RERANKERS, LocalCrossEncoder
 from rerankit.backends.local._devices import DTYPES, RUNTIMES, device_lock, resolve_device, resolve_dtype
+from rerankit.backends.local._formats import FORMATS, LLMFormat
+from rerankit.backends.local._llm import LLMReranker
 from rerankit.backends.local._options import check_integer
 
 __all__ = [
     "CPU_MAX_BATCH_TOKENS",
     "DTYPES",
+    "FORMATS",
     "MIN_VERSION_FOR_LLM_RERANKERS",
     "MODEL_CACHE",
     "RUNTIMES",
     "ConcurrentBatcher",
+    "LLMFormat",
+    "LLMReranker",
     "LocalCrossEncoder",
     "ModelCache",
     "Request",

@@ -1,10 +1,14 @@
 """In-process cross-encoders through sentence-transformers' ``CrossEncoder`` (CPU or GPU).
 
 Covers BERT/MiniLM and XLM-R classifiers (``cross-encoder/ms-marco-MiniLM-L6-v2``,
-``BAAI/bge-reranker-base``, ``BAAI/bge-reranker-v2-m3``) and, with sentence-transformers >= 5.4,
-causal-LM rerankers (``Qwen/Qwen3-Reranker-0.6B``, ``zeroentropy/zerank-2``) scored by a
-``LogitScore`` head. Scores equal ``CrossEncoder.predict`` with the model's own activation; a
-two-logit classifier gives its positive-class probability.
+``BAAI/bge-reranker-base``, ``BAAI/bge-reranker-v2-m3``): scores equal ``CrossEncoder.predict``
+with the model's own activation; a two-logit classifier gives its positive-class probability.
+
+Causal-LM rerankers of a known family (``Qwen/Qwen3-Reranker-0.6B``, ``BAAI/bge-reranker-v2-gemma``,
+``zeroentropy/zerank-2``, ``mixedbread-ai/mxbai-rerank-base-v2``; see ``_formats``) are scored by
+:class:`~rerankit.backends.local._llm.LLMReranker` exactly as their model cards score them. Other
+causal LMs keep their own sentence-transformers reranker setup (``modules.json`` or a pair-aware
+chat template, sentence-transformers >= 5.4, ``LogitScore`` head) or are refused.
 """
 
 import asyncio
@@ -24,7 +28,10 @@ from rerankit.backends.local._batching import (
 )
 from rerankit.backends.local._cache import MODEL_CACHE
 from rerankit.backends.local._devices import RUNTIMES, device_lock, resolve_device, resolve_dtype
+from rerankit.backends.local._formats import LLMFormat
+from rerankit.backends.local._llm import LLMReranker
 from rerankit.backends.local._options import check_integer
+from rerankit.backends.local._routing import choose_llm_format, is_causal_lm
 from rerankit.errors import ConfigurationError
 from rerankit.types import Scores
 
@@ -40,13 +47,6 @@ def _version_tuple(version: str) -> tuple[int, ...]:
         digits = "".join(ch for ch in piece if ch.isdigit())
         parts.append(int(digits or 0))
     return tuple(parts)
-
-
-def _is_causal_lm(model: str, revision: str | None, trust_remote_code: bool) -> bool:
-    from transformers import AutoConfig
-
-    config = AutoConfig.from_pretrained(model, revision=revision, trust_remote_code=trust_remote_code)
-    return any(arch.endswith("ForCausalLM") for arch in (getattr(config, "architectures", None) or []))
 
 
 def _check_model_file(model: str, model_file: str, runtime: str) -> None:
@@ -81,7 +81,15 @@ class LocalCrossEncoder:
             ``batch_size`` (256) with ``max_batch_tokens=16384``.
         max_length: tokens per pair; the document is truncated, never the query (nor an LLM
             reranker's prompt suffix). ``None`` keeps the model's own limit.
-        instruction: the task instruction of an LLM reranker (Qwen3-Reranker style).
+        instruction: the task instruction of an LLM reranker; None: the family's default
+            (Qwen3-Reranker's "Given a web search query, ..."). Refused for classifiers and for
+            families that take none (zerank).
+        llm_format: the LLM reranker format of a causal LM: a known format's name
+            (``"qwen3-reranker"``, ``"bge-reranker-v2-gemma"``, ``"zerank"``, ``"mxbai-rerank-v2"``)
+            or a custom :class:`~rerankit.backends.local.LLMFormat`. None (default): recognised
+            from the model id (the hub id, or a directory named like the hub repository); a causal
+            LM of no known family keeps its own sentence-transformers reranker setup
+            (``modules.json`` or a pair-aware chat template), and without one is refused.
         trust_remote_code: allow the model repository's own code to run.
         revision: a hub revision (branch, tag or commit) to pin.
         backend: the runtime, ``"torch"``, ``"onnx"`` or ``"openvino"`` (the last two need
@@ -117,6 +125,7 @@ class LocalCrossEncoder:
         revision: str | None = None,
         backend: str = "torch",
         model_file: str | None = None,
+        llm_format: str | LLMFormat | None = None,
     ) -> None:
         check_integer("batch_size", batch_size, minimum=1)
         if max_length is not None:
@@ -165,6 +174,29 @@ class LocalCrossEncoder:
             weakref.WeakKeyDictionary()
         )
         self._batchers_lock = threading.Lock()
+        self.llm_format = self._choose_llm_format(llm_format)
+        if self.llm_format is not None:
+            self._check_llm_options()
+            key = (
+                "llm",
+                model,
+                revision,
+                self.device,
+                self.dtype,
+                self.llm_format,
+                max_length,
+                trust_remote_code,
+            )
+            self.llm: LLMReranker | None = MODEL_CACHE.get(key, self._load_llm)
+            #: the loaded scorer: a sentence-transformers ``CrossEncoder`` or an ``LLMReranker``
+            #: (both carry ``.tokenizer``)
+            self.cross_encoder: Any = self.llm
+            self.is_llm_reranker = True
+            self.num_labels = 1
+            if self.instruction is None:
+                self.instruction = self.llm_format.default_instruction
+            return
+        self.llm = None
         key = (model, revision, self.device, self.dtype, backend, model_file, max_length, trust_remote_code)
         self.cross_encoder = MODEL_CACHE.get(key, self._load)
         self.is_llm_reranker = self._has_logit_score_head(self.cross_encoder)
@@ -180,13 +212,52 @@ class LocalCrossEncoder:
                 f"{model!r} is a sequence classifier"
             )
 
+    @property
+    def tokenizer(self) -> Any:
+        """The model's tokenizer (Hugging Face ``PreTrainedTokenizer``)."""
+        return self.cross_encoder.tokenizer
+
+    def _choose_llm_format(self, llm_format: str | LLMFormat | None) -> LLMFormat | None:
+        return choose_llm_format(
+            self.model, llm_format, revision=self.revision, trust_remote_code=self.trust_remote_code
+        )
+
+    def _check_llm_options(self) -> None:
+        fmt = self.llm_format
+        assert fmt is not None
+        if self.runtime != "torch":
+            raise ConfigurationError(
+                f"LLM reranker format {fmt.name!r} runs on backend='torch' only; got backend={self.runtime!r}"
+            )
+        if self.instruction is not None and not fmt.takes_instruction:
+            raise ConfigurationError(f"LLM reranker format {fmt.name!r} takes no instruction ({fmt.source})")
+
+    def _load_llm(self) -> LLMReranker:
+        assert self.llm_format is not None
+        logger.info(
+            "loading %s on %s (%s) as LLM reranker format %s",
+            self.model,
+            self.device,
+            self.dtype,
+            self.llm_format.name,
+        )
+        return LLMReranker(
+            self.model,
+            self.llm_format,
+            device=self.device,
+            dtype=self.dtype,
+            max_length=self.max_length,
+            revision=self.revision,
+            trust_remote_code=self.trust_remote_code,
+        )
+
     def _load(self) -> Any:
         import sentence_transformers
         import torch
         from sentence_transformers import CrossEncoder
 
         version = _version_tuple(sentence_transformers.__version__)
-        if version < MIN_VERSION_FOR_LLM_RERANKERS and _is_causal_lm(
+        if version < MIN_VERSION_FOR_LLM_RERANKERS and is_causal_lm(
             self.model, self.revision, self.trust_remote_code
         ):
             raise ConfigurationError(
@@ -259,6 +330,20 @@ class LocalCrossEncoder:
         Requests whose queries take the same truncation share batches; a request scored alone runs
         exactly the forward passes :meth:`score` runs for it.
         """
+        if self.llm is not None:
+            pairs = [(query, text) for query, texts in requests for text in texts]
+            with device_lock(self.device):
+                scores = self.llm.score_pairs(
+                    pairs,
+                    instruction=self.instruction,
+                    batch_size=self.batch_size,
+                    max_batch_tokens=self.max_batch_tokens,
+                )
+            results, start = [], 0
+            for _, texts in requests:
+                results.append(scores[start : start + len(texts)])
+                start += len(texts)
+            return results
         settings = [self._predict_kwargs(query) for query, _ in requests]
         groups: dict[str, list[int]] = {}
         for position, kwargs in enumerate(settings):
@@ -325,6 +410,8 @@ class LocalCrossEncoder:
 
     def _pair_lengths(self, pairs: Sequence[tuple[str, str]]) -> list[int]:
         """Tokens per pair after truncation; each distinct text is tokenized once."""
+        if self.llm is not None:  # the prompt's own tokens count too
+            return [len(ids) for ids in self.llm.encode_pairs(pairs, self.instruction)]
         tokenizer = self.cross_encoder.tokenizer
         limit = self.cross_encoder.max_seq_length or tokenizer.model_max_length
         texts = list(dict.fromkeys(text for pair in pairs for text in pair))
@@ -350,5 +437,8 @@ class LocalCrossEncoder:
     def __repr__(self) -> str:
         return (
             f"LocalCrossEncoder(model={self.model!r}, device={self.device!r}, dtype={self.dtype!r}, "
-            f"runtime={self.runtime!r}" + (f", model_file={self.model_file!r})" if self.model_file else ")")
+            f"runtime={self.runtime!r}"
+            + (f", model_file={self.model_file!r}" if self.model_file else "")
+            + (f", llm_format={self.llm_format.name!r}" if self.llm_format else "")
+            + ")"
         )
