@@ -21,6 +21,11 @@ BACKENDS: dict[str, str] = {
     "cohere": "rerankit.backends.cohere:CohereBackend",
     "jina": "rerankit.backends.jina:JinaBackend",
     "deepinfra": "rerankit.backends.deepinfra:DeepInfraBackend",
+    "tei": "rerankit.backends.tei:TEIBackend",
+    "voyage": "rerankit.backends.voyage:VoyageBackend",
+    "zeroentropy": "rerankit.backends.zeroentropy:ZeroEntropyBackend",
+    "mixedbread": "rerankit.backends.mixedbread:MixedbreadBackend",
+    "pinecone": "rerankit.backends.pinecone:PineconeBackend",
 }
 
 
