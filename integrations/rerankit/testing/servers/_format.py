@@ -123,6 +123,8 @@ class ProviderFormat:
     request_model: ClassVar[type[BaseModel]]
     #: The status of a body that fails :attr:`request_model`.
     validation_status: ClassVar[int] = 422
+    #: A format for a server reached through the ``gateway`` backend (vLLM), not a backend of its own.
+    behind_gateway: ClassVar[bool] = False
     #: The truncated body of the ``malformed-json`` fault.
     malformed_body: ClassVar[str] = '{"results": [{"index": 0, "relevance'
 
@@ -150,6 +152,14 @@ class ProviderFormat:
     def scheme_ok(self, scheme: str) -> bool:
         """Whether the ``Authorization`` scheme is accepted (exactly ``Bearer`` by default)."""
         return scheme == "Bearer"
+
+    def parse_body(self, headers: Mapping[str, str], body: bytes, payload: Any) -> BaseModel:
+        """Check the content type and that the body is a JSON object, then :meth:`parse` it."""
+        if headers.get("content-type", "").split(";")[0].strip() != "application/json":
+            raise Rejected(400, "content-type must be application/json")
+        if not isinstance(payload, dict):
+            raise Rejected(400, "request body must be a JSON object")
+        return self.parse(payload)
 
     def parse(self, payload: dict[str, Any]) -> BaseModel:
         """The request model of ``payload``, or :class:`Rejected` the way the provider refuses it."""

@@ -25,6 +25,8 @@ class GatewayRequest(Strict):
     max_tokens_per_doc: int | None = Field(default=None, ge=1)
     priority: int | None = Field(default=None, ge=0)
     fallbacks: list[str] | None = None
+    truncate_prompt_tokens: int | None = Field(default=None, ge=-1)  # passed on to vLLM
+    instruction: str | None = None  # passed on to Qwen3-style rerankers
 
 
 class GatewayFormat(ProviderFormat):

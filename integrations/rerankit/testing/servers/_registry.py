@@ -7,6 +7,12 @@ from rerankit.testing.servers._deepinfra import DeepInfraFormat
 from rerankit.testing.servers._format import ProviderFormat
 from rerankit.testing.servers._gateway import GatewayFormat
 from rerankit.testing.servers._jina import JinaFormat
+from rerankit.testing.servers._mixedbread import MixedbreadFormat
+from rerankit.testing.servers._pinecone import PineconeFormat
+from rerankit.testing.servers._tei import TEIFormat
+from rerankit.testing.servers._vllm import VLLMFormat
+from rerankit.testing.servers._voyage import VoyageFormat
+from rerankit.testing.servers._zeroentropy import ZeroEntropyFormat
 
 #: provider name -> its format, in the order PROVIDERS lists them.
 FORMATS: dict[str, type[ProviderFormat]] = {
@@ -16,10 +22,17 @@ FORMATS: dict[str, type[ProviderFormat]] = {
         CohereFormat,
         JinaFormat,
         DeepInfraFormat,
+        TEIFormat,
+        VoyageFormat,
+        ZeroEntropyFormat,
+        MixedbreadFormat,
+        PineconeFormat,
+        VLLMFormat,
     )
 }
 
-PROVIDERS: tuple[str, ...] = tuple(FORMATS)
+#: The providers with a backend of their own (formats such as vLLM's are reached through ``gateway``).
+PROVIDERS: tuple[str, ...] = tuple(name for name, format in FORMATS.items() if not format.behind_gateway)
 
 #: The paths each provider serves when ``paths`` is not given (starlette path syntax).
 DEFAULT_PATHS: dict[str, tuple[str, ...]] = {name: format.paths for name, format in FORMATS.items()}

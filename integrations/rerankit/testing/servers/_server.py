@@ -378,11 +378,7 @@ class RerankServer:
         fmt = self.format
         try:
             fmt.check_auth(request.headers)
-            if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
-                raise Rejected(400, "content-type must be application/json")
-            if not isinstance(payload, dict):
-                raise Rejected(400, "request body must be a JSON object")
-            call = fmt.call(fmt.parse(payload), request.path_params)
+            call = fmt.call(fmt.parse_body(request.headers, body, payload), request.path_params)
             fmt.check_call(call)
         except Rejected as rejected:
             return self._rejected(rejected, request_id)
