@@ -180,9 +180,11 @@ def test_tei_key_from_its_environment_variable(monkeypatch) -> None:
 def test_pinecone_key_is_never_sent_as_a_bearer_token(shared_servers) -> None:
     server = shared_servers["pinecone"]
     server.reset()
-    with Reranker(SPECS["pinecone"], base_url=server.base_url, api_key=SECRET) as reranker:
-        with pytest.raises(AuthenticationError) as caught:
-            reranker.rerank(QUERY, DOCUMENTS)
+    with (
+        Reranker(SPECS["pinecone"], base_url=server.base_url, api_key=SECRET) as reranker,
+        pytest.raises(AuthenticationError) as caught,
+    ):
+        reranker.rerank(QUERY, DOCUMENTS)
     [request] = server.requests
     assert request.headers["api-key"] == SECRET and "authorization" not in request.headers
     assert request.headers["x-pinecone-api-version"] == "2025-10"

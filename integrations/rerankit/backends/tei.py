@@ -124,7 +124,7 @@ class TEIBackend(RemoteBackend):
         if isinstance(model_type, dict) and "reranker" not in model_type:
             kind = next(iter(model_type), "unknown")
             raise ConfigurationError(
-                f"the TEI server at {self.transport.settings.base_url} serves a {kind} model, not a reranker",
+                f"the TEI server at {self.transport.settings.base_url} serves a model of type {kind!r}, not a reranker",
                 provider=self.name,
             )
         served = {info.get("model_id"), info.get("served_model_name")} - {None}
