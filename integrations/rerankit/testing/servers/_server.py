@@ -29,7 +29,7 @@ from rerankit.testing.servers._faults import (
     check_fault,
 )
 from rerankit.testing.servers._format import ProviderFormat, Rejected
-from rerankit.testing.servers._registry import FORMATS, PROVIDERS
+from rerankit.testing.servers._registry import FORMATS
 from rerankit.testing.servers._scoring import expected_score
 
 #: A provider name of :data:`PROVIDERS`.
@@ -81,13 +81,16 @@ class RerankServer:
     """A loopback HTTP server speaking one provider's rerank wire format.
 
     Args:
-        provider: one of :data:`PROVIDERS` (``"gateway"``, ``"cohere"``, ``"jina"``, ``"deepinfra"``, ...).
-        api_key: the key requests must carry as ``Authorization: Bearer <key>`` (DeepInfra: any case
-            of ``bearer``); ``None`` accepts requests with or without one.
+        provider: one of :data:`PROVIDERS` (``"gateway"``, ``"cohere"``, ``"jina"``, ``"deepinfra"``, ...),
+            or ``"vllm"`` (a server the ``gateway`` backend reaches).
+        api_key: the key requests must carry, where the provider's format says (``Authorization:
+            Bearer <key>`` for most; any case of ``bearer`` for DeepInfra; ``Api-Key`` for Pinecone);
+            ``None`` accepts requests with or without one.
         latency: seconds each request waits before it is answered, or a function of the
             :class:`RecordedRequest` giving them. Settable while running.
-        max_documents: most documents one request may hold (a 400/422 above it); ``None``: the
-            provider's documented limit (Cohere 1,000, Jina 1,000, DeepInfra 1,024, gateway 1,000).
+        max_documents: most documents one request may hold (the provider's error above it);
+            ``None``: the provider's documented limit (:data:`DEFAULT_MAX_DOCUMENTS`: Cohere 1,000,
+            Jina 1,000, DeepInfra 1,024, TEI's ``max_client_batch_size`` 32, ...).
         paths: the paths it serves (starlette syntax); default the provider's documented one.
             Any other path answers ``unknown_path_status`` (e.g. ``paths=["/rerank"]`` makes a
             gateway that only serves ``/rerank``).
@@ -118,7 +121,7 @@ class RerankServer:
         stall_seconds: float = 10.0,
     ) -> None:
         if provider not in FORMATS:
-            raise ValueError(f"unknown provider {provider!r}; valid providers: {', '.join(PROVIDERS)}")
+            raise ValueError(f"unknown provider {provider!r}; valid providers: {', '.join(FORMATS)}")
         self.provider = provider
         #: The provider's wire format: request model, paths, limits, auth, answer and error bodies.
         self.format: ProviderFormat = FORMATS[provider](self)
