@@ -156,6 +156,27 @@ def test_zeroentropy_latency_and_usage(shared_servers) -> None:
         Reranker("zeroentropy/zerank-2", api_key="k", latency="instant")
 
 
+def test_zeroentropy_byte_rate_limit_is_slow_mode_or_a_429(shared_servers) -> None:
+    """Past the fast-mode bytes per minute a call is served slow, or answered 429 when it asked for fast."""
+    from rerankit import RateLimitError
+
+    server = fresh(shared_servers, "zeroentropy")
+    server.format.fast_bytes_per_minute = 1000
+    try:
+        with make_reranker(server) as reranker:
+            reranker.rerank(QUERY, ["x" * 500])  # about 690 bytes: within the budget
+            reranker.rerank(QUERY, ["y" * 500])  # over it: served in slow mode
+        with (
+            make_reranker(server, latency="fast", max_retries=1) as reranker,
+            pytest.raises(RateLimitError) as caught,
+        ):
+            reranker.rerank(QUERY, ["z" * 500])
+    finally:
+        server.format.fast_bytes_per_minute = None
+    assert caught.value.status_code == 429 and "bytes per minute" in str(caught.value)
+    assert [request.json.get("latency") for request in server.requests] == [None, None, "fast", "fast"]
+
+
 # -- Pinecone: per-model document limits, the version header -------------------------------------------
 
 

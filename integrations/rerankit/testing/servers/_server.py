@@ -383,13 +383,13 @@ class RerankServer:
             fmt.check_auth(request.headers)
             call = fmt.call(fmt.parse_body(request.headers, body, payload), request.path_params)
             fmt.check_call(call)
+            scores = [expected_score(call.query, text) for text in call.texts]
+            headers = {"x-request-id": request_id, **fmt.answer_headers(call)}
+            if fault == "malformed-json":
+                return Response(fmt.malformed_body, media_type="application/json", headers=headers)
+            content = fmt.answer(call, scores, fault, request_id)  # may refuse too (a rate limit)
         except Rejected as rejected:
             return self._rejected(rejected, request_id)
-        scores = [expected_score(call.query, text) for text in call.texts]
-        headers = {"x-request-id": request_id, **fmt.answer_headers(call)}
-        if fault == "malformed-json":
-            return Response(fmt.malformed_body, media_type="application/json", headers=headers)
-        content = fmt.answer(call, scores, fault, request_id)
         text = json.dumps(content)  # NaN is written as the bare token NaN, as some servers do
         return Response(text, media_type="application/json", headers=headers)
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import deque
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -34,6 +37,30 @@ class ZeroEntropyFormat(ProviderFormat):
     max_documents = 1_000_000  # no document count is documented: the limit is bytes
     request_model = ZeroEntropyRequest
 
+    #: The fast-mode rate limit in bytes per minute (``None``: unlimited). Past it a call is served
+    #: in slow mode, or answered 429 when it asked for ``latency: "fast"`` (API reference).
+    fast_bytes_per_minute: int | None = None
+
+    def __init__(self, server: Any) -> None:
+        super().__init__(server)
+        self._spent: deque[tuple[float, int]] = deque()
+        self._lock = threading.Lock()
+
+    def latency_mode(self, call: Call) -> str:
+        """The mode a call is served in, spending its bytes from the fast-mode budget."""
+        if self.fast_bytes_per_minute is None:
+            return call.request.latency or "fast"
+        now, size = time.monotonic(), payload_bytes(call.query, call.texts)
+        with self._lock:
+            while self._spent and now - self._spent[0][0] > 60:
+                self._spent.popleft()
+            if sum(spent for _, spent in self._spent) + size <= self.fast_bytes_per_minute:
+                self._spent.append((now, size))
+                return call.request.latency or "fast"
+        if call.request.latency == "fast":
+            raise Rejected(429, "Rate limit exceeded: the fast-mode bytes per minute are spent")
+        return "slow"
+
     def call(self, parsed: Any, path_params: Mapping[str, str]) -> Call:
         return Call(parsed.query, list(parsed.documents), parsed.top_n, False, parsed.model, parsed)
 
@@ -48,11 +75,12 @@ class ZeroEntropyFormat(ProviderFormat):
 
     def answer(self, call: Call, scores: list[float], fault: str | None, request_id: str) -> Any:
         # API reference response fields
+        mode = self.latency_mode(call)
         return {
             "results": ranked_results(call, scores, fault),
             "total_bytes": payload_bytes(call.query, call.texts),
             "total_tokens": self.tokens(call),
-            "actual_latency_mode": call.request.latency or "fast",
+            "actual_latency_mode": mode,
             "e2e_latency": 0.01,
             "inference_latency": 0.01,
         }
