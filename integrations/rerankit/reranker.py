@@ -69,20 +69,18 @@ class _Plan:
         distinct_index = [first_seen.setdefault(text, len(first_seen)) for text in documents]
         return cls(query, documents, list(first_seen), distinct_index, top_n, score_threshold)
 
-    def parts(self, backend: Backend) -> list[list[str]]:
-        """The distinct texts cut into requests of at most ``backend.max_documents_per_request``
-        texts, each then cut by the backend's ``split_request`` when it has one (bytes, tokens)."""
-        limit = backend.max_documents_per_request
+    def parts(self, limit: int | None, split: Any = None) -> list[list[str]]:
+        """The distinct texts cut into requests of at most ``limit`` texts, each then cut by
+        ``split(query, texts)`` (a backend's ``split_request``: bytes, tokens) when given."""
         if not limit or len(self.distinct) <= limit:
             parts = [self.distinct]
         else:
             parts = [self.distinct[start : start + limit] for start in range(0, len(self.distinct), limit)]
-        split = getattr(backend, "split_request", None)
         if split is None:
             return parts
         pieces = [piece for part in parts for piece in split(self.query, part)]
         if [text for piece in pieces for text in piece] != self.distinct:  # merging relies on the order
-            raise ConfigurationError(f"{backend.name}.split_request lost or reordered texts")
+            raise ConfigurationError("the backend's split_request lost or reordered texts")
         return pieces
 
     def finish(self, parts: list[list[str]], scored: list[Scores], backend: Backend) -> RerankResponse:
@@ -268,7 +266,7 @@ def _score_plan(backend: Backend, plan: _Plan) -> RerankResponse:
     """Score one validated call on one backend: split, run the parts (threads), merge."""
     if hasattr(backend, "load_limits"):  # limits the backend learns from its server, once
         backend.load_limits()
-    parts = plan.parts(backend)
+    parts = plan.parts(backend.max_documents_per_request, getattr(backend, "split_request", None))
     workers = min(len(parts), max(1, backend.max_concurrency))
     if workers == 1:
         scored = [backend.score(plan.query, part) for part in parts]
@@ -282,7 +280,7 @@ async def _ascore_plan(backend: Backend, plan: _Plan) -> RerankResponse:
     """Async :func:`_score_plan`: the parts run concurrently, bounded by ``max_concurrency``."""
     if hasattr(backend, "aload_limits"):
         await backend.aload_limits()
-    parts = plan.parts(backend)
+    parts = plan.parts(backend.max_documents_per_request, getattr(backend, "split_request", None))
     if len(parts) == 1:
         scored = [await backend.ascore(plan.query, parts[0])]
     else:
