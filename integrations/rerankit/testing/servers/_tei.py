@@ -26,7 +26,8 @@ from rerankit.testing.servers._format import (
     validation_detail,
 )
 
-#: lib.rs ``From<&ErrorType> for StatusCode`` (server.rs), inverted for status faults.
+#: server.rs ``From<&ErrorType> for StatusCode``, inverted for status faults (Validation is 422 since
+#: v1.9.0, ``PAYLOAD_TOO_LARGE`` 413 in v1.8.3).
 ERROR_TYPES = {
     400: "Empty",
     413: "Validation",

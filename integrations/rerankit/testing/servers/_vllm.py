@@ -1,4 +1,10 @@
-"""vLLM's rerank routes, reached through the ``gateway`` backend (vllm/entrypoints/pooling/score/protocol.py)."""
+"""vLLM's rerank routes, reached through the ``gateway`` backend.
+
+Sources (vllm-project/vllm): ``vllm/entrypoints/pooling/score/protocol.py`` (``RerankRequest``,
+``RerankResponse``), ``vllm/entrypoints/pooling/base/protocol.py`` (``truncate_prompt_tokens``),
+``vllm/entrypoints/openai/engine/protocol.py`` (``OpenAIBaseModel``: extra fields allowed and
+ignored with a warning; ``ErrorResponse``/``ErrorInfo``).
+"""
 
 from __future__ import annotations
 
