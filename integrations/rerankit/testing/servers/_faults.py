@@ -1,8 +1,11 @@
-"""The faults a loopback server can be told to produce (see the package docs for what each does)."""
+"""The faults a loopback server can be told to produce (see the package docs for what each does),
+and the quiet way it drops a connection."""
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 from typing import Any
 
 #: Faults that change a valid request's 200 answer (the others replace the answer).
@@ -36,6 +39,28 @@ DEFAULT_MESSAGES = {
     503: "service unavailable",
     504: "gateway timeout",
 }
+
+
+class DroppedConnection(Exception):
+    """Raised after the status line to make uvicorn close the connection without a body."""
+
+
+class _HideDroppedConnections(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and record.exc_info[0] is DroppedConnection)
+
+
+_uvicorn_filter_installed = False
+_uvicorn_filter_lock = threading.Lock()
+
+
+def install_uvicorn_filter() -> None:
+    """Keep the tracebacks of deliberately dropped connections out of uvicorn's error log (once)."""
+    global _uvicorn_filter_installed
+    with _uvicorn_filter_lock:
+        if not _uvicorn_filter_installed:
+            logging.getLogger("uvicorn.error").addFilter(_HideDroppedConnections())
+            _uvicorn_filter_installed = True
 
 
 def check_fault(fault: str) -> None:
@@ -79,7 +104,9 @@ __all__ = [
     "DEFAULT_MESSAGES",
     "DEFAULT_RANDOM_FAULTS",
     "TRANSPORT_FAULTS",
+    "DroppedConnection",
     "check_fault",
+    "install_uvicorn_filter",
     "shape_results",
     "shape_scores",
 ]

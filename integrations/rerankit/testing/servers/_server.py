@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
-import logging
 import random
 import socket
 import threading
@@ -26,7 +25,9 @@ from rerankit.testing.servers._faults import (
     ANSWER_FAULTS,
     DEFAULT_MESSAGES,
     DEFAULT_RANDOM_FAULTS,
+    DroppedConnection,
     check_fault,
+    install_uvicorn_filter,
 )
 from rerankit.testing.servers._format import ProviderFormat, Rejected
 from rerankit.testing.servers._registry import FORMATS
@@ -54,27 +55,6 @@ class RecordedRequest:
     request_id: str
     received_at: float
     client_port: int | None = None
-
-
-class _DroppedConnection(Exception):
-    """Raised after the status line to make uvicorn close the connection without a body."""
-
-
-class _HideDroppedConnections(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and record.exc_info[0] is _DroppedConnection)
-
-
-_uvicorn_filter_installed = False
-_uvicorn_filter_lock = threading.Lock()
-
-
-def _install_uvicorn_filter() -> None:
-    global _uvicorn_filter_installed
-    with _uvicorn_filter_lock:
-        if not _uvicorn_filter_installed:
-            logging.getLogger("uvicorn.error").addFilter(_HideDroppedConnections())
-            _uvicorn_filter_installed = True
 
 
 class RerankServer:
@@ -155,7 +135,7 @@ class RerankServer:
         """Start serving on a free port of 127.0.0.1; returns once the server accepts connections."""
         if self._thread is not None:
             return self
-        _install_uvicorn_filter()
+        install_uvicorn_filter()
         # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only when proto says TCP.
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -353,7 +333,7 @@ class RerankServer:
                     "headers": [(b"content-type", b"application/json"), (b"content-length", b"128")],
                 }
             )
-            raise _DroppedConnection
+            raise DroppedConnection
         if fault == "stall":
             await self._wait(self.stall_seconds)
             return self._error(503, request_id, "stalled request released")
