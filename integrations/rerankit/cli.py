@@ -404,14 +404,18 @@ def rank(
 # -- eval ----------------------------------------------------------------------------------------------
 
 
-def _billed(usage: Any) -> str:
+#: What a backend's ``search_units`` are called on its bill, where it is not "search units".
+BILLED_UNIT_NAMES = {"pinecone": "rerank units"}
+
+
+def _billed(usage: Any, backend: str = "") -> str:
     if usage is None:
         return "-"
     parts = []
     if usage.tokens is not None:
         parts.append(f"{usage.tokens:,} tokens")
     if usage.search_units is not None:
-        parts.append(f"{usage.search_units:g} search units")
+        parts.append(f"{usage.search_units:g} {BILLED_UNIT_NAMES.get(backend, 'search units')}")
     return ", ".join(parts) or "not billed"
 
 
@@ -437,7 +441,7 @@ def eval_table(result: Any) -> Table:
             f"{system.latency.p95_ms:.1f}",
             f"{system.documents_per_second:,.0f}" if system.documents_per_second else "-",
             f"{system.usage.requests:,}" if system.usage else "-",
-            _billed(system.usage),
+            _billed(system.usage, system.backend),
         ]
         table.add_row(*cells)
     return table

@@ -69,11 +69,19 @@ class _Plan:
         distinct_index = [first_seen.setdefault(text, len(first_seen)) for text in documents]
         return cls(query, documents, list(first_seen), distinct_index, top_n, score_threshold)
 
-    def parts(self, limit: int | None) -> list[list[str]]:
-        """The distinct texts cut into requests of at most ``limit`` texts."""
+    def parts(self, limit: int | None, split: Any = None) -> list[list[str]]:
+        """The distinct texts cut into requests of at most ``limit`` texts, each then cut by
+        ``split(query, texts)`` (a backend's ``split_request``: bytes, tokens) when given."""
         if not limit or len(self.distinct) <= limit:
-            return [self.distinct]
-        return [self.distinct[start : start + limit] for start in range(0, len(self.distinct), limit)]
+            parts = [self.distinct]
+        else:
+            parts = [self.distinct[start : start + limit] for start in range(0, len(self.distinct), limit)]
+        if split is None:
+            return parts
+        pieces = [piece for part in parts for piece in split(self.query, part)]
+        if [text for piece in pieces for text in piece] != self.distinct:  # merging relies on the order
+            raise ConfigurationError("the backend's split_request lost or reordered texts")
+        return pieces
 
     def finish(self, parts: list[list[str]], scored: list[Scores], backend: Backend) -> RerankResponse:
         """Merge the parts' scores by global index, sort, threshold, cut and total the usage."""
@@ -256,7 +264,9 @@ def _resolve_backend(model: Any, options: dict[str, Any], *, role: str) -> Backe
 
 def _score_plan(backend: Backend, plan: _Plan) -> RerankResponse:
     """Score one validated call on one backend: split, run the parts (threads), merge."""
-    parts = plan.parts(backend.max_documents_per_request)
+    if hasattr(backend, "load_limits"):  # limits the backend learns from its server, once
+        backend.load_limits()
+    parts = plan.parts(backend.max_documents_per_request, getattr(backend, "split_request", None))
     workers = min(len(parts), max(1, backend.max_concurrency))
     if workers == 1:
         scored = [backend.score(plan.query, part) for part in parts]
@@ -268,7 +278,9 @@ def _score_plan(backend: Backend, plan: _Plan) -> RerankResponse:
 
 async def _ascore_plan(backend: Backend, plan: _Plan) -> RerankResponse:
     """Async :func:`_score_plan`: the parts run concurrently, bounded by ``max_concurrency``."""
-    parts = plan.parts(backend.max_documents_per_request)
+    if hasattr(backend, "aload_limits"):
+        await backend.aload_limits()
+    parts = plan.parts(backend.max_documents_per_request, getattr(backend, "split_request", None))
     if len(parts) == 1:
         scored = [await backend.ascore(plan.query, parts[0])]
     else:

@@ -10,12 +10,27 @@ from typing import Any
 from rerankit import Reranker
 from rerankit.testing.servers import RerankServer, expected_score
 
-PROVIDERS = ("cohere", "jina", "deepinfra", "gateway")
+PROVIDERS = (
+    "cohere",
+    "jina",
+    "deepinfra",
+    "gateway",
+    "tei",
+    "voyage",
+    "zeroentropy",
+    "mixedbread",
+    "pinecone",
+)
 SPECS = {
     "cohere": "cohere/rerank-v3.5",
     "jina": "jina/jina-reranker-v2-base-multilingual",
     "deepinfra": "deepinfra/Qwen/Qwen3-Reranker-4B",
     "gateway": "gateway/cohere/rerank-v3.5",
+    "tei": "tei/BAAI/bge-reranker-base",
+    "voyage": "voyage/rerank-2.5",
+    "zeroentropy": "zeroentropy/zerank-2",
+    "mixedbread": "mixedbread/mixedbread-ai/mxbai-rerank-large-v2",
+    "pinecone": "pinecone/bge-reranker-v2-m3",
 }
 #: Retries that do not slow the suite down: millisecond backoff, waits capped at 20 ms.
 FAST_RETRIES: dict[str, Any] = {"backoff_base": 0.001, "max_retry_wait": 0.02}

@@ -185,6 +185,11 @@ def test_reprs_and_dumps_never_carry_the_key(provider, monkeypatch) -> None:
             "jina": "JINA_API_KEY",
             "deepinfra": "DEEPINFRA_API_KEY",
             "gateway": "RERANKIT_GATEWAY_API_KEY",
+            "tei": "RERANKIT_TEI_API_KEY",
+            "voyage": "VOYAGE_API_KEY",
+            "zeroentropy": "ZEROENTROPY_API_KEY",
+            "mixedbread": "MXBAI_API_KEY",
+            "pinecone": "PINECONE_API_KEY",
         }[provider],
         KEY,
     )
@@ -243,3 +248,37 @@ async def test_a_redirect_is_not_followed_so_the_key_never_reaches_another_addre
         assert len(first.received) == 1 and first.received[0]["authorization"] == f"Bearer {KEY}"
         assert elsewhere.received == []  # nothing at all, so certainly not the key
         assert caught.value.status_code == status and KEY not in error_text(caught.value)
+
+
+@pytest.mark.parametrize("status", [401, 500])
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_a_key_sent_in_api_key_is_redacted_when_echoed(status, mode) -> None:
+    """Pinecone's key travels in ``Api-Key``, not ``Authorization``: an echo of it is redacted too."""
+
+    def answer(handler: BaseHTTPRequestHandler):
+        leaked = handler.headers.get("api-key", "")
+        body = json.dumps({"error": {"code": "X", "message": f"bad key {leaked}"}, "status": status})
+        return (
+            status,
+            {"content-type": "application/json", "x-pinecone-request-id": f"rid {leaked}"},
+            body.encode(),
+        )
+
+    with ScriptedServer("127.0.0.1", answer) as server:
+        reranker = Reranker(
+            "pinecone/bge-reranker-v2-m3",
+            base_url=server.base_url,
+            api_key=KEY,
+            max_retries=1,
+            backoff_base=0.001,
+        )
+        with pytest.raises((AuthenticationError, ServerError)) as caught:
+            if mode == "sync":
+                reranker.rerank("q", ["a"])
+            else:
+                await reranker.arerank("q", ["a"])
+        await reranker.aclose()
+    assert server.received[0]["api-key"] == KEY and "authorization" not in server.received[0]
+    assert KEY not in error_text(caught.value)
+    assert "bad key **********" in str(caught.value)
+    assert caught.value.request_id == "rid **********"

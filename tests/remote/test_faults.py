@@ -19,7 +19,7 @@ from rerankit import (
 )
 from rerankit.testing.servers import RerankServer, expected_score
 
-from .helpers import make_reranker
+from .helpers import EMPTY_401, make_reranker
 
 QUERY = "what is bm25"
 DOCUMENTS = ["bm25 is a ranking function", "a banana is a fruit", "bm25 weighs term frequency"]
@@ -104,6 +104,8 @@ def test_client_errors_are_not_retried(
     assert len(server.requests) == 1
     assert error.status_code == int(fault)
     assert error.request_id == server.requests[0].request_id
+    if fault == "401" and server.provider in EMPTY_401:
+        message = "Unauthorized"  # TEI's --api-key answer has no body: the status reason is all there is
     assert message in error.message  # the provider's own message, parsed from its error body
     assert "gave up" not in str(error)
 

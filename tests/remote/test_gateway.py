@@ -86,3 +86,61 @@ def test_missing_address_names_the_option_and_variable() -> None:
         Reranker("gateway/cohere/rerank-v3.5")
     assert "base_url" in str(caught.value)
     assert "RERANKIT_GATEWAY_URL" in str(caught.value)
+
+
+# -- vLLM behind the gateway backend ------------------------------------------------------------------
+
+
+def test_vllm_extras_are_passed_through_when_set() -> None:
+    with RerankServer("vllm", api_key=None) as server:
+        with Reranker(
+            "gateway/Qwen/Qwen3-Reranker-0.6B",
+            base_url=server.base_url,
+            truncate_prompt_tokens=-1,
+            instruction="Given a web search query, retrieve relevant passages that answer the query",
+        ) as reranker:
+            response = reranker.rerank(QUERY, DOCUMENTS)
+            reranker.backend.truncate_prompt_tokens = reranker.backend.instruction = None
+            reranker.rerank(QUERY, DOCUMENTS)
+        first, second = server.requests
+    assert first.json == {
+        "model": "Qwen/Qwen3-Reranker-0.6B",
+        "query": QUERY,
+        "documents": DOCUMENTS,
+        "truncate_prompt_tokens": -1,
+        "instruction": "Given a web search query, retrieve relevant passages that answer the query",
+    }
+    assert second.json == {"model": "Qwen/Qwen3-Reranker-0.6B", "query": QUERY, "documents": DOCUMENTS}
+    for result in response.results:  # vLLM echoes every document: the echo is checked against the index
+        assert result.relevance_score == expected_score(QUERY, DOCUMENTS[result.index])
+    assert response.usage.tokens is not None
+
+
+def test_vllm_error_body_message_is_quoted() -> None:
+    """vLLM answers ``{"error": {"message", "type", "param", "code"}}``; the message is what the user sees."""
+    with RerankServer("vllm", api_key=None) as server:
+        with Reranker("gateway/BAAI/bge-reranker-v2-m3", base_url=server.base_url) as reranker:
+            reranker.backend.truncate_prompt_tokens = -2  # past the option check: vLLM's own 400
+            with pytest.raises(InvalidRequestError) as caught:
+                reranker.rerank(QUERY, DOCUMENTS)
+        body = server.requests[0]
+    assert body.json["truncate_prompt_tokens"] == -2
+    assert caught.value.status_code == 400
+    assert "truncate_prompt_tokens: Input should be greater than or equal to -1" in str(caught.value)
+
+
+async def test_vllm_serves_v1_rerank_and_answers_async() -> None:
+    with RerankServer("vllm", api_key=None) as server:
+        async with Reranker("gateway/BAAI/bge-reranker-v2-m3", base_url=server.base_url) as reranker:
+            response = await reranker.arerank(QUERY, DOCUMENTS, top_n=1)
+        assert [request.path for request in server.requests] == ["/v1/rerank"]
+    assert len(response.results) == 1
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("truncate_prompt_tokens", -2), ("truncate_prompt_tokens", "all"), ("instruction", " ")],
+)
+def test_bad_vllm_extras_are_refused(option: str, value) -> None:
+    with pytest.raises(ConfigurationError, match=option):
+        Reranker("gateway/BAAI/bge-reranker-v2-m3", base_url="http://127.0.0.1:9", **{option: value})

@@ -10,7 +10,7 @@ import pytest
 from rerankit import AuthenticationError, ConfigurationError, Reranker, ServerError
 from rerankit.testing.servers import RerankServer
 
-from .helpers import SPECS, make_reranker
+from .helpers import EMPTY_401, SPECS, make_reranker, sent_key
 
 SECRET = "sk-live-0123456789abcdef"
 QUERY = "what is bm25"
@@ -20,6 +20,10 @@ KEY_VARIABLES = {
     "cohere": ("COHERE_API_KEY", "CO_API_KEY"),
     "jina": ("JINA_API_KEY",),
     "deepinfra": ("DEEPINFRA_API_KEY", "DEEPINFRA_TOKEN"),
+    "voyage": ("VOYAGE_API_KEY",),
+    "zeroentropy": ("ZEROENTROPY_API_KEY",),
+    "mixedbread": ("MXBAI_API_KEY",),
+    "pinecone": ("PINECONE_API_KEY",),
 }
 
 
@@ -33,7 +37,7 @@ def test_key_from_each_environment_variable(provider, variable, shared_servers, 
     monkeypatch.setenv(variable, "test-key")
     with Reranker(SPECS[provider], base_url=server.base_url) as reranker:
         reranker.rerank(QUERY, DOCUMENTS)
-    assert server.requests[0].headers["authorization"] == "Bearer test-key"
+    assert sent_key(provider, server.requests[0].headers) == "test-key"
 
 
 def test_explicit_key_wins_over_the_environment(shared_servers, monkeypatch) -> None:
@@ -73,7 +77,10 @@ def test_wrong_key_is_an_authentication_error_without_the_key(server: RerankServ
         reranker.rerank(QUERY, DOCUMENTS)
     error = caught.value
     assert error.status_code == 401
-    assert "incorrect API key provided: **********" in str(error)
+    if server.provider in EMPTY_401:
+        assert error.message == "tei answered HTTP 401: Unauthorized"
+    else:
+        assert "incorrect API key provided: **********" in str(error)
     assert_no_secret(error, caplog)
 
 
@@ -96,7 +103,7 @@ def test_key_never_in_reprs_logs_or_retry_errors(server: RerankServer, caplog) -
             assert SECRET not in str(settings.model_dump(mode="json"))
             with pytest.raises(ServerError) as caught:
                 reranker.rerank(QUERY, DOCUMENTS)
-            assert server.requests[0].headers["authorization"] == f"Bearer {SECRET}"  # it was sent
+            assert sent_key(server.provider, server.requests[0].headers) == SECRET  # it was sent
     finally:
         server.api_key = "test-key"
     assert_no_secret(caught.value, caplog)
@@ -145,3 +152,40 @@ def assert_no_secret(error: BaseException, caplog: pytest.LogCaptureFixture) -> 
     for record in caplog.records:
         assert SECRET not in record.getMessage()
         assert SECRET not in str(record.__dict__)
+
+
+def test_tei_key_is_optional_and_checked_on_info_too() -> None:
+    """A TEI server without --api-key needs no key; with one, GET /info is guarded as well."""
+    with RerankServer("tei", api_key=None) as server:
+        with Reranker(SPECS["tei"], base_url=server.base_url) as reranker:
+            reranker.rerank(QUERY, DOCUMENTS)
+        [request] = server.requests
+        assert "authorization" not in request.headers
+    with RerankServer("tei") as server, Reranker(SPECS["tei"], base_url=server.base_url) as reranker:
+        with pytest.raises(AuthenticationError) as caught:
+            reranker.rerank(QUERY, DOCUMENTS)
+        assert caught.value.status_code == 401
+        assert server.format.info_requests == 1 and server.requests == []  # refused at /info
+
+
+def test_tei_key_from_its_environment_variable(monkeypatch) -> None:
+    with RerankServer("tei") as server:
+        monkeypatch.setenv("RERANKIT_TEI_URL", server.base_url)
+        monkeypatch.setenv("RERANKIT_TEI_API_KEY", "test-key")
+        with Reranker(SPECS["tei"]) as reranker:
+            reranker.rerank(QUERY, DOCUMENTS)
+        assert server.requests[0].headers["authorization"] == "Bearer test-key"
+
+
+def test_pinecone_key_is_never_sent_as_a_bearer_token(shared_servers) -> None:
+    server = shared_servers["pinecone"]
+    server.reset()
+    with (
+        Reranker(SPECS["pinecone"], base_url=server.base_url, api_key=SECRET) as reranker,
+        pytest.raises(AuthenticationError) as caught,
+    ):
+        reranker.rerank(QUERY, DOCUMENTS)
+    [request] = server.requests
+    assert request.headers["api-key"] == SECRET and "authorization" not in request.headers
+    assert request.headers["x-pinecone-api-version"] == "2025-10"
+    assert SECRET not in str(caught.value) and "**********" in str(caught.value)

@@ -7,7 +7,7 @@ import pytest
 from rerankit import Reranker
 from rerankit.testing.servers import RerankServer, expected_score, expected_search_units, expected_tokens
 
-from .helpers import make_reranker
+from .helpers import auth_headers, make_reranker
 
 QUERY = "what is bm25"
 DOCUMENTS = [
@@ -30,6 +30,26 @@ def expected_body(provider: str, query: str, documents: list[str]) -> dict:
         }
     if provider == "deepinfra":
         return {"queries": [query], "documents": documents}
+    if provider == "tei":  # router/src/http/types.rs RerankRequest
+        return {"query": query, "texts": documents, "raw_scores": False, "return_text": False}
+    if provider == "voyage":  # docs.voyageai.com/reference/reranker-api
+        return {"query": query, "documents": documents, "model": "rerank-2.5"}
+    if provider == "zeroentropy":  # docs.zeroentropy.dev/api-reference/models/rerank
+        return {"model": "zerank-2", "query": query, "documents": documents}
+    if provider == "mixedbread":  # mixedbread.com/api-reference/endpoints/reranking
+        return {
+            "model": "mixedbread-ai/mxbai-rerank-large-v2",
+            "query": query,
+            "input": documents,
+            "return_input": False,
+        }
+    if provider == "pinecone":  # pinecone-python-client client/inference.py rerank
+        return {
+            "model": "bge-reranker-v2-m3",
+            "query": query,
+            "documents": [{"text": text} for text in documents],
+            "return_documents": False,
+        }
     return {"model": "cohere/rerank-v3.5", "query": query, "documents": documents}
 
 
@@ -38,6 +58,11 @@ EXPECTED_PATHS = {
     "jina": "/v1/rerank",
     "deepinfra": "/v1/inference/Qwen/Qwen3-Reranker-4B",
     "gateway": "/v1/rerank",
+    "tei": "/rerank",
+    "voyage": "/v1/rerank",
+    "zeroentropy": "/v1/models/rerank",
+    "mixedbread": "/v1/reranking",
+    "pinecone": "/rerank",
 }
 
 
@@ -48,7 +73,10 @@ def test_request_has_the_documented_path_body_and_auth_header(server: RerankServ
     assert request.method == "POST"
     assert request.path == EXPECTED_PATHS[server.provider]
     assert request.json == expected_body(server.provider, QUERY, DOCUMENTS)
-    assert request.headers["authorization"] == "Bearer test-key"
+    for name, value in auth_headers(server.provider).items():
+        assert request.headers[name] == value
+    if server.provider == "pinecone":  # the key travels in Api-Key only
+        assert "authorization" not in request.headers
     assert request.headers["content-type"] == "application/json"
     assert request.headers["user-agent"].startswith("rerankit/")
 
@@ -69,7 +97,7 @@ def test_usage_is_read_from_the_provider_answer(server: RerankServer) -> None:
     with make_reranker(server) as reranker:
         usage = reranker.rerank(QUERY, DOCUMENTS).usage
     assert usage.requests == 1
-    if server.provider == "cohere":
+    if server.provider in ("cohere", "pinecone"):  # search units; Pinecone's rerank_units
         assert usage.search_units == expected_search_units(len(DOCUMENTS))
         assert usage.tokens is None
     else:
@@ -156,7 +184,9 @@ def test_close_then_reuse_opens_a_new_pool(server: RerankServer) -> None:
     assert first.client_port != second.client_port
 
 
-@pytest.mark.parametrize("provider", ["cohere", "jina", "deepinfra", "gateway"])
+@pytest.mark.parametrize(
+    "provider", ["cohere", "jina", "deepinfra", "gateway", "voyage", "zeroentropy", "mixedbread", "pinecone"]
+)
 def test_server_rejects_a_wrong_shape(provider: str, shared_servers: dict[str, RerankServer]) -> None:
     """The loopback server is strict, so the shape checks above mean something."""
     import httpx
@@ -164,6 +194,20 @@ def test_server_rejects_a_wrong_shape(provider: str, shared_servers: dict[str, R
     server = shared_servers[provider]
     body = {**expected_body(provider, QUERY, ["a"]), "unexpected": True}
     path = EXPECTED_PATHS[provider]
-    answer = httpx.post(server.base_url + path, json=body, headers={"authorization": "Bearer test-key"})
+    answer = httpx.post(server.base_url + path, json=body, headers=auth_headers(provider))
     assert answer.status_code in (400, 422)
     assert "unexpected" in answer.text
+
+
+def test_tei_server_ignores_unknown_fields_but_not_wrong_types(shared_servers) -> None:
+    """TEI's serde RerankRequest ignores unknown fields; a wrong type is axum's plain-text 422."""
+    import httpx
+
+    server = shared_servers["tei"]
+    body = {**expected_body("tei", QUERY, ["a"]), "unexpected": True}
+    headers = auth_headers("tei")
+    assert httpx.post(server.base_url + "/rerank", json=body, headers=headers).status_code == 200
+    answer = httpx.post(server.base_url + "/rerank", json={**body, "texts": "a"}, headers=headers)
+    assert answer.status_code == 422
+    assert answer.headers["content-type"].startswith("text/plain")
+    assert answer.text.startswith("Failed to deserialize the JSON body into the target type: texts")

@@ -24,6 +24,11 @@ BACKENDS: dict[str, str] = {
     "colbert": "rerankit.backends.local:LocalColBERT",
     "t5": "rerankit.backends.local:LocalSeq2Seq",
     "listwise": "rerankit.backends.listwise:ListwiseBackend",
+    "tei": "rerankit.backends.tei:TEIBackend",
+    "voyage": "rerankit.backends.voyage:VoyageBackend",
+    "zeroentropy": "rerankit.backends.zeroentropy:ZeroEntropyBackend",
+    "mixedbread": "rerankit.backends.mixedbread:MixedbreadBackend",
+    "pinecone": "rerankit.backends.pinecone:PineconeBackend",
 }
 
 

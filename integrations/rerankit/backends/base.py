@@ -23,6 +23,14 @@ class Backend(Protocol):
         max_documents_per_request: the most texts one ``score`` call may take; ``None`` for no limit.
             The core splits longer lists and merges the parts by global index.
         max_concurrency: how many ``score``/``ascore`` calls the core may run at once for one rerank.
+
+    Optional methods the core uses when a backend has them (not part of the protocol's check):
+
+    * ``split_request(query, texts) -> list[list[str]]``: cut one request's texts (already within
+      ``max_documents_per_request``) into consecutive parts that fit a limit that is not a count
+      (payload bytes, tokens); the parts concatenated must be ``texts``, in order.
+    * ``load_limits()`` / ``async aload_limits()``: learn the limits from the server (TEI's
+      ``GET /info``) before the first split; called before every call, so they must cache.
     """
 
     name: str

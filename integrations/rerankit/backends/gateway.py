@@ -9,7 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from rerankit.backends.http import Reply
-from rerankit.backends.remote import RemoteBackend, optional_positive_int, positive_int
+from rerankit.backends.remote import (
+    RemoteBackend,
+    optional_int_between,
+    optional_positive_int,
+    positive_int,
+)
 from rerankit.backends.responses import number_at, whole_number_at
 from rerankit.errors import BackendError, ConfigurationError
 from rerankit.types import Usage
@@ -27,7 +32,9 @@ class GatewayBackend(RemoteBackend):
     need none. When ``/v1/rerank`` answers 404, 405 or 501 the same body is sent once to
     ``/rerank``, and the path that worked is used for the backend's lifetime.
     ``max_tokens_per_doc``, ``priority`` and ``gateway_fallbacks`` (sent as the body's
-    ``fallbacks``: the gateway's own model fallbacks) are passed through when set.
+    ``fallbacks``: the gateway's own model fallbacks) are passed through when set, and so are
+    vLLM's ``truncate_prompt_tokens`` (an integer of at least -1; -1: the model's limit) and
+    ``instruction`` (Qwen3-Reranker style).
 
     >>> from rerankit import Reranker
     >>> reranker = Reranker("gateway/cohere/rerank-v3.5", base_url="http://localhost:8080")  # doctest: +SKIP
@@ -47,9 +54,19 @@ class GatewayBackend(RemoteBackend):
         max_tokens_per_doc: int | None = None,
         priority: int | None = None,
         gateway_fallbacks: list[str] | None = None,
+        truncate_prompt_tokens: int | None = None,
+        instruction: str | None = None,
         **options: Any,
     ) -> None:
         super().__init__(model, **options)
+        # vLLM entrypoints/pooling/base/protocol.py PoolingBasicRequestMixin:
+        # truncate_prompt_tokens: Annotated[int, Field(ge=-1)] | None
+        self.truncate_prompt_tokens = optional_int_between(
+            "truncate_prompt_tokens", truncate_prompt_tokens, -1, 2**31 - 1, self.name
+        )
+        if instruction is not None and (not isinstance(instruction, str) or not instruction.strip()):
+            raise ConfigurationError("instruction must be a non-empty string", provider=self.name)
+        self.instruction = instruction
         self.max_documents_per_request = positive_int(
             "max_documents_per_request", max_documents_per_request, self.name
         )
@@ -83,6 +100,8 @@ class GatewayBackend(RemoteBackend):
             "max_tokens_per_doc": self.max_tokens_per_doc,
             "priority": self.priority,
             "fallbacks": self.gateway_fallbacks,
+            "truncate_prompt_tokens": self.truncate_prompt_tokens,
+            "instruction": self.instruction,
         }
         body.update({field: value for field, value in extras.items() if value is not None})
         return body

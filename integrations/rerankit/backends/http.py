@@ -62,7 +62,14 @@ logger = logging.getLogger("rerankit")
 #: Statuses worth another try: the provider may answer differently in a moment.
 RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 #: Response headers that carry a request id, most specific first.
-REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-trace-id", "x-debug-trace-id", "x-amzn-requestid")
+REQUEST_ID_HEADERS = (
+    "x-request-id",
+    "request-id",
+    "x-trace-id",
+    "x-debug-trace-id",
+    "x-amzn-requestid",
+    "x-pinecone-request-id",  # pinecone-python-client _internal/http_client.py _extract_request_id
+)
 USER_AGENT = "rerankit/0.1.0 (+https://rerankit.readthedocs.io)"
 #: The most connections in one async pool. httpcore's pool re-scans its queued requests against its
 #: connections on every change, so its CPU cost grows with requests x connections; a larger
@@ -83,6 +90,10 @@ class TransportSettings(BaseModel):
     base_url: str
     api_key: SecretStr | None = None
     auth_scheme: str = "Bearer"
+    #: The header the key travels in; with a scheme of ``""`` the key is sent bare (Pinecone's ``Api-Key``).
+    auth_header: str = "authorization"
+    #: Headers every request carries besides the key (an API version, for instance).
+    headers: dict[str, str] = Field(default_factory=dict)
     timeout: float = Field(default=30.0, gt=0)
     max_retries: int = Field(default=3, ge=0)
     deadline: float | None = Field(default=None, gt=0)
@@ -210,7 +221,7 @@ class HTTPTransport:
             "timeout": self.settings.timeout,
             "follow_redirects": False,
             "limits": httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-            "headers": {"user-agent": USER_AGENT, "accept": "application/json"},
+            "headers": {"user-agent": USER_AGENT, "accept": "application/json", **self.settings.headers},
         }
 
     def _sync_client(self) -> httpx.Client:
@@ -251,6 +262,22 @@ class HTTPTransport:
 
     def post(self, path: str, body: Mapping[str, Any]) -> Reply:
         """POST ``body`` as JSON to ``base_url + path``, retrying per the policy; the 2xx reply."""
+        return self.request("POST", path, body)
+
+    async def apost(self, path: str, body: Mapping[str, Any]) -> Reply:
+        """Async :meth:`post`; with a ``deadline`` the whole call, retries included, ends by it."""
+        return await self.arequest("POST", path, body)
+
+    def get(self, path: str) -> Reply:
+        """GET ``base_url + path`` (a server's limits, say), with the same retries and errors as :meth:`post`."""
+        return self.request("GET", path, None)
+
+    async def aget(self, path: str) -> Reply:
+        """Async :meth:`get`."""
+        return await self.arequest("GET", path, None)
+
+    def request(self, method: str, path: str, body: Mapping[str, Any] | None) -> Reply:
+        """Send ``method`` to ``base_url + path`` (``body`` as JSON unless ``None``), retrying per the policy."""
         started = time.monotonic()
         attempts = 0
         try:
@@ -258,14 +285,14 @@ class HTTPTransport:
                 with attempt:
                     attempts += 1
                     timeout, _ = self._attempt_budget(started)
-                    return self._send(path, body, timeout, started)
+                    return self._send(method, path, body, timeout, started)
         except _AttemptFailed as failure:
             error = self._final_error(failure, attempts)
         # Raised outside the handler: the error keeps no link to httpx's request (and its headers).
         raise error
 
-    async def apost(self, path: str, body: Mapping[str, Any]) -> Reply:
-        """Async :meth:`post`; with a ``deadline`` the whole call, retries included, ends by it."""
+    async def arequest(self, method: str, path: str, body: Mapping[str, Any] | None) -> Reply:
+        """Async :meth:`request`; with a ``deadline`` the whole call, retries included, ends by it."""
         started = time.monotonic()
         attempts = 0
         try:
@@ -274,33 +301,47 @@ class HTTPTransport:
                     attempts += 1
                     timeout, remaining = self._attempt_budget(started)
                     if remaining is None:
-                        return await self._asend(path, body, timeout, started)
+                        return await self._asend(method, path, body, timeout, started)
                     try:
-                        return await asyncio.wait_for(self._asend(path, body, timeout, started), remaining)
+                        return await asyncio.wait_for(
+                            self._asend(method, path, body, timeout, started), remaining
+                        )
                     except asyncio.TimeoutError:
                         raise _AttemptFailed(self._deadline_error(), retryable=False) from None
         except _AttemptFailed as failure:
             error = self._final_error(failure, attempts)
         raise error
 
-    def _send(self, path: str, body: Mapping[str, Any], timeout: float, started: float) -> Reply:
+    def _send(
+        self, method: str, path: str, body: Mapping[str, Any] | None, timeout: float, started: float
+    ) -> Reply:
         try:
-            response = self._sync_client().post(path, json=body, headers=self._auth(), timeout=timeout)
+            response = self._sync_client().request(
+                method, path, json=body, headers=self._auth(), timeout=timeout
+            )
         except httpx.TransportError as exc:
             raise self._transport_failure(exc, started) from exc
         return self._reply(response)
 
-    async def _asend(self, path: str, body: Mapping[str, Any], timeout: float, started: float) -> Reply:
+    async def _asend(
+        self, method: str, path: str, body: Mapping[str, Any] | None, timeout: float, started: float
+    ) -> Reply:
         try:
             async with self._loop_pools().client() as client:
-                response = await client.post(path, json=body, headers=self._auth(), timeout=timeout)
+                response = await client.request(
+                    method, path, json=body, headers=self._auth(), timeout=timeout
+                )
         except httpx.TransportError as exc:
             raise self._transport_failure(exc, started) from exc
         return self._reply(response)
 
     def _auth(self) -> dict[str, str]:
         key = self.settings.api_key
-        return {"authorization": f"{self.settings.auth_scheme} {key.get_secret_value()}"} if key else {}
+        if key is None:
+            return {}
+        scheme = self.settings.auth_scheme
+        value = f"{scheme} {key.get_secret_value()}" if scheme else key.get_secret_value()
+        return {self.settings.auth_header: value}
 
     def _attempt_budget(self, started: float) -> tuple[float, float | None]:
         """This attempt's httpx timeout and the time left before the deadline (``None``: no deadline)."""

@@ -47,6 +47,9 @@ class RemoteBackend:
     api_key_required: ClassVar[bool] = True
     #: The provider's documented most documents per request.
     documents_limit: ClassVar[int]
+    #: The header the key travels in, and its scheme (``""``: the bare key).
+    auth_header: ClassVar[str] = "authorization"
+    auth_scheme: ClassVar[str] = "Bearer"
 
     def __init__(
         self,
@@ -75,6 +78,9 @@ class RemoteBackend:
                 provider=self.name,
                 base_url=self._resolve_base_url(base_url),
                 api_key=self._resolve_api_key(api_key),
+                auth_header=self.auth_header,
+                auth_scheme=self.auth_scheme,
+                headers=self.request_headers(),
                 timeout=timeout,
                 max_retries=max_retries,
                 deadline=deadline,
@@ -89,6 +95,10 @@ class RemoteBackend:
     def request_path(self) -> str:
         """The path appended to ``base_url``."""
         raise NotImplementedError
+
+    def request_headers(self) -> dict[str, str]:
+        """Headers every request carries besides the key (none by default; set before ``__init__``)."""
+        return {}
 
     def request_body(self, query: str, texts: list[str]) -> dict[str, Any]:
         """The JSON body scoring ``texts`` against ``query``."""

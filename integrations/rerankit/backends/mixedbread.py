@@ -1,0 +1,46 @@
+"""Mixedbread's reranking API: ``POST {base_url}/v1/reranking`` (``mixedbread/mixedbread-ai/mxbai-rerank-large-v2``, ...).
+
+Wire format from the API reference
+(https://www.mixedbread.com/api-reference/endpoints/reranking/rerank-documents) and the official
+SDK (mixedbread-ai/mixedbread-python: ``_client.py`` ``rerank``, ``types/client_rerank_params.py``,
+``types/rerank_response.py``, ``types/shared/usage.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rerankit.backends.remote import RemoteBackend
+from rerankit.backends.responses import whole_number_at
+from rerankit.types import Usage
+
+
+class MixedbreadBackend(RemoteBackend):
+    """Scores with Mixedbread's ``/v1/reranking``; the key comes from ``api_key`` or ``MXBAI_API_KEY``.
+
+    Sends ``return_input: false``; up to 1,000 inputs per request (the core splits longer lists);
+    usage reports ``usage.total_tokens``.
+
+    >>> from rerankit import Reranker
+    >>> reranker = Reranker("mixedbread/mixedbread-ai/mxbai-rerank-large-v2", api_key="...")  # doctest: +SKIP
+    """
+
+    name = "mixedbread"
+    default_base_url = "https://api.mixedbread.com"  # _client.py ENVIRONMENTS["production"]
+    base_url_env = ("MIXEDBREAD_BASE_URL",)  # _client.py: os.environ.get("MIXEDBREAD_BASE_URL")
+    api_key_env = ("MXBAI_API_KEY",)  # _client.py: os.environ.get("MXBAI_API_KEY")
+    documents_limit = 1000  # API reference: input "Maximum items: 1000"
+
+    def request_path(self) -> str:
+        return "/v1/reranking"
+
+    def request_body(self, query: str, texts: list[str]) -> dict[str, Any]:
+        # client_rerank_params.py: model, query, input, rank_fields, top_k, return_input, rewrite_query
+        return {"model": self.model, "query": query, "input": texts, "return_input": False}
+
+    def read_usage(self, payload: Any) -> Usage:
+        # rerank_response.py: data[].index/score, usage (shared/usage.py: prompt_tokens, total_tokens)
+        return Usage(tokens=whole_number_at(payload, "usage", "total_tokens"))
+
+
+__all__ = ["MixedbreadBackend"]

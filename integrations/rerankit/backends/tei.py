@@ -1,0 +1,179 @@
+"""Hugging Face text-embeddings-inference (TEI): ``POST {base_url}/rerank`` (``tei/BAAI/bge-reranker-base``, ...).
+
+Wire format from TEI's router (``router/src/http/server.rs`` ``rerank`` and ``get_model_info``,
+``router/src/http/types.rs`` ``RerankRequest``/``Rank``, ``router/src/lib.rs`` ``Info``/``ErrorType``,
+``router/src/main.rs`` defaults), huggingface/text-embeddings-inference at v1.9.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+from rerankit.backends._splitting import json_string_bytes, pack_by_cost
+from rerankit.backends.http import Reply
+from rerankit.backends.remote import RemoteBackend, positive_int
+from rerankit.backends.responses import scores_in_input_order
+from rerankit.errors import ConfigurationError
+from rerankit.types import Scores, Usage
+
+#: ``--payload-limit`` default, in bytes (router/src/main.rs: ``default_value = "2000000"``); not in /info.
+DEFAULT_PAYLOAD_LIMIT = 2_000_000
+#: ``truncation_direction`` values TEI accepts (types.rs ``TruncationDirection``: ``Left``/``Right``,
+#: aliases ``left``/``right``).
+TRUNCATION_DIRECTIONS = ("Left", "Right", "left", "right")
+
+
+class TEIBackend(RemoteBackend):
+    """Scores with a text-embeddings-inference server at ``base_url`` (or ``RERANKIT_TEI_URL``).
+
+    On first use it reads ``GET /info`` once and splits every call to its
+    ``max_client_batch_size`` (TEI's default is 32) and to the server's 2 MB ``--payload-limit``
+    (``payload_limit``, since /info does not report it). The model id must be the one ``/info``
+    reports (``model_id`` or ``served_model_name``): a server serving another model, or an
+    embedding model, is refused. The key (``api_key`` or ``RERANKIT_TEI_API_KEY``) is optional, for
+    servers started with ``--api-key``. Usage is the ``x-compute-tokens`` header.
+
+    Args:
+        model: the model the server serves, as ``/info`` names it.
+        truncate: send ``truncate`` (``None``: the server's ``--auto-truncate``, on by default
+            since TEI 1.9).
+        truncation_direction: ``"Left"`` or ``"Right"`` (``None``: TEI's default, right).
+        raw_scores: ask for logits instead of sigmoid scores. Defaults to ``False``.
+        payload_limit: the server's ``--payload-limit`` in bytes. Defaults to 2,000,000.
+        max_client_batch_size: skip ``/info`` and split to this many texts per request.
+        **options: the options of every remote backend (``timeout``, ``max_retries``, ...).
+
+    >>> from rerankit import Reranker
+    >>> reranker = Reranker("tei/BAAI/bge-reranker-base", base_url="http://localhost:8080")  # doctest: +SKIP
+    """
+
+    name = "tei"
+    base_url_env = ("RERANKIT_TEI_URL",)
+    api_key_env = ("RERANKIT_TEI_API_KEY",)
+    api_key_required = False  # --api-key is optional (router/src/main.rs)
+    documents_limit = 32  # --max-client-batch-size default (router/src/main.rs), until /info says
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        truncate: bool | None = None,
+        truncation_direction: str | None = None,
+        raw_scores: bool = False,
+        payload_limit: int = DEFAULT_PAYLOAD_LIMIT,
+        max_client_batch_size: int | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(model, **options)
+        if truncate is not None and not isinstance(truncate, bool):
+            raise ConfigurationError(
+                f"truncate must be True, False or None, got {truncate!r}", provider=self.name
+            )
+        if truncation_direction is not None and truncation_direction not in TRUNCATION_DIRECTIONS:
+            raise ConfigurationError(
+                f"truncation_direction must be 'Left' or 'Right', got {truncation_direction!r}",
+                provider=self.name,
+            )
+        if not isinstance(raw_scores, bool):
+            raise ConfigurationError(
+                f"raw_scores must be True or False, got {raw_scores!r}", provider=self.name
+            )
+        self.truncate = truncate
+        self.truncation_direction = truncation_direction
+        self.raw_scores = raw_scores
+        self.payload_limit = positive_int("payload_limit", payload_limit, self.name)
+        #: What ``GET /info`` answered (``None`` until read, or when ``max_client_batch_size`` is given).
+        self.info: dict[str, Any] | None = None
+        self._limits_known = max_client_batch_size is not None
+        if max_client_batch_size is not None:
+            self.max_documents_per_request = positive_int(
+                "max_client_batch_size", max_client_batch_size, self.name
+            )
+        self._info_lock = threading.Lock()
+
+    # -- limits from GET /info -------------------------------------------------------------------
+
+    def load_limits(self) -> None:
+        """Read ``GET /info`` once: the batch size to split to, and a check of the model served."""
+        if self._limits_known:
+            return
+        with self._info_lock:
+            if not self._limits_known:
+                self._apply_info(self.transport.get("/info"))
+
+    async def aload_limits(self) -> None:
+        """Async :meth:`load_limits` (two concurrent first calls may both read ``/info``: harmless)."""
+        if not self._limits_known:
+            reply = await self.transport.aget("/info")
+            with self._info_lock:
+                if not self._limits_known:
+                    self._apply_info(reply)
+
+    def _apply_info(self, reply: Reply) -> None:
+        info = reply.payload
+        if not isinstance(info, dict):
+            raise reply.malformed("GET /info is not a JSON object")
+        batch = info.get("max_client_batch_size")  # lib.rs Info.max_client_batch_size
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+            raise reply.malformed(
+                f"GET /info has max_client_batch_size {batch!r}, expected a positive integer"
+            )
+        model_type = info.get("model_type")  # lib.rs ModelType, serialized lowercase: {"reranker": {...}}
+        if isinstance(model_type, dict) and "reranker" not in model_type:
+            kind = next(iter(model_type), "unknown")
+            raise ConfigurationError(
+                f"the TEI server at {self.transport.settings.base_url} serves a model of type {kind!r}, not a reranker",
+                provider=self.name,
+            )
+        served = {info.get("model_id"), info.get("served_model_name")} - {None}
+        if served and self.model not in served:
+            names = " or ".join(f"'tei/{name}'" for name in sorted(served))
+            raise ConfigurationError(
+                f"the TEI server at {self.transport.settings.base_url} serves {sorted(served)[0]!r}, not "
+                f"{self.model!r}; use {names}",
+                provider=self.name,
+            )
+        self.info = info
+        self.max_documents_per_request = batch
+        self._limits_known = True
+
+    def split_request(self, query: str, texts: list[str]) -> list[list[str]]:
+        """Cut ``texts`` so that each request body stays within ``payload_limit`` bytes."""
+        empty_body = len(self._encoded(self.request_body(query, [])))
+        return pack_by_cost(texts, json_string_bytes, self.payload_limit - empty_body)
+
+    @staticmethod
+    def _encoded(body: dict[str, Any]) -> bytes:
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+    # -- the request -------------------------------------------------------------------------------
+
+    def request_path(self) -> str:
+        return "/rerank"  # server.rs: .route("/rerank", post(rerank))
+
+    def request_body(self, query: str, texts: list[str]) -> dict[str, Any]:
+        # types.rs RerankRequest: query, texts, truncate (Option<bool>), truncation_direction,
+        # raw_scores, return_text. There is no top_n: the core cuts.
+        body: dict[str, Any] = {
+            "query": query,
+            "texts": texts,
+            "raw_scores": self.raw_scores,
+            "return_text": False,
+        }
+        if self.truncate is not None:
+            body["truncate"] = self.truncate
+        if self.truncation_direction is not None:
+            body["truncation_direction"] = self.truncation_direction
+        return body
+
+    def read_scores(self, reply: Reply, texts: list[str]) -> Scores:
+        # The answer is a bare array of Rank {index, score, text?} (types.rs RerankResponse); usage
+        # is only in headers (lib.rs: ResponseMetadata -> x-compute-tokens).
+        tokens = reply.headers.get("x-compute-tokens", "")
+        usage = Usage(tokens=int(tokens) if tokens.strip().isdigit() else None)
+        return Scores(values=scores_in_input_order(reply, texts), usage=usage)
+
+
+__all__ = ["DEFAULT_PAYLOAD_LIMIT", "TEIBackend"]

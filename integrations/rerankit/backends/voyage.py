@@ -1,0 +1,117 @@
+"""Voyage AI's rerank API: ``POST {base_url}/v1/rerank`` (``voyage/rerank-2.5``, ``voyage/rerank-2.5-lite``, ...).
+
+Wire format from the API reference (https://docs.voyageai.com/reference/reranker-api) and the
+official client (voyage-ai/voyageai-python: ``client.py`` ``rerank``, ``object/reranking.py``,
+``api_resources/api_requestor.py`` ``handle_error_response``, ``util.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rerankit.backends._splitting import pack_by_cost, utf8_bytes
+from rerankit.backends.remote import RemoteBackend, optional_positive_int
+from rerankit.backends.responses import whole_number_at
+from rerankit.errors import ConfigurationError
+from rerankit.types import Usage
+
+#: "The total number of tokens, defined as 'the number of query tokens x the number of documents +
+#: sum of the number of tokens in all documents', cannot exceed 600K for rerank-2.5,
+#: rerank-2.5-lite, rerank-2 and rerank-2-lite; and 300K for rerank-1 and rerank-lite-1."
+#: (docs.voyageai.com/reference/reranker-api, documents).
+MODEL_TOTAL_TOKENS: dict[str, int] = {
+    "rerank-2.5": 600_000,
+    "rerank-2.5-lite": 600_000,
+    "rerank-2": 600_000,
+    "rerank-2-lite": 600_000,
+    "rerank-1": 300_000,
+    "rerank-lite-1": 300_000,
+}
+#: Tokens allowed for the special tokens a tokenizer may add around each text.
+SPECIAL_TOKENS_PER_TEXT = 4
+
+
+def estimated_tokens(text: str) -> int:
+    """A count Voyage's tokenizer never exceeds: the text's UTF-8 bytes, plus special tokens.
+
+    Byte-level BPE tokens and SentencePiece byte-fallback tokens each cover at least one byte, so
+    a text has at most as many tokens as bytes. English runs about 4 bytes a token, so this
+    over-counts about fourfold: requests are smaller than they could be, never too large.
+
+    >>> estimated_tokens("héllo")
+    10
+    """
+    return utf8_bytes(text) + SPECIAL_TOKENS_PER_TEXT
+
+
+class VoyageBackend(RemoteBackend):
+    """Scores with Voyage's ``/v1/rerank``; the key comes from ``api_key`` or ``VOYAGE_API_KEY``.
+
+    Splits on both documented limits: at most 1,000 documents per request, and the model's total
+    tokens (query tokens x documents + document tokens, 600K or 300K), counted with
+    :func:`estimated_tokens`, which never under-counts. Usage reports ``usage.total_tokens``.
+
+    Args:
+        model: ``rerank-2.5``, ``rerank-2.5-lite``, ``rerank-2``, ``rerank-2-lite``, ``rerank-1`` or
+            ``rerank-lite-1``; another model needs ``max_total_tokens``.
+        truncation: send ``truncation`` (``None``: Voyage's default, true: over-long queries and
+            documents are truncated; false: they are a 400).
+        max_total_tokens: the total-token limit, for a model not listed above.
+        **options: the options of every remote backend (``timeout``, ``max_retries``, ...).
+
+    >>> from rerankit import Reranker
+    >>> reranker = Reranker("voyage/rerank-2.5", api_key="...")  # doctest: +SKIP
+    """
+
+    name = "voyage"
+    default_base_url = "https://api.voyageai.com"  # util.py: api_base default "https://api.voyageai.com/v1"
+    api_key_env = ("VOYAGE_API_KEY",)  # util.py: os.environ.get("VOYAGE_API_KEY")
+    documents_limit = 1000  # reference: "The number of documents cannot exceed 1,000."
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        truncation: bool | None = None,
+        max_total_tokens: int | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(model, **options)
+        if truncation is not None and not isinstance(truncation, bool):
+            raise ConfigurationError(
+                f"truncation must be True, False or None, got {truncation!r}", provider=self.name
+            )
+        self.truncation = truncation
+        total = optional_positive_int("max_total_tokens", max_total_tokens, self.name)
+        if total is None:
+            total = MODEL_TOTAL_TOKENS.get(model)
+        if total is None:
+            raise ConfigurationError(
+                f"voyage model {model!r} has no known total-token limit; pass max_total_tokens=... "
+                f"(known models: {', '.join(MODEL_TOTAL_TOKENS)})",
+                provider=self.name,
+            )
+        self.max_total_tokens = total
+
+    def split_request(self, query: str, texts: list[str]) -> list[list[str]]:
+        """Cut ``texts`` so that query tokens x documents + document tokens stays within the limit."""
+        query_tokens = estimated_tokens(query)
+        return pack_by_cost(texts, lambda text: query_tokens + estimated_tokens(text), self.max_total_tokens)
+
+    def request_path(self) -> str:
+        return "/v1/rerank"
+
+    def request_body(self, query: str, texts: list[str]) -> dict[str, Any]:
+        # Reference body params: query, documents, model, top_k, return_documents (default false),
+        # truncation (default true). top_k is not sent: the core cuts.
+        body: dict[str, Any] = {"query": query, "documents": texts, "model": self.model}
+        if self.truncation is not None:
+            body["truncation"] = self.truncation
+        return body
+
+    def read_usage(self, payload: Any) -> Usage:
+        # object/reranking.py: response.data[].index/relevance_score, response.usage.total_tokens
+        return Usage(tokens=whole_number_at(payload, "usage", "total_tokens"))
+
+
+__all__ = ["MODEL_TOTAL_TOKENS", "VoyageBackend", "estimated_tokens"]
