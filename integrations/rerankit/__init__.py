@@ -9,6 +9,7 @@ from rerankit.backends.base import Backend
 from rerankit.errors import (
     AuthenticationError,
     BackendError,
+    CircuitOpenError,
     ConfigurationError,
     InvalidInputError,
     InvalidRequestError,
@@ -27,6 +28,7 @@ __all__ = [
     "AuthenticationError",
     "Backend",
     "BackendError",
+    "CircuitOpenError",
     "ConfigurationError",
     "InvalidInputError",
     "InvalidRequestError",
