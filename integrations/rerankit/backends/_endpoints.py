@@ -37,6 +37,7 @@ arguments.
 from __future__ import annotations
 
 import logging
+import math
 import random
 import threading
 import time
@@ -98,7 +99,7 @@ class CircuitBreaker:
     >>> now[0] = 10.0
     >>> breaker.acquire(), breaker.acquire()  # one probe, then nothing until it answers
     ('probe', None)
-    >>> breaker.succeeded(); breaker.state
+    >>> breaker.succeeded(probe=True); breaker.state
     <BreakerState.CLOSED: 'closed'>
     """
 
@@ -158,27 +159,33 @@ class CircuitBreaker:
             self._log(change)
         return "probe"
 
-    def succeeded(self) -> None:
-        """The endpoint answered (a score, or a rejection that is the request's fault): close."""
+    def succeeded(self, *, probe: bool = False) -> None:
+        """The endpoint answered (a score, or a rejection that is the request's fault). A probe's
+        answer closes the breaker; a late answer to a request sent before it opened changes nothing."""
         with self._lock:
-            self.consecutive_failures = 0
             if self.state is BreakerState.CLOSED:
+                self.consecutive_failures = 0
+                return
+            if not (probe and self.state is BreakerState.HALF_OPEN):
                 return
             self.state, self.openings, self._probe_out = BreakerState.CLOSED, 0, False
+            self.consecutive_failures = 0
         self._log("closed: the probe request succeeded")
 
-    def failed(self, error: BackendError) -> None:
-        """A call failed on this endpoint with a counted error: count it; open when it is time."""
+    def failed(self, error: BackendError, *, probe: bool = False) -> None:
+        """A call failed on this endpoint with a counted error: count it; open when it is time
+        (after ``threshold`` in a row, or at once when it was the half-open probe)."""
         with self._lock:
             self.last_error = error
-            self.consecutive_failures += 1
-            if not self.enabled or self.state is BreakerState.OPEN:
-                return  # open: a request let through before it opened has nothing more to say
-            if self.state is BreakerState.CLOSED and self.consecutive_failures < self.threshold:
-                return
-            probe_failed = self.state is BreakerState.HALF_OPEN
+            if self.state is BreakerState.CLOSED:
+                self.consecutive_failures += 1
+                if not self.enabled or self.consecutive_failures < self.threshold:
+                    return
+            elif not (probe and self.state is BreakerState.HALF_OPEN):
+                return  # a late answer to a request sent before it opened: nothing new
             seconds = self._open()
-        why = "the probe request failed" if probe_failed else f"{self.threshold} consecutive failed calls"
+        plural = "s" if self.threshold != 1 else ""
+        why = "the probe request failed" if probe else f"{self.threshold} consecutive failed call{plural}"
         self._log(f"open for {seconds:.1f} s after {why} (last error: {_describe(error)})")
 
     def released(self) -> None:
@@ -250,7 +257,8 @@ class RetryBudget:
         with self._lock:
             bucket = self._bucket()
             requests, retries = self._totals()
-            if self.enabled and retries >= self.floor * self.window + self.ratio * requests:
+            allowed = math.floor(self.floor * self.window + self.ratio * requests + 1e-9)
+            if self.enabled and retries >= allowed:
                 self.denied += 1
                 return False
             bucket[2] += 1
@@ -485,28 +493,28 @@ class CallRoute:
             self._settle()
         return chosen
 
-    def succeeded(self, endpoint: Endpoint) -> None:
+    def succeeded(self, endpoint: Endpoint, *, probe: bool) -> None:
         """The attempt on ``endpoint`` got a usable answer."""
         self.router.finished(endpoint)
-        self._answered(endpoint)
+        self._answered(endpoint, probe)
 
     def failed(self, endpoint: Endpoint, error: BackendError, *, probe: bool) -> None:
         """The attempt on ``endpoint`` failed with ``error``."""
         counted = isinstance(error, COUNTED_ERRORS)
         self.router.finished(endpoint, failed=counted)
         if not counted:  # it answered: the request was at fault, not the endpoint
-            self._answered(endpoint)
+            self._answered(endpoint, probe)
             return
         self.last_error = error
         self.failed_on.add(endpoint.index)
         if probe:
-            endpoint.breaker.failed(error)
+            endpoint.breaker.failed(error, probe=True)
             self._pending = None
         else:
             self._pending = endpoint
 
-    def _answered(self, endpoint: Endpoint) -> None:
-        endpoint.breaker.succeeded()
+    def _answered(self, endpoint: Endpoint, probe: bool) -> None:
+        endpoint.breaker.succeeded(probe=probe)
         if self._pending is endpoint:
             self._pending = None
 

@@ -203,6 +203,7 @@ class _Call:
     started: float
     attempts: int = 0
     budget_denied: bool = False
+    breakers_open: bool = False
 
 
 class _LoopPools:
@@ -380,7 +381,7 @@ class HTTPTransport:
                     except BaseException:
                         call.route.abandoned(endpoint, probe=probe)
                         raise
-                    call.route.succeeded(endpoint)
+                    call.route.succeeded(endpoint, probe=probe)
                     return reply
         except _AttemptFailed as failure:
             error = self._final_error(failure, call)
@@ -415,7 +416,7 @@ class HTTPTransport:
                     except BaseException:
                         call.route.abandoned(endpoint, probe=probe)
                         raise
-                    call.route.succeeded(endpoint)
+                    call.route.succeeded(endpoint, probe=probe)
                     return reply
         except _AttemptFailed as failure:
             error = self._final_error(failure, call)
@@ -546,6 +547,7 @@ class HTTPTransport:
         stops: list[Any] = [stop_after_attempt(settings.max_retries + 1)]
         if settings.deadline is not None:
             stops.append(stop_before_delay(settings.deadline))
+        stops.append(partial(self._breakers_open, call))
         stops.append(partial(self._over_budget, call))  # last: asked only when a retry would follow
         return {
             "stop": stop_any(*stops),
@@ -554,6 +556,10 @@ class HTTPTransport:
             "before_sleep": self._log_retry,
             "reraise": True,
         }
+
+    def _breakers_open(self, call: _Call, retry_state: RetryCallState) -> bool:
+        call.breakers_open = not self.router.any_available()
+        return call.breakers_open
 
     def _over_budget(self, call: _Call, retry_state: RetryCallState) -> bool:
         if self.router.budget.try_retry():
@@ -605,6 +611,8 @@ class HTTPTransport:
         error = failure.error
         if not failure.retryable:
             return error
+        if call.breakers_open:  # this failure (or others meanwhile) opened every breaker
+            return self.router.open_error(error)
         # Retries ran out (or the deadline or the retry budget left no room for another).
         attempts = call.attempts
         why = "; retry budget exhausted" if call.budget_denied else ""
