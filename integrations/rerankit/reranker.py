@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from rerankit.backends import create_backend
-from rerankit.backends.base import Backend
 from rerankit.backends._endpoints import BackendHealth, backend_health
+from rerankit.backends.base import Backend
 from rerankit.errors import (
     CircuitOpenError,
     ConfigurationError,

@@ -157,7 +157,10 @@ def test_each_state_change_logs_one_warning(caplog) -> None:
         b.succeeded()
     messages = [r.getMessage() for r in caplog.records]
     assert len(messages) == 3, messages
-    assert "open for 5.0 s after 3 consecutive failed calls (last error: ServerError: test answered" in messages[0]
+    assert (
+        "open for 5.0 s after 3 consecutive failed calls (last error: ServerError: test answered"
+        in messages[0]
+    )
     assert "half-open" in messages[1] and "closed" in messages[2]
 
 
@@ -403,7 +406,9 @@ async def test_scheduled_retries_stop_when_the_breaker_opens(serve) -> None:
     waiting = asyncio.ensure_future(reranker.arerank(QUERY, DOCUMENTS))
     while not server.requests:
         await asyncio.sleep(0.01)
-    others = await asyncio.gather(*(reranker.arerank(QUERY, DOCUMENTS) for _ in range(3)), return_exceptions=True)
+    others = await asyncio.gather(
+        *(reranker.arerank(QUERY, DOCUMENTS) for _ in range(3)), return_exceptions=True
+    )
     assert all(isinstance(o, ServerError) for o in others)  # 6 attempts each, then it opened
     with pytest.raises(CircuitOpenError) as caught:
         await waiting
@@ -458,7 +463,9 @@ async def test_the_retry_budget_bounds_requests_under_a_100_percent_fault_rate(m
     assert sent == calls + 5 + 12, sent
     health = budgeted.health()[0]
     assert health.budget_retries == 17 and health.budget_denied > 0
-    figures.append(f"retry budget/{mode}: 60 calls at 100% faults, max_retries=5: {sent} requests (360 without)")
+    figures.append(
+        f"retry budget/{mode}: 60 calls at 100% faults, max_retries=5: {sent} requests (360 without)"
+    )
     await budgeted.aclose()
 
 

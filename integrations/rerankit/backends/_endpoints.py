@@ -526,9 +526,7 @@ class CallRoute:
 
     def has_fresh_endpoint(self) -> bool:
         """Whether a healthy endpoint this call has not failed on is there (retry at once, no wait)."""
-        return any(
-            e.index not in self.failed_on and e.breaker.available() for e in self.router.endpoints
-        )
+        return any(e.index not in self.failed_on and e.breaker.available() for e in self.router.endpoints)
 
     def end(self) -> None:
         """The call is over: give the pending verdict."""

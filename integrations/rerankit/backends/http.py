@@ -51,8 +51,8 @@ from tenacity import (
     RetryCallState,
     Retrying,
     retry_if_exception,
-    stop_any,
     stop_after_attempt,
+    stop_any,
     stop_before_delay,
     wait_exponential,
     wait_random,
@@ -492,7 +492,12 @@ class HTTPTransport:
         return reply
 
     def _both_paths_failed(
-        self, endpoint: Endpoint, path: str, fallback: PathFallback, first: _AttemptFailed, second: _AttemptFailed
+        self,
+        endpoint: Endpoint,
+        path: str,
+        fallback: PathFallback,
+        first: _AttemptFailed,
+        second: _AttemptFailed,
     ) -> _AttemptFailed:
         if second.error.status_code not in fallback.statuses:
             return second
@@ -502,7 +507,9 @@ class HTTPTransport:
             f"(HTTP {error.status_code}); check base_url: {error.message}"
         )
         return _AttemptFailed(
-            type(error)(message, provider=error.provider, status_code=error.status_code, request_id=error.request_id),
+            type(error)(
+                message, provider=error.provider, status_code=error.status_code, request_id=error.request_id
+            ),
             retryable=False,
         )
 
@@ -631,7 +638,9 @@ class HTTPTransport:
             provider=self.provider,
         )
 
-    def _transport_failure(self, exc: httpx.TransportError, endpoint: Endpoint, started: float) -> _AttemptFailed:
+    def _transport_failure(
+        self, exc: httpx.TransportError, endpoint: Endpoint, started: float
+    ) -> _AttemptFailed:
         deadline = self.settings.deadline
         if isinstance(exc, httpx.TimeoutException):
             if deadline is not None and time.monotonic() - started >= deadline - 1e-3:

@@ -38,6 +38,7 @@ from rerankit.errors import (
 #: Response headers that carry a request id, most specific first.
 REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-trace-id", "x-debug-trace-id", "x-amzn-requestid")
 
+
 @dataclass(frozen=True)
 class Reply:
     """A successful (2xx) answer: its parsed JSON body plus what errors about it should quote."""
@@ -280,14 +281,14 @@ def request_id(response: httpx.Response) -> str | None:
 __all__ = [
     "REQUEST_ID_HEADERS",
     "RESULT_LIST_KEYS",
+    "SCORE_KEYS",
     "Reply",
     "error_class",
-    "provider_message",
-    "request_id",
-    "text_snippet",
-    "SCORE_KEYS",
     "number_at",
     "parse_scores",
+    "provider_message",
+    "request_id",
     "scores_in_input_order",
+    "text_snippet",
     "whole_number_at",
 ]
