@@ -23,7 +23,6 @@ never appear in logs, reprs or errors.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import logging
 import random
@@ -32,20 +31,10 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from functools import partial
 from typing import Any
 
 import httpx
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -66,10 +55,12 @@ from rerankit.backends._endpoints import (
     EndpointRouter,
     RetryBudget,
 )
+from rerankit.backends._settings import TransportSettings
 from rerankit.backends.responses import (
     REQUEST_ID_HEADERS,
     Reply,
     error_class,
+    parse_retry_after,
     provider_message,
     request_id,
     text_snippet,
@@ -77,7 +68,6 @@ from rerankit.backends.responses import (
 from rerankit.errors import (
     BackendError,
     CircuitOpenError,
-    ConfigurationError,
     InvalidRequestError,
     MalformedResponseError,
     RerankTimeoutError,
@@ -95,82 +85,6 @@ USER_AGENT = "rerankit/0.1.0 (+https://rerankit.readthedocs.io)"
 POOL_SIZE = 8
 #: How often a retry's wait checks whether every breaker has opened (then the wait ends early).
 SLEEP_SLICE = 0.05
-
-
-class TransportSettings(BaseModel):
-    """The options every remote backend shares, validated once.
-
-    ``base_url`` is one address or several (replicas); ``api_key`` one key for all of them or a
-    tuple with one per address.
-
-    >>> TransportSettings(provider="cohere", base_url="https://api.cohere.com/").base_url
-    ('https://api.cohere.com',)
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, hide_input_in_errors=True)
-
-    provider: str
-    base_url: tuple[str, ...]
-    api_key: SecretStr | tuple[SecretStr, ...] | None = None
-    auth_scheme: str = "Bearer"
-    timeout: float = Field(default=30.0, gt=0)
-    max_retries: int = Field(default=3, ge=0)
-    deadline: float | None = Field(default=None, gt=0)
-    max_retry_wait: float = Field(default=60.0, ge=0)
-    backoff_base: float = Field(default=0.5, ge=0)
-    max_connections: int = Field(default=64, ge=1)
-    circuit_breaker: bool = True
-    breaker_threshold: int = Field(default=3, ge=1)
-    breaker_cooldown: float = Field(default=5.0, gt=0)
-    breaker_max_cooldown: float = Field(default=30.0, gt=0)
-    retry_budget: bool = True
-    retry_budget_ratio: float = Field(default=0.2, ge=0)
-    retry_budget_floor: float = Field(default=10.0, ge=0)
-    retry_budget_window: float = Field(default=10.0, gt=0)
-
-    def __init__(self, **values: Any) -> None:
-        try:
-            super().__init__(**values)
-        except ValidationError as exc:
-            raise ConfigurationError(
-                _describe_invalid_options(exc), provider=values.get("provider")
-            ) from None
-
-    @field_validator("base_url", mode="before")
-    @classmethod
-    def _normalize_base_url(cls, base_url: Any) -> tuple[str, ...]:
-        if isinstance(base_url, str):
-            return (_checked_base_url(base_url),)
-        if not isinstance(base_url, (list, tuple)) or not base_url:
-            raise ValueError("must be an address or a non-empty list of addresses")
-        urls = []
-        for position, url in enumerate(base_url):
-            if not isinstance(url, str):
-                raise ValueError(f"entry {position} is {type(url).__name__}, expected an address string")
-            try:
-                urls.append(_checked_base_url(url))
-            except ValueError as exc:
-                raise ValueError(f"entry {position} {exc}") from None
-        if len(set(urls)) != len(urls):
-            raise ValueError("lists the same address twice")
-        return tuple(urls)
-
-    @model_validator(mode="after")
-    def _check_pairs(self) -> TransportSettings:
-        if isinstance(self.api_key, tuple) and len(self.api_key) != len(self.base_url):
-            raise ValueError(
-                f"api_key lists {len(self.api_key)} keys for {len(self.base_url)} addresses: "
-                "give one key for all, or one per address"
-            )
-        if self.breaker_max_cooldown < self.breaker_cooldown:
-            raise ValueError("breaker_max_cooldown must be at least breaker_cooldown")
-        return self
-
-    def api_keys(self) -> list[SecretStr | None]:
-        """The key of each address, in order."""
-        if isinstance(self.api_key, tuple):
-            return list(self.api_key)
-        return [self.api_key] * len(self.base_url)
 
 
 class _AttemptFailed(Exception):
@@ -434,6 +348,13 @@ class HTTPTransport:
         except CircuitOpenError as error:
             raise _AttemptFailed(error, retryable=False) from None
 
+    def _paths(self, endpoint: Endpoint, path: str, fallback: PathFallback | None) -> list[str]:
+        """The paths to try on ``endpoint``: the one that worked there, else ``path`` then the fallback."""
+        known = endpoint.paths.get(path)
+        if known is not None or fallback is None:
+            return [known or path]
+        return [path, fallback.path]
+
     def _send_paths(
         self,
         endpoint: Endpoint,
@@ -445,23 +366,16 @@ class HTTPTransport:
     ) -> Reply:
         """Send to ``path`` (or the path that worked on this endpoint before), trying ``fallback``
         once if this endpoint does not serve it."""
-        known = endpoint.paths.get(path)
-        if known is not None or fallback is None:
-            return self._send(endpoint, known or path, body, timeout, started)
-        try:
-            reply = self._send(endpoint, path, body, timeout, started)
-        except _AttemptFailed as first:
-            if first.error.status_code not in fallback.statuses:
-                raise
-            self.router.count_request(endpoint)
+        first: _AttemptFailed | None = None
+        for candidate in self._paths(endpoint, path, fallback):
             try:
-                reply = self._send(endpoint, fallback.path, body, timeout, started)
-            except _AttemptFailed as second:
-                raise self._both_paths_failed(endpoint, path, fallback, first, second) from None
-            endpoint.paths[path] = fallback.path
+                reply = self._send(endpoint, candidate, body, timeout, started)
+            except _AttemptFailed as failure:
+                first = self._next_path(endpoint, path, fallback, first, failure)
+                continue
+            endpoint.paths[path] = candidate
             return reply
-        endpoint.paths[path] = path
-        return reply
+        raise AssertionError("unreachable")  # pragma: no cover - _next_path raises on the last path
 
     async def _asend_paths(
         self,
@@ -473,23 +387,34 @@ class HTTPTransport:
         started: float,
     ) -> Reply:
         """Async :meth:`_send_paths`."""
-        known = endpoint.paths.get(path)
-        if known is not None or fallback is None:
-            return await self._asend(endpoint, known or path, body, timeout, started)
-        try:
-            reply = await self._asend(endpoint, path, body, timeout, started)
-        except _AttemptFailed as first:
-            if first.error.status_code not in fallback.statuses:
-                raise
-            self.router.count_request(endpoint)
+        first: _AttemptFailed | None = None
+        for candidate in self._paths(endpoint, path, fallback):
             try:
-                reply = await self._asend(endpoint, fallback.path, body, timeout, started)
-            except _AttemptFailed as second:
-                raise self._both_paths_failed(endpoint, path, fallback, first, second) from None
-            endpoint.paths[path] = fallback.path
+                reply = await self._asend(endpoint, candidate, body, timeout, started)
+            except _AttemptFailed as failure:
+                first = self._next_path(endpoint, path, fallback, first, failure)
+                continue
+            endpoint.paths[path] = candidate
             return reply
-        endpoint.paths[path] = path
-        return reply
+        raise AssertionError("unreachable")  # pragma: no cover - _next_path raises on the last path
+
+    def _next_path(
+        self,
+        endpoint: Endpoint,
+        path: str,
+        fallback: PathFallback | None,
+        first: _AttemptFailed | None,
+        failure: _AttemptFailed,
+    ) -> _AttemptFailed:
+        """After ``failure`` on one path: return it to try the fallback path next, or raise."""
+        if fallback is None or endpoint.paths.get(path) is not None:
+            raise failure
+        if first is not None:  # the fallback path failed too
+            raise self._both_paths_failed(endpoint, path, fallback, first, failure)
+        if failure.error.status_code not in fallback.statuses:
+            raise failure
+        self.router.count_request(endpoint)
+        return failure
 
     def _both_paths_failed(
         self,
@@ -721,57 +646,6 @@ class HTTPTransport:
             if secret:
                 text = text.replace(secret, "**********")
         return text
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date; ``None`` if absent or bad.
-
-    >>> parse_retry_after("3")
-    3.0
-    >>> parse_retry_after("Wed, 21 Oct 2015 07:28:05 GMT", now=datetime(2015, 10, 21, 7, 28, tzinfo=timezone.utc))
-    5.0
-    >>> parse_retry_after("soon") is None
-    True
-    """
-    if not value or not value.strip():
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        seconds = (when - (now or datetime.now(timezone.utc))).total_seconds()
-    if seconds != seconds or seconds == float("inf"):  # NaN or infinity
-        return None
-    return max(0.0, seconds)
-
-
-def _checked_base_url(base_url: str) -> str:
-    """``base_url`` without its trailing slash, if it is an http(s) address without credentials."""
-    try:
-        url = httpx.URL(base_url)
-    except httpx.InvalidURL as exc:
-        raise ValueError(f"not a valid address: {exc}") from None
-    if url.scheme not in ("http", "https") or not url.host:
-        raise ValueError("must be an http(s) address like 'https://host[:port][/prefix]'")
-    if url.userinfo:
-        raise ValueError("must not hold credentials; pass the key as api_key (or its environment variable)")
-    if url.query or url.fragment:
-        raise ValueError("must not have a query or fragment")
-    return str(url).rstrip("/")
-
-
-def _describe_invalid_options(exc: ValidationError) -> str:
-    problems = [
-        f"{'.'.join(str(part) for part in error['loc'])}: {error['msg'].removeprefix('Value error, ')}"
-        for error in exc.errors(include_url=False, include_input=False)
-    ]
-    return "invalid option(s): " + "; ".join(problems)
 
 
 __all__ = [

@@ -15,12 +15,14 @@ shape the providers document, :func:`request_id` the request id from headers or 
 
 from __future__ import annotations
 
+import email.utils
 import html
 import json
 import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 import httpx
@@ -278,6 +280,34 @@ def request_id(response: httpx.Response) -> str | None:
     return None
 
 
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date; ``None`` if absent or bad.
+
+    >>> parse_retry_after("3")
+    3.0
+    >>> parse_retry_after("Wed, 21 Oct 2015 07:28:05 GMT", now=datetime(2015, 10, 21, 7, 28, tzinfo=timezone.utc))
+    5.0
+    >>> parse_retry_after("soon") is None
+    True
+    """
+    if not value or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = (when - (now or datetime.now(timezone.utc))).total_seconds()
+    if seconds != seconds or seconds == float("inf"):  # NaN or infinity
+        return None
+    return max(0.0, seconds)
+
+
 __all__ = [
     "REQUEST_ID_HEADERS",
     "RESULT_LIST_KEYS",
@@ -285,6 +315,7 @@ __all__ = [
     "Reply",
     "error_class",
     "number_at",
+    "parse_retry_after",
     "parse_scores",
     "provider_message",
     "request_id",
