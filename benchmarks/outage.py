@@ -2,7 +2,7 @@
 
 Every server is a ``rerankit.testing.servers.RerankServer`` in its own process (``loopback_server.py``),
 spoken to over real loopback HTTP; all options are the defaults (``max_retries=3``,
-``backoff_base=0.5``, breaker after 3 failed calls with a 5 s cool-down, retry budget 20% + 10/s)
+``backoff_base=0.5``, breaker after 3 failed calls with a 5 s cool-down, retry budget 20% + 2/s)
 except where a row says otherwise. "Before" is ``circuit_breaker=False, retry_budget=False``: the
 transport as it was.
 
@@ -207,7 +207,7 @@ def replicas(calls: int, stop_after: int) -> None:
             "transport",
             "calls",
             "failed calls",
-            "requests to the stopped one after",
+            "attempts at the stopped one after",
             "to the other",
             "wall ms",
         ],

@@ -236,7 +236,7 @@ class RetryBudget:
         self,
         *,
         ratio: float = 0.2,
-        floor: float = 10.0,
+        floor: float = 2.0,
         window: float = 10.0,
         enabled: bool = True,
         clock: Clock = time.monotonic,

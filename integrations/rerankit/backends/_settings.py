@@ -50,7 +50,7 @@ class TransportSettings(BaseModel):
     breaker_max_cooldown: float = Field(default=30.0, gt=0)
     retry_budget: bool = True
     retry_budget_ratio: float = Field(default=0.2, ge=0)
-    retry_budget_floor: float = Field(default=10.0, ge=0)
+    retry_budget_floor: float = Field(default=2.0, ge=0)
     retry_budget_window: float = Field(default=10.0, gt=0)
 
     def __init__(self, **values: Any) -> None:

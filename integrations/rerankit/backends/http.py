@@ -485,7 +485,7 @@ class HTTPTransport:
             "stop": stop_any(*stops),
             "wait": partial(self._wait, call),
             "retry": retry_if_exception(lambda exc: isinstance(exc, _AttemptFailed) and exc.retryable),
-            "before_sleep": self._log_retry,
+            "before_sleep": partial(self._log_retry, call),
             "reraise": True,
         }
 
@@ -523,18 +523,19 @@ class HTTPTransport:
         while (left := end - time.monotonic()) > 0 and self.router.any_available():
             await asyncio.sleep(min(left, SLEEP_SLICE))
 
-    def _log_retry(self, retry_state: RetryCallState) -> None:
+    def _log_retry(self, call: _Call, retry_state: RetryCallState) -> None:
         failure = retry_state.outcome.exception() if retry_state.outcome else None
         if not isinstance(failure, _AttemptFailed):  # pragma: no cover - only _AttemptFailed is retried
             return
         error, wait = failure.error, retry_state.upcoming_sleep
         logger.warning(
-            "%s: %s on attempt %d of %d, retrying in %.2f s%s",
+            "%s: %s on attempt %d of %d, retrying in %.2f s%s%s",
             self.provider,
             failure.reason,
             retry_state.attempt_number,
             self.settings.max_retries + 1,
             wait,
+            " on another endpoint" if len(self.endpoints) > 1 and call.route.has_fresh_endpoint() else "",
             f" (request id {error.request_id})" if error.request_id else "",
             extra={"provider": self.provider, "status_code": error.status_code, "retry_wait": wait},
         )
