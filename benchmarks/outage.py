@@ -142,7 +142,7 @@ def probes_per_cooldown(reranker: Reranker, dead: ServerProcess, window: float) 
     logging.getLogger("rerankit").removeHandler(counter)
     reopened = [m.split("open for ")[1].split(" s")[0] for m in counter.breaker_changes if "open for" in m]
     return (
-        f"While it stays dead, {calls} calls over {window:.0f} s sent {dead.stats()['requests']} requests "
+        f"While it stays dead, {calls} calls over {window:.0f} s sent {dead.stats()['requests']} request(s) "
         f"to it: one probe per cool-down (re-opened for {', '.join(reopened) or '-'} s)."
     )
 

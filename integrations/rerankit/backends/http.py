@@ -339,14 +339,16 @@ class HTTPTransport:
         raise error
 
     def _begin(self) -> _Call:
-        self.router.budget.record_request()
         return _Call(CallRoute(self.router), time.monotonic())
 
     def _choose(self, call: _Call) -> tuple[Endpoint, bool]:
         try:
-            return call.route.start()
+            chosen = call.route.start()
         except CircuitOpenError as error:
             raise _AttemptFailed(error, retryable=False) from None
+        if call.attempts == 1:  # a first attempt that is sent: it earns the retry budget its share
+            self.router.budget.record_request()
+        return chosen
 
     def _paths(self, endpoint: Endpoint, path: str, fallback: PathFallback | None) -> list[str]:
         """The paths to try on ``endpoint``: the one that worked there, else ``path`` then the fallback."""
