@@ -307,15 +307,12 @@ async def test_an_outage_with_a_fallback_stops_reaching_the_dead_primary(mode, s
         assert (await call(reranker, mode)).backend == "jina"
     assert len(primary.requests) == 9
     assert reranker.health()[0].endpoints[0].state == "open"
-    started = time.perf_counter()
     for _ in range(20):
         response = await call(reranker, mode)
         assert response.backend == "jina"
         assert_correct(response, QUERY, DOCUMENTS)
-    elapsed = time.perf_counter() - started
     assert len(primary.requests) == 9  # nothing more reached it while open
     assert len(fallback.requests) == 23
-    assert elapsed < 20  # loose: the figures are in the benchmark
     await reranker.aclose()
 
 
@@ -397,10 +394,10 @@ async def test_rejections_never_open_the_breaker(fault, serve) -> None:
 
 
 async def test_scheduled_retries_stop_when_the_breaker_opens(serve) -> None:
-    """A call waiting 3 s (Retry-After) before its retry wakes up when other calls open the
+    """A call waiting 5 s (Retry-After) before its retry wakes up when other calls open the
     breaker, and fails at once instead of sending that retry."""
-    server = serve("cohere", retry_after="3")
-    reranker = loopback_reranker("cohere", server, max_retries=5, max_retry_wait=5, **QUICK_BREAKER)
+    server = serve("cohere", retry_after="5")
+    reranker = loopback_reranker("cohere", server, max_retries=5, max_retry_wait=10, **QUICK_BREAKER)
     server.fail_next("429-retry-after", *["503"] * 18)
     started = time.perf_counter()
     waiting = asyncio.ensure_future(reranker.arerank(QUERY, DOCUMENTS))
@@ -414,7 +411,7 @@ async def test_scheduled_retries_stop_when_the_breaker_opens(serve) -> None:
         await waiting
     elapsed = time.perf_counter() - started
     assert isinstance(caught.value.last_error, RateLimitError)
-    assert elapsed < 1.5, f"the waiting call ended after {elapsed:.2f} s, not when the breaker opened"
+    assert elapsed < 4, f"the waiting call ended after {elapsed:.2f} s, not when the breaker opened"
     assert len(server.requests) == 1 + 18  # its retry was never sent
     await reranker.aclose()
 
