@@ -22,13 +22,14 @@ What was taken from whom (see docs/reliability.md):
 * the retry budget, Finagle's ``RetryBudget``: retries may be at most ``ratio`` (20%, Finagle's
   and Envoy's default) of the requests of the last ``window`` seconds, plus a reserve of ``floor``
   retries per second so that light traffic keeps its retries;
-* routing, "least requests in flight" with random ties (Envoy's least-request balancer, gRPC's
-  ``pick_first`` vs round robin), and LiteLLM's retry that "can land on a different deployment".
+* routing, "least requests in flight" with random ties (Envoy's least-request balancer), and
+  LiteLLM's retry that "can land on a different deployment".
 
 Why not ``pybreaker``, ``aiobreaker`` or ``circuitbreaker``: they wrap a whole function call
 (sync or async, not both on one state: ``aiobreaker`` is asyncio only, ``pybreaker`` does async
-through Tornado), read the wall clock (no fake clock for tests), let every concurrent call through
-in half-open instead of one probe, and cannot see the attempts inside one call (retries must stop
+through Tornado), read the wall clock (``pybreaker``: ``datetime.now``; no fake clock for tests),
+do not hold back concurrent calls in half-open (its ``before_call`` lets any call through), and
+cannot see the attempts inside one call (retries must stop
 when the breaker opens, and a retry must move to another endpoint). The state machine below is
 small, thread-safe (the sync and async paths share it), and takes its clock and randomness as
 arguments.
