@@ -1,8 +1,9 @@
 """A ``rerankit.testing.servers.RerankServer`` in its own process, for the remote benchmarks.
 
 In its own process the server's request handling does not take the client's GIL, as with a real
-remote API. Run alone it prints its base URL, then answers ``stats`` (requests seen, peak in flight)
-and ``reset`` on stdin until stdin closes::
+remote API. Run alone it prints its base URL, then answers ``stats`` (requests seen, peak in flight),
+``reset``, ``faults <rate> <fault,...>`` (every request, at that rate, gets one of them), ``stop``
+and ``start`` (stop serving, then serve again on the same port) on stdin until stdin closes::
 
     python benchmarks/loopback_server.py cohere --latency 0.02 --max-documents 1000
 """
@@ -53,6 +54,18 @@ class ServerProcess:
         """Forget recorded requests and the in-flight peak."""
         self._ask("reset")
 
+    def faults(self, rate: float, *faults: str) -> None:
+        """Answer that share of the requests with one of ``faults`` (``faults(0)``: heal)."""
+        self._ask(f"faults {rate} {','.join(faults) or '503'}")
+
+    def stop_serving(self) -> None:
+        """Stop serving (connections refused) until :meth:`start_serving`."""
+        self._ask("stop")
+
+    def start_serving(self) -> None:
+        """Serve again, on the same port."""
+        self._ask("start")
+
     def __exit__(self, *exc_info: object) -> None:
         if self._process is not None:
             self._process.stdin.close()
@@ -76,6 +89,13 @@ def main() -> None:
                 print(json.dumps(stats), flush=True)
             elif line.strip() == "reset":
                 server.reset()
+                print("ok", flush=True)
+            elif line.startswith("faults "):
+                _, rate, faults = line.split()
+                server.fault_rate, server.faults = float(rate), tuple(faults.split(","))
+                print("ok", flush=True)
+            elif line.strip() in ("stop", "start"):
+                server.stop() if line.strip() == "stop" else server.start()
                 print("ok", flush=True)
 
 

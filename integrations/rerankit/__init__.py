@@ -5,10 +5,12 @@
 >>> reranker.rerank("query", ["doc a", "doc b"], top_n=1).results  # doctest: +SKIP
 """
 
+from rerankit.backends._endpoints import BackendHealth, EndpointHealth
 from rerankit.backends.base import Backend
 from rerankit.errors import (
     AuthenticationError,
     BackendError,
+    CircuitOpenError,
     ConfigurationError,
     InvalidInputError,
     InvalidRequestError,
@@ -27,7 +29,10 @@ __all__ = [
     "AuthenticationError",
     "Backend",
     "BackendError",
+    "BackendHealth",
+    "CircuitOpenError",
     "ConfigurationError",
+    "EndpointHealth",
     "InvalidInputError",
     "InvalidRequestError",
     "MalformedResponseError",

@@ -78,9 +78,34 @@ class MalformedResponseError(BackendError):
     """The provider answered 2xx but the body cannot be trusted (bad JSON, indices, scores)."""
 
 
+class CircuitOpenError(BackendError):
+    """Every endpoint of the backend has its circuit breaker open: nothing was sent.
+
+    Raised at once (no request, no wait) while the endpoints cool down after consecutive failures;
+    a reason to fall back. The message names the backend, the last error and when it is tried again.
+
+    Attributes:
+        last_error: the failure that opened the breaker (or the call's own last failure).
+        retry_in: seconds until the first endpoint lets a probe request through.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str | None = None,
+        last_error: BackendError | None = None,
+        retry_in: float = 0.0,
+    ) -> None:
+        super().__init__(message, provider=provider)
+        self.last_error = last_error
+        self.retry_in = retry_in
+
+
 __all__ = [
     "AuthenticationError",
     "BackendError",
+    "CircuitOpenError",
     "ConfigurationError",
     "InvalidInputError",
     "InvalidRequestError",

@@ -23,8 +23,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from rerankit.backends import create_backend
+from rerankit.backends._endpoints import BackendHealth, backend_health
 from rerankit.backends.base import Backend
 from rerankit.errors import (
+    CircuitOpenError,
     ConfigurationError,
     MalformedResponseError,
     RateLimitError,
@@ -37,7 +39,8 @@ from rerankit.validation import check_documents, check_query, check_score_thresh
 logger = logging.getLogger("rerankit")
 
 #: The failures a fallback backend is tried on: the provider stayed rate-limited, down or slow, or
-#: answered garbage, after its own retries; another provider may well answer. Bad input, a request
+#: answered garbage, after its own retries, or its circuit breaker is open (nothing was sent);
+#: another provider may well answer. Bad input, a request
 #: the provider rejected, bad credentials and bad configuration are raised at once: they are the
 #: caller's to fix, and a fallback would only hide them.
 FALLBACK_ERRORS: tuple[type[Exception], ...] = (
@@ -45,6 +48,7 @@ FALLBACK_ERRORS: tuple[type[Exception], ...] = (
     ServerError,
     RerankTimeoutError,
     MalformedResponseError,
+    CircuitOpenError,
 )
 
 
@@ -216,6 +220,16 @@ class Reranker:
         """Async :meth:`rerank`, with the same results; the parts of a split run concurrently."""
         plan = _Plan.build(query, documents, top_n, score_threshold)
         return await _ascore_with_fallbacks(self.backends, plan)
+
+    def health(self) -> list[BackendHealth]:
+        """The state of the backend and each fallback, in the order they are tried: per endpoint the
+        circuit breaker (closed, open until when, half-open), requests, failures and in-flight
+        count, and the retry budget (see docs/reliability.md). Holds no secrets.
+
+        >>> [(h.backend, h.healthy) for h in Reranker("cohere/rerank-v3.5", api_key="k").health()]
+        [('cohere', True)]
+        """
+        return [backend_health(backend) for backend in self.backends]
 
     def close(self) -> None:
         """Release the resources (pooled connections) of the backend and every fallback.

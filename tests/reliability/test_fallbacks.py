@@ -12,6 +12,7 @@ import pytest
 from rerankit import (
     AuthenticationError,
     BackendError,
+    CircuitOpenError,
     ConfigurationError,
     InvalidInputError,
     InvalidRequestError,
@@ -58,7 +59,13 @@ def assert_scored_by(response, backend: FakeBackend, documents=DOCS) -> None:
 
 
 def test_the_documented_fallback_errors() -> None:
-    assert set(FALLBACK_ERRORS) == {RateLimitError, ServerError, RerankTimeoutError, MalformedResponseError}
+    assert set(FALLBACK_ERRORS) == {
+        RateLimitError,
+        ServerError,
+        RerankTimeoutError,
+        MalformedResponseError,
+        CircuitOpenError,
+    }
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])

@@ -56,7 +56,7 @@ async def test_async_first_call_reads_info_without_the_sync_client(tei: RerankSe
     tei.format.info_requests = 0
     async with make_reranker(tei) as reranker:
         assert_merged(await reranker.arerank(QUERY, DOCUMENTS), DOCUMENTS)
-        assert reranker.backend.transport._client is None  # /info went through the async pool
+        assert all(e.client is None for e in reranker.backend.transport.endpoints)  # /info went async
     assert tei.format.info_requests == 1
 
 

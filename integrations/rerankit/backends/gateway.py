@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rerankit.backends.http import Reply
+from rerankit.backends.http import PathFallback, Reply
 from rerankit.backends.remote import (
     RemoteBackend,
     optional_int_between,
@@ -16,13 +16,15 @@ from rerankit.backends.remote import (
     positive_int,
 )
 from rerankit.backends.responses import number_at, whole_number_at
-from rerankit.errors import BackendError, ConfigurationError
+from rerankit.errors import ConfigurationError
 from rerankit.types import Usage
 
 #: The documented path first, then the one vLLM and Infinity serve without a ``/v1`` prefix.
 PATHS = ("/v1/rerank", "/rerank")
 #: Answers from ``/v1/rerank`` that mean "not here": try ``/rerank`` once.
 PATH_FALLBACK_STATUSES = frozenset({404, 405, 501})
+#: Tried once per endpoint; the path that works there is kept for the backend's lifetime.
+PATH_FALLBACK = PathFallback(PATHS[1], PATH_FALLBACK_STATUSES)
 
 
 class GatewayBackend(RemoteBackend):
@@ -30,7 +32,8 @@ class GatewayBackend(RemoteBackend):
 
     The key (``api_key`` or ``RERANKIT_GATEWAY_API_KEY``) is optional: self-hosted servers often
     need none. When ``/v1/rerank`` answers 404, 405 or 501 the same body is sent once to
-    ``/rerank``, and the path that worked is used for the backend's lifetime.
+    ``/rerank``, and the path that worked is used for the backend's lifetime (per endpoint, when
+    ``base_url`` lists several).
     ``max_tokens_per_doc``, ``priority`` and ``gateway_fallbacks`` (sent as the body's
     ``fallbacks``: the gateway's own model fallbacks) are passed through when set, and so are
     vLLM's ``truncate_prompt_tokens`` (an integer of at least -1; -1: the model's limit) and
@@ -89,10 +92,9 @@ class GatewayBackend(RemoteBackend):
         # Sent as the body's "fallbacks" field; named apart from Reranker(..., fallbacks=[...]),
         # which falls back between rerankit backends on the client side.
         self.gateway_fallbacks = list(gateway_fallbacks) if gateway_fallbacks is not None else None
-        self._path: str | None = None  # the path that worked, once one has
 
     def request_path(self) -> str:
-        return self._path or PATHS[0]
+        return PATHS[0]
 
     def request_body(self, query: str, texts: list[str]) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.model, "query": query, "documents": texts}
@@ -116,48 +118,10 @@ class GatewayBackend(RemoteBackend):
         return Usage(tokens=tokens, search_units=search_units)
 
     def post(self, body: dict[str, Any]) -> Reply:
-        path = self.request_path()
-        try:
-            reply = self.transport.post(path, body)
-        except BackendError as error:
-            if not self._falls_back(error):
-                raise
-            path = PATHS[1]
-            try:
-                reply = self.transport.post(path, body)
-            except BackendError as second:
-                raise self._both_paths_failed(second, error) from second
-        self._path = path
-        return reply
+        return self.transport.post(PATHS[0], body, fallback=PATH_FALLBACK)
 
     async def apost(self, body: dict[str, Any]) -> Reply:
-        path = self.request_path()
-        try:
-            reply = await self.transport.apost(path, body)
-        except BackendError as error:
-            if not self._falls_back(error):
-                raise
-            path = PATHS[1]
-            try:
-                reply = await self.transport.apost(path, body)
-            except BackendError as second:
-                raise self._both_paths_failed(second, error) from second
-        self._path = path
-        return reply
-
-    def _falls_back(self, error: BackendError) -> bool:
-        return self._path is None and error.status_code in PATH_FALLBACK_STATUSES
-
-    def _both_paths_failed(self, second: BackendError, first: BackendError) -> BackendError:
-        if second.status_code not in PATH_FALLBACK_STATUSES:
-            return second
-        return type(second)(
-            f"{self.transport.settings.base_url} serves neither {PATHS[0]} (HTTP {first.status_code}) nor "
-            f"{PATHS[1]} (HTTP {second.status_code}); check base_url: {second.message}",
-            provider=self.name,
-            status_code=second.status_code,
-            request_id=second.request_id,
-        )
+        return await self.transport.apost(PATHS[0], body, fallback=PATH_FALLBACK)
 
 
 __all__ = ["PATHS", "PATH_FALLBACK_STATUSES", "GatewayBackend"]

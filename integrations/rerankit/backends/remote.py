@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from pydantic import SecretStr
 
+from rerankit.backends._endpoints import BackendHealth
 from rerankit.backends.http import HTTPTransport, Reply, TransportSettings
 from rerankit.backends.responses import scores_in_input_order
 from rerankit.errors import ConfigurationError
@@ -26,6 +27,12 @@ DEFAULT_MAX_CONCURRENCY = 8
 DEFAULT_MAX_CONNECTIONS = 64
 DEFAULT_MAX_RETRY_WAIT = 60.0
 DEFAULT_BACKOFF_BASE = 0.5
+DEFAULT_BREAKER_THRESHOLD = 3
+DEFAULT_BREAKER_COOLDOWN = 5.0
+DEFAULT_BREAKER_MAX_COOLDOWN = 30.0
+DEFAULT_RETRY_BUDGET_RATIO = 0.2
+DEFAULT_RETRY_BUDGET_FLOOR = 2.0
+DEFAULT_RETRY_BUDGET_WINDOW = 10.0
 
 
 class RemoteBackend:
@@ -55,8 +62,8 @@ class RemoteBackend:
         self,
         model: str,
         *,
-        base_url: str | None = None,
-        api_key: str | SecretStr | None = None,
+        base_url: str | Sequence[str] | None = None,
+        api_key: str | SecretStr | Sequence[str | SecretStr] | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
@@ -64,8 +71,21 @@ class RemoteBackend:
         deadline: float | None = None,
         max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT,
         backoff_base: float = DEFAULT_BACKOFF_BASE,
+        circuit_breaker: bool = True,
+        breaker_threshold: int = DEFAULT_BREAKER_THRESHOLD,
+        breaker_cooldown: float = DEFAULT_BREAKER_COOLDOWN,
+        breaker_max_cooldown: float = DEFAULT_BREAKER_MAX_COOLDOWN,
+        retry_budget: bool = True,
+        retry_budget_ratio: float = DEFAULT_RETRY_BUDGET_RATIO,
+        retry_budget_floor: float = DEFAULT_RETRY_BUDGET_FLOOR,
+        retry_budget_window: float = DEFAULT_RETRY_BUDGET_WINDOW,
     ) -> None:
-        """The options every remote backend takes; a provider adds its own and passes these on."""
+        """The options every remote backend takes; a provider adds its own and passes these on.
+
+        ``base_url`` may list several endpoints (replicas, regions), each with its own circuit
+        breaker and pools; ``api_key`` is one key for all or a list with one per endpoint. See
+        docs/errors.md#options and docs/reliability.md for the breaker and retry-budget options.
+        """
         if not isinstance(model, str) or not model.strip():
             raise ConfigurationError(
                 f"{self.name} needs a model id, like '{self.name}/<model>'", provider=self.name
@@ -87,6 +107,14 @@ class RemoteBackend:
                 max_retry_wait=max_retry_wait,
                 backoff_base=backoff_base,
                 max_connections=positive_int("max_connections", max_connections, self.name),
+                circuit_breaker=circuit_breaker,
+                breaker_threshold=breaker_threshold,
+                breaker_cooldown=breaker_cooldown,
+                breaker_max_cooldown=breaker_max_cooldown,
+                retry_budget=retry_budget,
+                retry_budget_ratio=retry_budget_ratio,
+                retry_budget_floor=retry_budget_floor,
+                retry_budget_window=retry_budget_window,
             )
         )
 
@@ -132,6 +160,10 @@ class RemoteBackend:
         """Async :meth:`post`."""
         return await self.transport.apost(self.request_path(), body)
 
+    def health(self) -> BackendHealth:
+        """Each endpoint's circuit-breaker state, requests, failures and in-flight count."""
+        return self.transport.health(self.model)
+
     def close(self) -> None:
         """Close the pooled sync connections (they reopen on the next call)."""
         self.transport.close()
@@ -155,15 +187,15 @@ class RemoteBackend:
     def __repr__(self) -> str:
         key = "SecretStr('**********')" if self.transport.settings.api_key is not None else "None"
         return (
-            f"{type(self).__name__}(model={self.model!r}, base_url={self.transport.settings.base_url!r}, "
+            f"{type(self).__name__}(model={self.model!r}, base_url={self.transport.base_url!r}, "
             f"api_key={key})"
         )
 
     # -- configuration ------------------------------------------------------------------------
 
-    def _resolve_base_url(self, base_url: str | None) -> str:
+    def _resolve_base_url(self, base_url: str | Sequence[str] | None) -> str | list[str]:
         if base_url is not None:
-            return base_url
+            return base_url if isinstance(base_url, str) else list(base_url)
         for variable in self.base_url_env:
             if os.environ.get(variable, "").strip():
                 return os.environ[variable].strip()
@@ -176,7 +208,13 @@ class RemoteBackend:
             )
         return self.default_base_url
 
-    def _resolve_api_key(self, api_key: str | SecretStr | None) -> SecretStr | None:
+    def _resolve_api_key(
+        self, api_key: str | SecretStr | Sequence[str | SecretStr] | None
+    ) -> SecretStr | tuple[SecretStr, ...] | None:
+        if isinstance(api_key, (list, tuple)):
+            if not api_key:
+                raise ConfigurationError("api_key is an empty list", provider=self.name)
+            return tuple(self._resolve_api_key(key) for key in api_key)
         if isinstance(api_key, SecretStr):
             api_key = api_key.get_secret_value()
         if api_key is not None and not isinstance(api_key, str):
@@ -222,10 +260,16 @@ def optional_int_between(option: str, value: Any, low: int, high: int, provider:
 
 __all__ = [
     "DEFAULT_BACKOFF_BASE",
+    "DEFAULT_BREAKER_COOLDOWN",
+    "DEFAULT_BREAKER_MAX_COOLDOWN",
+    "DEFAULT_BREAKER_THRESHOLD",
     "DEFAULT_MAX_CONCURRENCY",
     "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_MAX_RETRY_WAIT",
+    "DEFAULT_RETRY_BUDGET_FLOOR",
+    "DEFAULT_RETRY_BUDGET_RATIO",
+    "DEFAULT_RETRY_BUDGET_WINDOW",
     "DEFAULT_TIMEOUT",
     "RemoteBackend",
     "optional_int_between",

@@ -1,21 +1,72 @@
-"""Reading rerank answers defensively: a score is never attached to the wrong document.
+"""Reading provider answers defensively: a score is never attached to the wrong document.
 
-Providers disagree on the shape of a rerank answer (see the wire-format reference): the list is
-under ``results``, ``data``, or is the body itself; each item's score is ``relevance_score`` or
-``score``; the echoed document is a string or an object; DeepInfra sends bare ``scores`` in input
-order. :func:`parse_scores` accepts all of them and checks everything it can: indices are integers,
-in range and unique; every document sent is back (unless ``top_n`` was sent); scores are finite
-numbers; an echoed document text matches the one sent at that index. Anything else raises
-:class:`~rerankit.errors.MalformedResponseError` quoting the status and request id.
+Successful answers: providers disagree on the shape of a rerank answer (see the wire-format
+reference): the list is under ``results``, ``data``, or is the body itself; each item's score is
+``relevance_score`` or ``score``; the echoed document is a string or an object; DeepInfra sends bare
+``scores`` in input order. :func:`parse_scores` accepts all of them and checks everything it can:
+indices are integers, in range and unique; every document sent is back (unless ``top_n`` was sent);
+scores are finite numbers; an echoed document text matches the one sent at that index. Anything
+else raises :class:`~rerankit.errors.MalformedResponseError` quoting the status and request id.
+
+Error answers: :func:`provider_message` reads the provider's own message from every error body
+shape the providers document, :func:`request_id` the request id from headers or body, and
+:func:`error_class` maps a status to the error family.
 """
 
 from __future__ import annotations
 
+import email.utils
+import html
+import json
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
-from rerankit.backends.http import Reply
+import httpx
+
+from rerankit.errors import (
+    AuthenticationError,
+    BackendError,
+    InvalidRequestError,
+    MalformedResponseError,
+    RateLimitError,
+    RerankTimeoutError,
+    ServerError,
+)
+
+#: Response headers that carry a request id, most specific first.
+REQUEST_ID_HEADERS = (
+    "x-request-id",
+    "request-id",
+    "x-trace-id",
+    "x-debug-trace-id",
+    "x-amzn-requestid",
+    "x-pinecone-request-id",  # pinecone-python-client _internal/http_client.py _extract_request_id
+)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A successful (2xx) answer: its parsed JSON body plus what errors about it should quote."""
+
+    provider: str
+    status_code: int
+    payload: Any
+    request_id: str | None
+    headers: Mapping[str, str] = field(repr=False, default_factory=dict)
+
+    def malformed(self, problem: str) -> MalformedResponseError:
+        """The error for a body that cannot be trusted, quoting the status and request id."""
+        return MalformedResponseError(
+            f"{self.provider} answered HTTP {self.status_code} with a malformed body: {problem}",
+            provider=self.provider,
+            status_code=self.status_code,
+            request_id=self.request_id,
+        )
+
 
 #: Keys under which providers put the list of ranked results.
 RESULT_LIST_KEYS = ("results", "data")
@@ -152,11 +203,130 @@ def _first(indices: list[int], limit: int = 10) -> str:
     return shown + (f" and {len(indices) - limit} more" if len(indices) > limit else "")
 
 
+# -- error answers ---------------------------------------------------------------------------
+
+
+def error_class(status: int) -> type[BackendError]:
+    """The error family member for an HTTP error status."""
+    if status in (401, 403):
+        return AuthenticationError
+    if status == 429:
+        return RateLimitError
+    if status == 408:
+        return RerankTimeoutError
+    if 400 <= status < 500:
+        return InvalidRequestError
+    if status >= 500:
+        return ServerError
+    return MalformedResponseError
+
+
+def provider_message(response: httpx.Response) -> str:
+    """The provider's own error message, from any of the error body shapes providers document.
+
+    Handles ``{"message"}`` (Cohere), ``{"detail": str | {"error"} | [{"loc", "msg"}]}`` (Jina,
+    DeepInfra, FastAPI servers), ``{"error": {"message"}}`` / ``{"error": str}`` (OpenAI-style
+    gateways, vLLM, Infinity) and HTML or text pages (proxies), falling back to the status reason.
+    """
+    try:
+        payload = json.loads(response.content)
+    except ValueError:
+        payload = None
+    message = _message_from(payload) if payload is not None else None
+    if not message:
+        message = text_snippet(response.text) if response.content else ""
+    return message or response.reason_phrase or "no error message"
+
+
+def _message_from(payload: Any, depth: int = 0) -> str | None:
+    if depth > 4:
+        return None
+    if isinstance(payload, str):
+        return payload.strip() or None
+    if isinstance(payload, list):
+        messages = [m for m in (_message_from(item, depth + 1) for item in payload[:5]) if m]
+        return "; ".join(messages) or None
+    if isinstance(payload, dict):
+        if "msg" in payload:  # a FastAPI/pydantic validation error item
+            location = ".".join(str(part) for part in payload.get("loc", []) if part != "body")
+            return f"{location}: {payload['msg']}" if location else str(payload["msg"])
+        for key in ("message", "error", "detail", "errors", "error_message", "title"):
+            if key in payload:
+                message = _message_from(payload[key], depth + 1)
+                if message:
+                    return message
+    return None
+
+
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]+>")
+_SPACE = re.compile(r"\s+")
+
+
+def text_snippet(text: str, limit: int = 200) -> str:
+    """A short, single-line view of a text or HTML body (an HTML page's title when it has one)."""
+    title = _TITLE.search(text)
+    plain = title.group(1) if title else _TAG.sub(" ", text)
+    plain = _SPACE.sub(" ", html.unescape(plain)).strip()
+    return plain if len(plain) <= limit else plain[: limit - 3] + "..."
+
+
+def request_id(response: httpx.Response) -> str | None:
+    """The request id an answer carries: a request-id header, else a ``request_id``/``id`` body field."""
+    for name in REQUEST_ID_HEADERS:
+        if response.headers.get(name):
+            return response.headers[name]
+    try:
+        payload = json.loads(response.content) if response.content else None
+    except ValueError:
+        return None
+    if isinstance(payload, dict):
+        for key in ("request_id", "id"):
+            if isinstance(payload.get(key), str):
+                return payload[key]
+    return None
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date; ``None`` if absent or bad.
+
+    >>> parse_retry_after("3")
+    3.0
+    >>> parse_retry_after("Wed, 21 Oct 2015 07:28:05 GMT", now=datetime(2015, 10, 21, 7, 28, tzinfo=timezone.utc))
+    5.0
+    >>> parse_retry_after("soon") is None
+    True
+    """
+    if not value or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = (when - (now or datetime.now(timezone.utc))).total_seconds()
+    if seconds != seconds or seconds == float("inf"):  # NaN or infinity
+        return None
+    return max(0.0, seconds)
+
+
 __all__ = [
+    "REQUEST_ID_HEADERS",
     "RESULT_LIST_KEYS",
     "SCORE_KEYS",
+    "Reply",
+    "error_class",
     "number_at",
+    "parse_retry_after",
     "parse_scores",
+    "provider_message",
+    "request_id",
     "scores_in_input_order",
+    "text_snippet",
     "whole_number_at",
 ]

@@ -124,14 +124,14 @@ class TEIBackend(RemoteBackend):
         if isinstance(model_type, dict) and "reranker" not in model_type:
             kind = next(iter(model_type), "unknown")
             raise ConfigurationError(
-                f"the TEI server at {self.transport.settings.base_url} serves a model of type {kind!r}, not a reranker",
+                f"the TEI server at {self.transport.base_url} serves a model of type {kind!r}, not a reranker",
                 provider=self.name,
             )
         served = {info.get("model_id"), info.get("served_model_name")} - {None}
         if served and self.model not in served:
             names = " or ".join(f"'tei/{name}'" for name in sorted(served))
             raise ConfigurationError(
-                f"the TEI server at {self.transport.settings.base_url} serves {sorted(served)[0]!r}, not "
+                f"the TEI server at {self.transport.base_url} serves {sorted(served)[0]!r}, not "
                 f"{self.model!r}; use {names}",
                 provider=self.name,
             )

@@ -80,6 +80,8 @@ class RerankServer:
         seed: seed of the random fault mix.
         retry_after: the ``Retry-After`` value the ``429-retry-after`` faults send, in seconds.
         stall_seconds: how long the ``stall`` fault withholds its answer.
+        port: the TCP port to listen on; 0 (the default) picks a free one. A server started again
+            after :meth:`stop` listens on the port it had, so a test can bring a replica back.
 
     Use it as a context manager (or call :meth:`start` / :meth:`stop`); it works from notebooks
     (it runs its own event loop in its own thread). ``base_url`` is ``http://127.0.0.1:PORT``.
@@ -99,6 +101,7 @@ class RerankServer:
         seed: int = 0,
         retry_after: str = "1",
         stall_seconds: float = 10.0,
+        port: int = 0,
     ) -> None:
         if provider not in FORMATS:
             raise ValueError(f"unknown provider {provider!r}; valid providers: {', '.join(FORMATS)}")
@@ -126,7 +129,7 @@ class RerankServer:
         self._stopping = threading.Event()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
-        self._port: int | None = None
+        self._port: int | None = port or None
         self._served_routes: list[Route] = []
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -139,7 +142,7 @@ class RerankServer:
         # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only when proto says TCP.
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
+        sock.bind(("127.0.0.1", self._port or 0))
         self._port = sock.getsockname()[1]
         config = uvicorn.Config(
             self._app(),
