@@ -349,4 +349,6 @@ async def _gather_bounded(coroutines: list, limit: int) -> list:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        for coroutine in coroutines:
+            coroutine.close()  # a part cancelled before it started was never awaited: no warning
         raise

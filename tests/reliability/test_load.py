@@ -24,8 +24,7 @@ import pytest
 
 from rerankit import Reranker
 from rerankit.testing.servers import RerankServer
-
-from .loopback import (
+from tests.loopback import (
     PROVIDERS,
     TRANSIENT_FAULTS,
     assert_correct,

@@ -1,4 +1,5 @@
-"""Helpers for the loopback-HTTP half of the reliability suite."""
+"""Helpers for the tests that talk HTTP to the loopback provider servers (``rerankit.testing.servers``):
+the remote backend tests and the loopback half of the reliability suite."""
 
 from __future__ import annotations
 
@@ -10,13 +11,24 @@ from typing import Any
 from rerankit import Reranker
 from rerankit.testing.servers import RerankServer, expected_score
 
-PROVIDERS = ("cohere", "jina", "deepinfra", "gateway")
+#: A spec string per provider, as users write them.
 SPECS = {
     "cohere": "cohere/rerank-v3.5",
     "jina": "jina/jina-reranker-v2-base-multilingual",
     "deepinfra": "deepinfra/Qwen/Qwen3-Reranker-4B",
     "gateway": "gateway/cohere/rerank-v3.5",
 }
+PROVIDERS = tuple(SPECS)
+#: The environment variables that can hold each provider's key or address.
+ENV_VARS = (
+    "COHERE_API_KEY",
+    "CO_API_KEY",
+    "JINA_API_KEY",
+    "DEEPINFRA_API_KEY",
+    "DEEPINFRA_TOKEN",
+    "RERANKIT_GATEWAY_API_KEY",
+    "RERANKIT_GATEWAY_URL",
+)
 #: Retries that do not slow the suite down: millisecond backoff, waits capped at 20 ms.
 FAST_RETRIES: dict[str, Any] = {"backoff_base": 0.001, "max_retry_wait": 0.02}
 #: Every fault a patient client gets through: rate limits, 5xx (JSON or an HTML proxy page),
@@ -35,6 +47,18 @@ TRANSIENT_FAULTS = (
 )
 
 
+def make_reranker(server: RerankServer, **options: Any) -> Reranker:
+    """A reranker for ``server``'s provider with test-speed retries (override any option)."""
+    settings: dict[str, Any] = {
+        "base_url": server.base_url,
+        "api_key": server.api_key,
+        "backoff_base": 0.001,
+        "timeout": 5.0,
+    }
+    settings.update(options)
+    return Reranker(SPECS[server.provider], **settings)
+
+
 def loopback_reranker(provider: str, server: RerankServer, **options: Any) -> Reranker:
     """A Reranker for ``provider`` pointed at ``server``, with fast retries unless overridden."""
     return Reranker(
@@ -48,7 +72,8 @@ def random_call(rng: random.Random, tag: str, max_documents: int = 8) -> tuple[s
     words = ["bm25", "ranking", "fruit", "vector", "search", "rerank", "apple", "query", "index"]
     query = f"{tag} " + " ".join(rng.sample(words, 3))
     documents = [
-        f"{tag} doc {i}: " + " ".join(rng.sample(words, rng.randint(1, 5))) for i in range(rng.randint(1, 8))
+        f"{tag} doc {i}: " + " ".join(rng.sample(words, rng.randint(1, 5)))
+        for i in range(rng.randint(1, max_documents))
     ]
     return query, documents
 

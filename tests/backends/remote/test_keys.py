@@ -9,8 +9,7 @@ import pytest
 
 from rerankit import AuthenticationError, ConfigurationError, Reranker, ServerError
 from rerankit.testing.servers import RerankServer
-
-from .helpers import SPECS, make_reranker
+from tests.loopback import SPECS, make_reranker
 
 SECRET = "sk-live-0123456789abcdef"
 QUERY = "what is bm25"
