@@ -296,8 +296,8 @@ def demo(
 # -- rank ----------------------------------------------------------------------------------------------
 
 
-def read_documents(lines: Iterable[str], text_field: str = "text") -> tuple[list[dict[str, Any]], bool]:
-    """Documents from lines of text or JSON Lines, and whether they were JSON.
+def read_documents(lines: Iterable[str], text_field: str = "text") -> list[dict[str, Any]]:
+    """Documents from lines of text or JSON Lines.
 
     JSON Lines is chosen when the first non-blank line starts with ``{``; every record must then be
     an object with a string ``text_field``. Blank lines separate nothing and are skipped. Each
@@ -315,13 +315,13 @@ def read_documents(lines: Iterable[str], text_field: str = "text") -> tuple[list
             for number, line in enumerate(lines, start=1)
             if line.strip()
         ]
-        return records, False
+        return records
     records = []
     for number, record in json_records(lines):
         if not isinstance(record.get(text_field), str):
             raise InvalidInputError(f"line {number}: field {text_field!r} must be a string")
         records.append({"line": number, "fields": record})
-    return records, True
+    return records
 
 
 @app.command()
@@ -350,13 +350,13 @@ def rank(
         if source in (None, "-"):
             if sys.stdin is None or (source is None and sys.stdin.isatty()):
                 raise _fail("give a FILE, or pipe documents on stdin", code=2)
-            records, _ = read_documents(sys.stdin, text_field)
+            records = read_documents(sys.stdin, text_field)
         else:
             path = Path(source)
             if not path.is_file():
                 raise _fail(f"{source}: no such file", code=2)
             with path.open(encoding="utf-8") as lines:
-                records, _ = read_documents(lines, text_field)
+                records = read_documents(lines, text_field)
         _quiet_model_loading(spec)
         texts = [record["fields"][text_field] for record in records]
         with Reranker(spec, **options_for(spec, options)) as reranker:
@@ -489,10 +489,3 @@ def eval_command(
     else:
         Console(highlight=False).print(eval_table(result))
 
-
-def main() -> None:  # pragma: no cover - the console script calls ``app`` directly
-    app()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

@@ -29,9 +29,10 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError("rerankit.langchain needs langchain-core: pip install 'rerankit[langchain]'") from exc
 from pydantic import ConfigDict, Field, PrivateAttr
 
+from rerankit._adapters import check_reranker_arguments
 from rerankit.backends import spec_of
 from rerankit.errors import ConfigurationError, InvalidInputError
-from rerankit.reranker import Reranker, check_reranker_arguments
+from rerankit.reranker import Reranker
 from rerankit.types import RerankResponse
 from rerankit.validation import check_query, check_score_threshold, check_top_n
 

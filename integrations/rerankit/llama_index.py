@@ -16,17 +16,23 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from llama_index.core.bridge.pydantic import BaseModel, Field, PrivateAttr, field_validator
-from llama_index.core.callbacks import CallbackManager, CBEventType, EventPayload
-from llama_index.core.instrumentation import get_dispatcher
-from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRankStartEvent
-from llama_index.core.postprocessor.types import BaseNodePostprocessor
-from llama_index.core.schema import BaseNode, MetadataMode, NodeWithScore, QueryBundle
+try:
+    from llama_index.core.bridge.pydantic import BaseModel, Field, PrivateAttr, field_validator
+    from llama_index.core.callbacks import CallbackManager, CBEventType, EventPayload
+    from llama_index.core.instrumentation import get_dispatcher
+    from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRankStartEvent
+    from llama_index.core.postprocessor.types import BaseNodePostprocessor
+    from llama_index.core.schema import BaseNode, MetadataMode, NodeWithScore, QueryBundle
+except ImportError as exc:  # pragma: no cover - depends on the installed extras
+    raise ImportError(
+        "rerankit.llama_index needs llama-index-core: pip install 'rerankit[llama-index]'"
+    ) from exc
 
+from rerankit._adapters import check_reranker_arguments
 from rerankit.backends import spec_of
 from rerankit.backends.base import Backend
 from rerankit.errors import InvalidInputError
-from rerankit.reranker import Reranker, check_reranker_arguments
+from rerankit.reranker import Reranker
 from rerankit.types import RerankResponse
 from rerankit.validation import check_query, check_score_threshold, check_top_n
 

@@ -16,7 +16,7 @@ import asyncio
 import logging
 import math
 import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, ExitStack
 from dataclasses import dataclass
@@ -276,25 +276,6 @@ async def _ascore_plan(backend: Backend, plan: _Plan) -> RerankResponse:
             [backend.ascore(plan.query, part) for part in parts], backend.max_concurrency
         )
     return plan.finish(parts, scored, backend)
-
-
-def check_reranker_arguments(owner: str, model: object, reranker: object, options: Mapping[str, Any]) -> None:
-    """How an adapter (``owner``) is given its reranker: a ready ``reranker=Reranker(...)``, or a
-    ``model`` spec with backend options; anything else is a :class:`ConfigurationError`."""
-    if reranker is None:
-        if model is None:
-            raise ConfigurationError(
-                f"{owner} needs a model spec (model='cohere/rerank-v3.5') or reranker=Reranker(...)"
-            )
-        return
-    if model is not None or options:
-        given = ["model"] * (model is not None) + sorted(options)
-        raise ConfigurationError(
-            "pass either reranker=Reranker(...) or a model spec with its options, not both "
-            f"(got reranker and {', '.join(given)})"
-        )
-    if not isinstance(reranker, Reranker):
-        raise ConfigurationError(f"reranker must be a rerankit.Reranker, got {type(reranker).__name__}")
 
 
 def _score_with_fallbacks(backends: list[Backend], plan: _Plan) -> RerankResponse:

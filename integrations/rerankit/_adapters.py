@@ -1,0 +1,28 @@
+"""What the framework adapters (LangChain, LlamaIndex) share: how one is given its reranker."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rerankit.errors import ConfigurationError
+from rerankit.reranker import Reranker
+
+
+def check_reranker_arguments(owner: str, model: object, reranker: object, options: Mapping[str, Any]) -> None:
+    """How an adapter (``owner``) is given its reranker: a ready ``reranker=Reranker(...)``, or a
+    ``model`` spec with backend options; anything else is a :class:`ConfigurationError`."""
+    if reranker is None:
+        if model is None:
+            raise ConfigurationError(
+                f"{owner} needs a model spec (model='cohere/rerank-v3.5') or reranker=Reranker(...)"
+            )
+        return
+    if model is not None or options:
+        given = ["model"] * (model is not None) + sorted(options)
+        raise ConfigurationError(
+            "pass either reranker=Reranker(...) or a model spec with its options, not both "
+            f"(got reranker and {', '.join(given)})"
+        )
+    if not isinstance(reranker, Reranker):
+        raise ConfigurationError(f"reranker must be a rerankit.Reranker, got {type(reranker).__name__}")
