@@ -488,4 +488,3 @@ def eval_command(
         typer.echo(result.to_json(rankings=rankings))
     else:
         Console(highlight=False).print(eval_table(result))
-
