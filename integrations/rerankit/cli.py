@@ -24,7 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from rerankit.errors import ConfigurationError, InvalidInputError, RerankError
-from rerankit.evaluation import metric_label
+from rerankit.evaluation._metrics import metric_label
 
 #: The reranker the demo prefers: a real cross-encoder, when it is cached or can be downloaded.
 DEMO_MODEL = "local/cross-encoder/ms-marco-MiniLM-L6-v2"
@@ -303,7 +303,7 @@ def read_documents(lines: Iterable[str], text_field: str = "text") -> list[dict[
     an object with a string ``text_field``. Blank lines separate nothing and are skipped. Each
     document keeps its 1-based ``line`` number for messages and output.
     """
-    from rerankit.evaluation import json_records
+    from rerankit.evaluation._beir import json_records
 
     lines = list(lines)
     first = next((line.strip() for line in lines if line.strip()), None)
