@@ -55,7 +55,19 @@ class BeirDataset(BaseModel):
 def json_records(lines: Iterable[str], source: str | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
     """``(line number, object)`` for each non-blank line of JSON Lines.
 
-    Errors name the line: ``corpus.jsonl:7: not valid JSON (...)`` with ``source``, else ``line 7: ...``.
+    Args:
+        lines: The lines to read.
+        source: The file name errors start with. Defaults to ``None``: errors say ``line N``.
+
+    Yields:
+        ``(line number, object)``, numbered from 1, blank lines skipped.
+
+    Raises:
+        InvalidInputError: A line is not valid JSON, or not a JSON object:
+            ``corpus.jsonl:7: not valid JSON (...)``.
+
+    >>> list(json_records(['{"_id": "d1"}', "", '{"_id": "d2"}']))
+    [(1, {'_id': 'd1'}), (3, {'_id': 'd2'})]
     """
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -111,6 +123,18 @@ def _read_qrels(path: Path) -> dict[str, dict[str, int]]:
 
 def load_beir(path: str | Path, *, split: str = "test") -> BeirDataset:
     """Read a BEIR-format directory; errors name the file and line of a bad record.
+
+    Args:
+        path: The directory holding ``corpus.jsonl``, ``queries.jsonl`` and ``qrels/``.
+        split: Which ``qrels/<split>.tsv`` to read. Defaults to ``"test"``.
+
+    Returns:
+        The dataset; its ``name`` is the directory's name. Judged documents missing from the
+        corpus are logged (they count as never retrieved).
+
+    Raises:
+        InvalidInputError: A file is missing, a line is not valid JSON or lacks a field, an id is
+            duplicated, a qrels line is malformed, or the qrels judge an unknown query.
 
     >>> data = load_beir(DEMO_DATA)
     >>> len(data.corpus), len(data.evaluated_queries())

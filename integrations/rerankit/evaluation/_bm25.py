@@ -14,6 +14,17 @@ class BM25Retriever:
 
     Only documents sharing at least one term with the query are retrieved, as in any inverted
     index; a query may therefore get fewer than ``k`` candidates.
+
+    Args:
+        corpus: Document id -> document; each is indexed by its :attr:`Document.content`.
+
+    Raises:
+        InvalidInputError: The corpus is empty.
+
+    >>> from rerankit.evaluation import DEMO_DATA, load_beir
+    >>> retriever = BM25Retriever(load_beir(DEMO_DATA).corpus)
+    >>> len(retriever.search("how does bm25 rank documents", k=3))
+    3
     """
 
     def __init__(self, corpus: Mapping[str, Document]) -> None:
@@ -28,7 +39,15 @@ class BM25Retriever:
         self.index.index(tokens, show_progress=False)
 
     def search(self, query: str, k: int) -> list[RankedDocument]:
-        """The top ``k`` documents for ``query`` with a positive BM25 score, best first."""
+        """The top ``k`` documents for ``query`` with a positive BM25 score, best first.
+
+        Args:
+            query: The query text.
+            k: The most documents to return.
+
+        Returns:
+            Up to ``k`` documents (fewer when fewer share a term with the query), best first.
+        """
         tokens = self._bm25s.tokenize([query], stopwords="en", show_progress=False, return_ids=False)
         k = min(k, len(self.doc_ids))
         positions, scores = self.index.retrieve(tokens, k=k, show_progress=False, n_threads=1)

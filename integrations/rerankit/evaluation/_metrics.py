@@ -9,7 +9,19 @@ from rerankit.evaluation._results import RankedDocument
 
 
 def default_metrics(k: int) -> list[str]:
-    """nDCG@10, MRR@10, Recall@10 and Recall@k (the first stage's ceiling), without duplicates."""
+    """nDCG@10, MRR@10, Recall@10 and Recall@k (the first stage's ceiling), without duplicates.
+
+    Args:
+        k: The first-stage depth.
+
+    Returns:
+        ranx metric names.
+
+    >>> default_metrics(100)
+    ['ndcg@10', 'mrr@10', 'recall@10', 'recall@100']
+    >>> default_metrics(10)
+    ['ndcg@10', 'mrr@10', 'recall@10']
+    """
     return list(dict.fromkeys(["ndcg@10", "mrr@10", "recall@10", f"recall@{k}"]))
 
 
@@ -23,6 +35,20 @@ def score_rankings(
     ranx sorts a run by score and breaks ties arbitrarily, so each ranking is handed over with
     scores that encode its order (n, n-1, ...): the metric sees exactly the order we produced.
     A query with no retrieved document scores 0 on every metric.
+
+    Args:
+        qrels: Query id -> document id -> graded relevance.
+        rankings: Query id -> the documents retrieved for it, best first.
+        metrics: ranx metric names (``"ndcg@10"``, ``"mrr@10"``, ``"recall@100"``, ...).
+
+    Returns:
+        ``(means, per_query)``: metric -> mean over the queries of ``rankings``, and
+        query id -> metric -> value.
+
+    >>> from rerankit.evaluation import RankedDocument
+    >>> means, _ = score_rankings({"q1": {"d1": 1}}, {"q1": [RankedDocument(id="d2", score=2.0), RankedDocument(id="d1", score=1.0)]}, ["mrr@10"])
+    >>> means
+    {'mrr@10': 0.5}
     """
     import ranx
 
@@ -51,7 +77,11 @@ def score_rankings(
 
 
 def metric_label(metric: str) -> str:
-    """How a ranx metric name is printed: ``ndcg@10`` -> ``nDCG@10``, ``recall@100`` -> ``Recall@100``."""
+    """How a ranx metric name is printed.
+
+    >>> metric_label("ndcg@10"), metric_label("recall@100")
+    ('nDCG@10', 'Recall@100')
+    """
     name, _, cutoff = metric.partition("@")
     label = {"ndcg": "nDCG", "mrr": "MRR", "recall": "Recall", "map": "MAP", "precision": "P"}.get(name, name)
     return f"{label}@{cutoff}" if cutoff else label

@@ -19,9 +19,20 @@ def plot_quality_latency(
 ) -> Figure:
     """Draw ``metric`` against p50 rerank latency per query (log scale), one point per system.
 
-    A bar from p50 to p95 shows the latency spread; BM25 is drawn as the dashed baseline. Saves a
-    PNG (or any format matplotlib knows by extension) when ``path`` is given; returns the figure
-    (notebooks display it).
+    A bar from p50 to p95 shows the latency spread; BM25 is drawn as the dashed baseline.
+
+    Args:
+        result: What :func:`evaluate` returned.
+        path: Where to save the picture: a PNG, or any format matplotlib knows by extension.
+            Defaults to ``None``: not saved.
+        metric: The quality metric on the y axis; one of ``result.metrics``. Defaults to
+            ``"ndcg@10"``.
+
+    Returns:
+        The matplotlib figure (notebooks display it).
+
+    Raises:
+        ConfigurationError: ``metric`` was not computed.
     """
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter

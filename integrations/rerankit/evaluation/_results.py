@@ -71,7 +71,12 @@ class EvalResult(BaseModel):
         return [self.first_stage, *self.rerankers]
 
     def summary(self) -> list[dict[str, Any]]:
-        """One flat dict per system (no per-query data): handy for ``pandas.DataFrame(result.summary())``."""
+        """One flat dict per system (no per-query data): handy for ``pandas.DataFrame(result.summary())``.
+
+        Returns:
+            Per system: its name, its mean metrics, p50/p95 latency, documents per second and the
+            usage totals (``None`` for the first stage).
+        """
         rows = []
         for system in self.systems:
             usage = system.usage
@@ -91,12 +96,29 @@ class EvalResult(BaseModel):
         return rows
 
     def to_json(self, *, rankings: bool = False, indent: int | None = 2) -> str:
-        """The result as JSON; per-query rankings only when ``rankings`` is true (they are large)."""
+        """The result as JSON.
+
+        Args:
+            rankings: Include every system's per-query rankings (they are large). Defaults to
+                ``False``.
+            indent: JSON indentation; ``None`` for one line. Defaults to 2.
+
+        Returns:
+            The JSON text.
+        """
         exclude = None if rankings else {"first_stage": {"rankings"}, "rerankers": {"__all__": {"rankings"}}}
         return self.model_dump_json(indent=indent, exclude=exclude)
 
     def plot(self, path: str | Path | None = None, *, metric: str = "ndcg@10") -> Figure:
-        """Quality against latency; see :func:`plot_quality_latency`."""
+        """Quality against latency; see :func:`plot_quality_latency`.
+
+        Args:
+            path: Where to save the picture. Defaults to ``None``: not saved.
+            metric: The quality metric on the y axis. Defaults to ``"ndcg@10"``.
+
+        Returns:
+            The matplotlib figure.
+        """
         from rerankit.evaluation._plot import plot_quality_latency
 
         return plot_quality_latency(self, path, metric=metric)
