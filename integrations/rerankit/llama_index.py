@@ -327,4 +327,4 @@ def _with_key(keys: list[str]) -> list[str]:
     return list(keys) if RETRIEVAL_SCORE_KEY in keys else [*keys, RETRIEVAL_SCORE_KEY]
 
 
-__all__ = ["RETRIEVAL_SCORE_KEY", "RerankPostprocessor", "public_options"]
+__all__ = ["RETRIEVAL_SCORE_KEY", "RerankPostprocessor"]
