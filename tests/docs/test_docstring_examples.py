@@ -37,6 +37,7 @@ MODULES = [
 ]
 #: Modules whose docstrings hold examples that must actually run (not only be skipped).
 WITH_RUNNING_EXAMPLES = {
+    "rerankit._adapters",
     "rerankit.backends",
     "rerankit.cli",
     "rerankit.errors",
