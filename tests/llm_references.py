@@ -1,7 +1,7 @@
 """The LLM rerankers' reference code, written from their model cards with ``transformers`` alone.
 
 Nothing here imports rerankit or sentence-transformers: these functions are what rerankit's scores
-are held to (tests/test_llm_formats.py, tests/test_local.py). Each cites the code it follows.
+are held to (tests/test_llm_formats.py, tests/backends/test_local.py). Each cites the code it follows.
 """
 
 from __future__ import annotations

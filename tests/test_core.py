@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import Sequence
 
@@ -21,6 +20,7 @@ from rerankit import (
     Usage,
 )
 from rerankit.backends import parse_spec
+from rerankit.testing import FakeBackend
 
 
 def length_score(query: str, text: str) -> float:
@@ -28,53 +28,16 @@ def length_score(query: str, text: str) -> float:
     return (len(text) * 7919 % 1000) / 1000.0
 
 
-class RecordingBackend:
+def recording_backend(limit: int | None = None, concurrency: int = 4, delay: float = 0.0) -> FakeBackend:
     """A Backend that scores with ``length_score`` and records every request (and overlap)."""
-
-    name = "recording"
-    model = "length-v1"
-
-    def __init__(self, limit: int | None = None, concurrency: int = 4, delay: float = 0.0) -> None:
-        self.max_documents_per_request = limit
-        self.max_concurrency = concurrency
-        self.delay = delay
-        self.requests: list[list[str]] = []
-        self.in_flight = 0
-        self.max_in_flight = 0
-        self.closed = False
-        self._lock = threading.Lock()
-
-    def _enter(self, texts: Sequence[str]) -> None:
-        with self._lock:
-            self.requests.append(list(texts))
-            self.in_flight += 1
-            self.max_in_flight = max(self.max_in_flight, self.in_flight)
-
-    def _exit(self) -> None:
-        with self._lock:
-            self.in_flight -= 1
-
-    def score(self, query: str, texts: Sequence[str]) -> Scores:
-        self._enter(texts)
-        try:
-            time.sleep(self.delay)
-            return Scores(values=[length_score(query, t) for t in texts], usage=Usage(tokens=len(texts)))
-        finally:
-            self._exit()
-
-    async def ascore(self, query: str, texts: Sequence[str]) -> Scores:
-        self._enter(texts)
-        try:
-            await asyncio.sleep(self.delay)
-            return Scores(values=[length_score(query, t) for t in texts], usage=Usage(tokens=len(texts)))
-        finally:
-            self._exit()
-
-    def close(self) -> None:
-        self.closed = True
-
-    async def aclose(self) -> None:
-        self.closed = True
+    return FakeBackend(
+        "recording",
+        "length-v1",
+        scores=length_score,
+        max_documents_per_request=limit,
+        max_concurrency=concurrency,
+        delay=delay,
+    )
 
 
 DOCS = ["a", "bbb", "cc", "dddd", "eeeee", "ff"]
@@ -86,7 +49,7 @@ def expected_order(documents: list[str]) -> list[int]:
 
 
 def test_results_best_first_with_python_float_scores_on_the_right_documents() -> None:
-    response = Reranker(RecordingBackend()).rerank("q", DOCS)
+    response = Reranker(recording_backend()).rerank("q", DOCS)
     assert isinstance(response, RerankResponse)
     assert [r.index for r in response.results] == expected_order(DOCS)
     for result in response.results:
@@ -99,29 +62,29 @@ def test_results_best_first_with_python_float_scores_on_the_right_documents() ->
 
 def test_ties_keep_input_order() -> None:
     docs = ["xx", "yy", "a", "zz"]  # three texts of length 2 share one score
-    response = Reranker(RecordingBackend()).rerank("q", docs)
+    response = Reranker(recording_backend()).rerank("q", docs)
     tied = [r.index for r in response.results if r.relevance_score == length_score("q", "xx")]
     assert tied == [0, 1, 3]
 
 
 @pytest.mark.parametrize("top_n", [1, 3, 6, 100])
 def test_top_n_cuts_and_larger_than_input_returns_all(top_n: int) -> None:
-    response = Reranker(RecordingBackend()).rerank("q", DOCS, top_n=top_n)
+    response = Reranker(recording_backend()).rerank("q", DOCS, top_n=top_n)
     assert [r.index for r in response.results] == expected_order(DOCS)[:top_n]
 
 
 def test_score_threshold_applies_before_top_n() -> None:
     scores = {i: length_score("q", d) for i, d in enumerate(DOCS)}
     threshold = sorted(scores.values())[2]  # keeps the 4 best
-    response = Reranker(RecordingBackend()).rerank("q", DOCS, top_n=3, score_threshold=threshold)
+    response = Reranker(recording_backend()).rerank("q", DOCS, top_n=3, score_threshold=threshold)
     kept = [i for i in expected_order(DOCS) if scores[i] >= threshold]
     assert [r.index for r in response.results] == kept[:3]
     # A threshold above every score returns nothing rather than the top_n best below it.
-    assert Reranker(RecordingBackend()).rerank("q", DOCS, top_n=3, score_threshold=2.0).results == []
+    assert Reranker(recording_backend()).rerank("q", DOCS, top_n=3, score_threshold=2.0).results == []
 
 
 def test_identical_documents_are_scored_once_and_all_listed() -> None:
-    backend = RecordingBackend()
+    backend = recording_backend()
     docs = ["same text", "other", "same text", "same text", "third"]
     response = Reranker(backend).rerank("q", docs)
     assert backend.requests == [["same text", "other", "third"]]
@@ -132,7 +95,7 @@ def test_identical_documents_are_scored_once_and_all_listed() -> None:
 
 
 def test_split_over_the_backend_limit_runs_parts_concurrently_and_merges_by_global_index() -> None:
-    backend = RecordingBackend(limit=10, concurrency=4, delay=0.05)
+    backend = recording_backend(limit=10, concurrency=4, delay=0.05)
     docs = [f"document number {i} " + "x" * (i % 17) for i in range(45)]
     response = Reranker(backend).rerank("q", docs)
     assert [len(part) for part in backend.requests] == [10, 10, 10, 10, 5]
@@ -143,22 +106,22 @@ def test_split_over_the_backend_limit_runs_parts_concurrently_and_merges_by_glob
 
 
 async def test_async_split_is_bounded_and_equal_to_sync() -> None:
-    backend = RecordingBackend(limit=7, concurrency=2, delay=0.02)
+    backend = recording_backend(limit=7, concurrency=2, delay=0.02)
     docs = [f"doc {i} " + "y" * (i % 11) for i in range(40)]
     async_response = await Reranker(backend).arerank("q", docs, top_n=9)
     assert 1 < backend.max_in_flight <= 2
-    assert async_response == Reranker(RecordingBackend(limit=7)).rerank("q", docs, top_n=9)
+    assert async_response == Reranker(recording_backend(limit=7)).rerank("q", docs, top_n=9)
 
 
 async def test_async_split_failure_cancels_the_other_parts() -> None:
-    class FailingSecondPart(RecordingBackend):
+    class FailingSecondPart(FakeBackend):
         async def ascore(self, query: str, texts: Sequence[str]) -> Scores:
             if texts[0] == "doc 5":
                 raise MalformedResponseError("broken part", provider="recording")
             await asyncio.sleep(10)
             raise AssertionError("a sibling part should have been cancelled")
 
-    backend = FailingSecondPart(limit=5, concurrency=4)
+    backend = FailingSecondPart("recording", max_documents_per_request=5, max_concurrency=4)
     started = time.perf_counter()
     with pytest.raises(MalformedResponseError, match="broken part"):
         await Reranker(backend).arerank("q", [f"doc {i}" for i in range(20)])
@@ -183,7 +146,7 @@ async def test_async_split_failure_cancels_the_other_parts() -> None:
     ],
 )
 def test_invalid_input_messages(query, documents, top_n, message) -> None:
-    backend = RecordingBackend()
+    backend = recording_backend()
     with pytest.raises(InvalidInputError, match=message) as caught:
         Reranker(backend).rerank(query, documents, top_n=top_n)
     assert isinstance(caught.value, ValueError) and isinstance(caught.value, RerankError)
@@ -192,18 +155,18 @@ def test_invalid_input_messages(query, documents, top_n, message) -> None:
 
 async def test_invalid_input_raises_the_same_in_async() -> None:
     with pytest.raises(InvalidInputError, match="document text is required for rerank at index 0"):
-        await Reranker(RecordingBackend()).arerank("q", [""])
+        await Reranker(recording_backend()).arerank("q", [""])
 
 
 @pytest.mark.parametrize("threshold", [float("nan"), float("inf"), "0.5"])
 def test_bad_score_threshold(threshold) -> None:
     with pytest.raises(InvalidInputError, match="score_threshold must be"):
-        Reranker(RecordingBackend()).rerank("q", ["a"], score_threshold=threshold)
+        Reranker(recording_backend()).rerank("q", ["a"], score_threshold=threshold)
 
 
 @pytest.mark.parametrize("bad", [[0.1], [0.1, float("nan")], [0.1, "0.2"]])
 def test_backend_returning_wrong_count_or_non_finite_scores_is_malformed(bad) -> None:
-    class Broken(RecordingBackend):
+    class Broken(FakeBackend):
         def score(self, query: str, texts: Sequence[str]) -> Scores:
             return Scores.model_construct(values=bad, usage=Usage())
 
@@ -226,15 +189,15 @@ def test_spec_parsing_and_unknown_prefix() -> None:
 
 def test_options_are_refused_with_a_ready_backend() -> None:
     with pytest.raises(ConfigurationError, match="cannot be applied"):
-        Reranker(RecordingBackend(), device="cpu")
+        Reranker(recording_backend(), device="cpu")
 
 
 async def test_close_and_context_managers_reach_the_backend() -> None:
-    backend = RecordingBackend()
+    backend = recording_backend()
     with Reranker(backend) as reranker:
         reranker.rerank("q", ["a"])
     assert backend.closed
-    backend = RecordingBackend()
+    backend = recording_backend()
     async with Reranker(backend) as reranker:
         await reranker.arerank("q", ["a"])
     assert backend.closed

@@ -15,11 +15,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from llm_references import _load, bge_gemma_reference, mxbai_reference, qwen3_reference, zerank_reference
 from transformers import AutoTokenizer
 
 from rerankit import ConfigurationError, InvalidInputError, Reranker
 from rerankit.backends.local import FORMATS, MODEL_CACHE, LLMFormat, LocalCrossEncoder
+from tests.llm_references import (
+    _load,
+    bge_gemma_reference,
+    mxbai_reference,
+    qwen3_reference,
+    zerank_reference,
+)
 
 QUERY = "how does a cross-encoder rerank passages"
 DOCS = [

@@ -24,7 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from rerankit.errors import ConfigurationError, InvalidInputError, RerankError
-from rerankit.evaluation import metric_label
+from rerankit.evaluation._metrics import metric_label
 
 #: The reranker the demo prefers: a real cross-encoder, when it is cached or can be downloaded.
 DEMO_MODEL = "local/cross-encoder/ms-marco-MiniLM-L6-v2"
@@ -58,7 +58,17 @@ OptionList = Annotated[
 
 
 def parse_option_value(raw: str) -> Any:
-    """A value as JSON when it parses (numbers, true/false, null, lists), else the string itself."""
+    """A value as JSON when it parses (numbers, true/false, null, lists), else the string itself.
+
+    Args:
+        raw: What followed ``=`` on the command line.
+
+    Returns:
+        The parsed JSON value, or ``raw`` unchanged.
+
+    >>> parse_option_value("16"), parse_option_value("cpu"), parse_option_value("[1, 2]")
+    (16, 'cpu', [1, 2])
+    """
     try:
         return json.loads(raw)
     except ValueError:
@@ -66,7 +76,22 @@ def parse_option_value(raw: str) -> Any:
 
 
 def parse_options(values: Iterable[str] | None) -> list[tuple[str | None, str, Any]]:
-    """``[backend:]key=value`` strings -> (backend or None, key, value), rejecting malformed ones."""
+    """Read ``--option`` values: ``[backend:]key=value`` strings -> (backend or None, key, value).
+
+    Args:
+        values: The ``--option`` strings, in order; ``None`` when none were given.
+
+    Returns:
+        One ``(scope, key, value)`` per string: ``scope`` is the backend prefix before ``:``, or
+        ``None`` for an option that applies to every spec; ``value`` is read by
+        :func:`parse_option_value`.
+
+    Raises:
+        typer.BadParameter: A string is not ``KEY=VALUE`` or ``BACKEND:KEY=VALUE``.
+
+    >>> parse_options(["device=cpu", "local:batch_size=16"])
+    [(None, 'device', 'cpu'), ('local', 'batch_size', 16)]
+    """
     parsed = []
     for item in values or []:
         name, sep, raw = item.partition("=")
@@ -78,7 +103,19 @@ def parse_options(values: Iterable[str] | None) -> list[tuple[str | None, str, A
 
 
 def options_for(spec: str, options: Sequence[tuple[str | None, str, Any]]) -> dict[str, Any]:
-    """The options that apply to ``spec``: unscoped ones and those scoped to its backend prefix."""
+    """The options that apply to ``spec``: unscoped ones and those scoped to its backend prefix.
+
+    Args:
+        spec: A reranker spec, ``"<backend>/<model id>"``.
+        options: What :func:`parse_options` returned.
+
+    Returns:
+        The keyword options to build ``spec``'s reranker with.
+
+    >>> options = parse_options(["timeout=5", "local:device=cpu"])
+    >>> options_for("local/BAAI/bge-reranker-base", options), options_for("cohere/rerank-v3.5", options)
+    ({'timeout': 5, 'device': 'cpu'}, {'timeout': 5})
+    """
     prefix = spec.partition("/")[0]
     return {key: value for scope, key, value in options if scope is None or scope == prefix}
 
@@ -142,6 +179,13 @@ def choose_demo_model(timeout: float = HUB_CHECK_TIMEOUT_S) -> tuple[str, str | 
     ``cross-encoder/ms-marco-MiniLM-L6-v2`` when it is cached, or when the hub is allowed
     (``HF_HUB_OFFLINE`` unset) and answers within ``timeout`` seconds; otherwise the shipped
     all-MiniLM-L6-v2 bi-encoder.
+
+    Args:
+        timeout: Seconds to wait for the hub to answer. Defaults to ``HUB_CHECK_TIMEOUT_S`` (2).
+
+    Returns:
+        ``(spec, note)``: the spec to run and a line to show the user, or ``None`` when the
+        preferred model is cached.
     """
     repo_id = DEMO_MODEL.partition("/")[2]
     if _model_cached(repo_id):
@@ -296,14 +340,31 @@ def demo(
 # -- rank ----------------------------------------------------------------------------------------------
 
 
-def read_documents(lines: Iterable[str], text_field: str = "text") -> tuple[list[dict[str, Any]], bool]:
-    """Documents from lines of text or JSON Lines, and whether they were JSON.
+def read_documents(lines: Iterable[str], text_field: str = "text") -> list[dict[str, Any]]:
+    """Documents from lines of text or JSON Lines.
 
     JSON Lines is chosen when the first non-blank line starts with ``{``; every record must then be
     an object with a string ``text_field``. Blank lines separate nothing and are skipped. Each
     document keeps its 1-based ``line`` number for messages and output.
+
+    Args:
+        lines: The input, line by line (a file or stdin).
+        text_field: The field of a JSON record that is ranked. Defaults to ``"text"``.
+
+    Returns:
+        ``{"line": number, "fields": record}`` per document; a line of plain text becomes the
+        record ``{"text": line}``.
+
+    Raises:
+        InvalidInputError: The input is empty, a line is not valid JSON, or a record lacks a
+            string ``text_field`` (the message names the line).
+
+    >>> read_documents(["first\\n", "\\n", "second\\n"])
+    [{'line': 1, 'fields': {'text': 'first'}}, {'line': 3, 'fields': {'text': 'second'}}]
+    >>> read_documents(['{"body": "x", "id": 7}\\n'], text_field="body")
+    [{'line': 1, 'fields': {'body': 'x', 'id': 7}}]
     """
-    from rerankit.evaluation import json_records
+    from rerankit.evaluation._beir import json_records
 
     lines = list(lines)
     first = next((line.strip() for line in lines if line.strip()), None)
@@ -315,13 +376,13 @@ def read_documents(lines: Iterable[str], text_field: str = "text") -> tuple[list
             for number, line in enumerate(lines, start=1)
             if line.strip()
         ]
-        return records, False
+        return records
     records = []
     for number, record in json_records(lines):
         if not isinstance(record.get(text_field), str):
             raise InvalidInputError(f"line {number}: field {text_field!r} must be a string")
         records.append({"line": number, "fields": record})
-    return records, True
+    return records
 
 
 @app.command()
@@ -350,13 +411,13 @@ def rank(
         if source in (None, "-"):
             if sys.stdin is None or (source is None and sys.stdin.isatty()):
                 raise _fail("give a FILE, or pipe documents on stdin", code=2)
-            records, _ = read_documents(sys.stdin, text_field)
+            records = read_documents(sys.stdin, text_field)
         else:
             path = Path(source)
             if not path.is_file():
                 raise _fail(f"{source}: no such file", code=2)
             with path.open(encoding="utf-8") as lines:
-                records, _ = read_documents(lines, text_field)
+                records = read_documents(lines, text_field)
         _quiet_model_loading(spec)
         texts = [record["fields"][text_field] for record in records]
         with Reranker(spec, **options_for(spec, options)) as reranker:
@@ -492,11 +553,3 @@ def eval_command(
         typer.echo(result.to_json(rankings=rankings))
     else:
         Console(highlight=False).print(eval_table(result))
-
-
-def main() -> None:  # pragma: no cover - the console script calls ``app`` directly
-    app()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

@@ -11,10 +11,25 @@ from __future__ import annotations
 class RerankError(Exception):
     """Base class of every error rerankit raises.
 
+    ``str(error)`` is the message followed by the details that are known:
+
+    >>> error = ServerError("cohere answered HTTP 503: service unavailable", provider="cohere", status_code=503)
+    >>> str(error)
+    'cohere answered HTTP 503: service unavailable (provider=cohere, status=503)'
+    >>> isinstance(error, BackendError), isinstance(InvalidInputError("query is required"), ValueError)
+    (True, True)
+
+    Args:
+        message: What went wrong, without any secret.
+        provider: The backend that failed (``"cohere"``, ``"local"``, ...). Defaults to ``None``.
+        status_code: The HTTP status the provider answered. Defaults to ``None``.
+        request_id: The provider's request id, to quote to its support. Defaults to ``None``.
+
     Attributes:
-        provider: the backend that failed (``"cohere"``, ``"local"``, ...), when known.
-        status_code: the HTTP status the provider answered, when there was one.
-        request_id: the provider's request id, when it sent one.
+        message: The message, without the details ``str()`` appends.
+        provider: The backend that failed, when known.
+        status_code: The HTTP status the provider answered, when there was one.
+        request_id: The provider's request id, when it sent one.
     """
 
     def __init__(

@@ -3,13 +3,25 @@
 It sits wherever ``CohereRerank`` or ``CrossEncoderReranker`` sit today: in a
 ``ContextualCompressionRetriever``, a ``DocumentCompressorPipeline`` or an LCEL chain.
 
->>> from langchain_classic.retrievers import ContextualCompressionRetriever  # doctest: +SKIP
->>> compressor = RerankCompressor(model="cohere/rerank-v3.5", top_n=3)  # doctest: +SKIP
+A loopback server that speaks Cohere's format stands in for ``api.cohere.com`` here (without
+``base_url`` and ``api_key`` the backend uses Cohere's address and ``COHERE_API_KEY``), and an
+in-memory vector store for yours:
+
+>>> from langchain_classic.retrievers import ContextualCompressionRetriever
+>>> from langchain_core.embeddings import DeterministicFakeEmbedding
+>>> from langchain_core.vectorstores import InMemoryVectorStore
+>>> from rerankit.testing.servers import RerankServer
+>>> cohere = RerankServer("cohere").start()
+>>> texts = ["BM25 is a ranking function", "a fruit", "Paris is the capital of France"]
+>>> vector_store = InMemoryVectorStore.from_texts(texts, DeterministicFakeEmbedding(size=16))
+>>> compressor = RerankCompressor(model="cohere/rerank-v3.5", base_url=cohere.base_url, api_key="test-key", top_n=1)
 >>> retriever = ContextualCompressionRetriever(
-...     base_compressor=compressor, base_retriever=vector_store.as_retriever(search_kwargs={"k": 20})
-... )  # doctest: +SKIP
->>> retriever.invoke("what is BM25?")[0].metadata["relevance_score"]  # doctest: +SKIP
-0.93...
+...     base_compressor=compressor, base_retriever=vector_store.as_retriever(search_kwargs={"k": 3})
+... )
+>>> best = retriever.invoke("what is BM25?")[0]
+>>> best.page_content, type(best.metadata["relevance_score"])
+('BM25 is a ranking function', <class 'float'>)
+>>> cohere.stop()
 """
 
 from __future__ import annotations
@@ -29,9 +41,10 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError("rerankit.langchain needs langchain-core: pip install 'rerankit[langchain]'") from exc
 from pydantic import ConfigDict, Field, PrivateAttr
 
+from rerankit._adapters import check_reranker_arguments
 from rerankit.backends import spec_of
 from rerankit.errors import ConfigurationError, InvalidInputError
-from rerankit.reranker import Reranker, check_reranker_arguments
+from rerankit.reranker import Reranker
 from rerankit.types import RerankResponse
 from rerankit.validation import check_query, check_score_threshold, check_top_n
 
@@ -45,9 +58,12 @@ class RerankCompressor(BaseDocumentCompressor):
     Build it from a spec string, with the backend's options as keywords, or from a ready
     :class:`~rerankit.Reranker`:
 
-    >>> RerankCompressor(model="cohere/rerank-v3.5", top_n=3, max_tokens_per_doc=512)  # doctest: +SKIP
+    >>> RerankCompressor(model="cohere/rerank-v3.5", api_key="...", top_n=3, max_tokens_per_doc=512)
+    RerankCompressor(model='cohere/rerank-v3.5', top_n=3, score_threshold=None, score_key='relevance_score', metadata_fields=[])
     >>> RerankCompressor(model="local/BAAI/bge-reranker-base", device="cuda", batch_size=64)  # doctest: +SKIP
-    >>> RerankCompressor(reranker=Reranker("gateway/cohere/rerank-v3.5", base_url=url))  # doctest: +SKIP
+    >>> gateway = Reranker("gateway/cohere/rerank-v3.5", base_url="http://localhost:8080")
+    >>> RerankCompressor(reranker=gateway).model
+    'gateway/cohere/rerank-v3.5'
 
     :meth:`compress_documents` returns copies of the best documents, best first, with
     ``page_content``, ``id`` and every metadata key kept and ``metadata[score_key]`` set to the
@@ -59,13 +75,21 @@ class RerankCompressor(BaseDocumentCompressor):
     override :meth:`document_text` for full control.
 
     Args:
-        model: the backend spec, ``"<backend>/<model id>"``; leave it out when passing ``reranker``.
-        reranker: a ready :class:`~rerankit.Reranker` to score with, instead of a spec and options.
-        top_n: how many documents to keep, best first; ``None`` keeps all.
-        score_threshold: drop documents scoring below it; applied before ``top_n``.
-        score_key: the metadata key the score is written to.
-        metadata_fields: metadata keys scored together with ``page_content``.
-        **options: the backend's options (``api_key``, ``base_url``, ``timeout``, ``device``, ...).
+        model: The backend spec, ``"<backend>/<model id>"``; leave it out when passing ``reranker``.
+            Defaults to ``None``.
+        reranker: A ready :class:`~rerankit.Reranker` to score with, instead of a spec and options.
+            Defaults to ``None``.
+        top_n: How many documents to keep, best first; ``None`` keeps all. Defaults to 3.
+        score_threshold: Drop documents scoring below it; applied before ``top_n``. Defaults to
+            ``None``.
+        score_key: The metadata key the score is written to. Defaults to ``"relevance_score"``.
+        metadata_fields: Metadata keys scored together with ``page_content``. Defaults to none.
+        **options: The backend's options (``api_key``, ``base_url``, ``timeout``, ``device``, ...).
+
+    Raises:
+        ConfigurationError: Neither or both of ``model`` and ``reranker`` were given, an option is
+            unknown to the backend, or ``score_key``/``metadata_fields`` is malformed.
+        InvalidInputError: ``top_n`` or ``score_threshold`` is invalid.
 
     Each call shows up as a child run (named ``RerankCompressor``) of the callbacks passed in, with
     the query and the number of documents as inputs and the kept documents' indices and scores
@@ -132,8 +156,15 @@ class RerankCompressor(BaseDocumentCompressor):
     def document_text(self, document: Document) -> str:
         """The text scored for ``document``: the chosen metadata fields, then ``page_content``.
 
-        >>> compressor = RerankCompressor(model="cohere/rerank-v3.5", metadata_fields=["title"])  # doctest: +SKIP
-        >>> compressor.document_text(  # doctest: +SKIP
+        Args:
+            document: The LangChain document.
+
+        Returns:
+            ``"key: value"`` lines for the ``metadata_fields`` the document has, then its
+            ``page_content``.
+
+        >>> compressor = RerankCompressor(model="cohere/rerank-v3.5", api_key="...", metadata_fields=["title"])
+        >>> compressor.document_text(
         ...     Document("BM25 ranks by term frequency.", metadata={"title": "BM25"})
         ... )
         'title: BM25\\nBM25 ranks by term frequency.'
@@ -155,9 +186,20 @@ class RerankCompressor(BaseDocumentCompressor):
     ) -> Sequence[Document]:
         """Rerank ``documents`` for ``query``; return copies of the best, best first, scores attached.
 
-        An empty ``documents`` returns ``[]`` without calling the backend. Invalid input raises
-        :class:`~rerankit.InvalidInputError` naming the bad document's index; provider failures
-        raise the :class:`~rerankit.BackendError` family.
+        An empty ``documents`` returns ``[]`` without calling the backend.
+
+        Args:
+            documents: The retrieved LangChain documents; they are never modified.
+            query: The query.
+            callbacks: LangChain callbacks; the rerank shows up as their child run. Defaults to
+                ``None``.
+
+        Returns:
+            Copies of the kept documents, best first, with ``metadata[score_key]`` set.
+
+        Raises:
+            InvalidInputError: The query or a document is invalid (the message names its index).
+            BackendError: The backend (and every fallback) failed.
         """
         documents = _document_list(documents)
         if not documents:
@@ -218,8 +260,25 @@ class RerankCompressor(BaseDocumentCompressor):
         ``score_threshold`` applies. Strings are scored as they are, Documents through
         :meth:`document_text`.
 
-        >>> compressor.rerank(["a fruit", "a ranking function"], "what is BM25?", top_n=1)  # doctest: +SKIP
-        [{'index': 1, 'relevance_score': 0.97...}]
+        Args:
+            documents: Strings or LangChain documents.
+            query: The query.
+            top_n: How many results to return; ``None`` returns all. Defaults to the compressor's
+                ``top_n``.
+
+        Returns:
+            ``{"index", "relevance_score"}`` dicts, best first, ``index`` pointing into
+            ``documents``.
+
+        Raises:
+            InvalidInputError: The query or a document is invalid.
+            BackendError: The backend (and every fallback) failed.
+
+        >>> from rerankit.testing.servers import RerankServer
+        >>> with RerankServer("cohere") as cohere:
+        ...     compressor = RerankCompressor(model="cohere/rerank-v3.5", base_url=cohere.base_url, api_key="test-key")
+        ...     [result["index"] for result in compressor.rerank(["a fruit", "BM25 ranks documents"], "what is BM25?")]
+        [1, 0]
         """
         documents = _document_list(documents, allow_strings=True)
         if not documents:

@@ -16,17 +16,23 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from llama_index.core.bridge.pydantic import BaseModel, Field, PrivateAttr, field_validator
-from llama_index.core.callbacks import CallbackManager, CBEventType, EventPayload
-from llama_index.core.instrumentation import get_dispatcher
-from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRankStartEvent
-from llama_index.core.postprocessor.types import BaseNodePostprocessor
-from llama_index.core.schema import BaseNode, MetadataMode, NodeWithScore, QueryBundle
+try:
+    from llama_index.core.bridge.pydantic import BaseModel, Field, PrivateAttr, field_validator
+    from llama_index.core.callbacks import CallbackManager, CBEventType, EventPayload
+    from llama_index.core.instrumentation import get_dispatcher
+    from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRankStartEvent
+    from llama_index.core.postprocessor.types import BaseNodePostprocessor
+    from llama_index.core.schema import BaseNode, MetadataMode, NodeWithScore, QueryBundle
+except ImportError as exc:  # pragma: no cover - depends on the installed extras
+    raise ImportError(
+        "rerankit.llama_index needs llama-index-core: pip install 'rerankit[llama-index]'"
+    ) from exc
 
+from rerankit._adapters import check_reranker_arguments
 from rerankit.backends import spec_of
 from rerankit.backends.base import Backend
 from rerankit.errors import InvalidInputError
-from rerankit.reranker import Reranker, check_reranker_arguments
+from rerankit.reranker import Reranker
 from rerankit.types import RerankResponse
 from rerankit.validation import check_query, check_score_threshold, check_top_n
 
@@ -72,10 +78,44 @@ class RerankPostprocessor(BaseNodePostprocessor):
 
     Build it from a spec and the backend's options, or around a ready :class:`~rerankit.Reranker`:
 
-    >>> from llama_index.core import VectorStoreIndex  # doctest: +SKIP
-    >>> rerank = RerankPostprocessor(model="jina/jina-reranker-v2-base-multilingual", top_n=3)  # doctest: +SKIP
     >>> rerank = RerankPostprocessor(reranker=Reranker("local/BAAI/bge-reranker-base"), top_n=3)  # doctest: +SKIP
     >>> engine = index.as_query_engine(similarity_top_k=20, node_postprocessors=[rerank])  # doctest: +SKIP
+
+    Here a loopback server that speaks Jina's format stands in for ``api.jina.ai`` (without
+    ``base_url`` and ``api_key`` the backend uses Jina's address and ``JINA_API_KEY``):
+
+    >>> from llama_index.core.schema import NodeWithScore, TextNode
+    >>> from rerankit.testing.servers import RerankServer
+    >>> jina = RerankServer("jina").start()
+    >>> rerank = RerankPostprocessor(
+    ...     model="jina/jina-reranker-v2-base-multilingual", base_url=jina.base_url, api_key="test-key", top_n=1
+    ... )
+    >>> nodes = [NodeWithScore(node=TextNode(text=text), score=0.5) for text in ["a fruit", "BM25 ranks documents"]]
+    >>> [scored.node.get_content() for scored in rerank.postprocess_nodes(nodes, query_str="what is BM25?")]
+    ['BM25 ranks documents']
+    >>> jina.stop()
+
+    Args:
+        model: The reranker spec ``"<backend>/<model id>"``; leave it out when passing
+            ``reranker``. Defaults to ``None``.
+        reranker: A ready :class:`~rerankit.Reranker` to score with, instead of a spec and
+            options. Defaults to ``None``.
+        top_n: Nodes to keep, best first; ``None`` keeps all. Defaults to 3.
+        score_threshold: Drop nodes scoring below it, before ``top_n`` applies. Defaults to
+            ``None``.
+        metadata_mode: Which metadata goes into the text that is scored. Defaults to
+            ``MetadataMode.EMBED``.
+        keep_retrieval_score: Keep the retriever's score in ``metadata["retrieval_score"]`` of a
+            copy of each node. Defaults to ``False``.
+        backend_options: Backend options as a dict (what ``to_dict`` stores); keyword
+            ``options`` override them. Defaults to none.
+        callback_manager: LlamaIndex's legacy callback manager. Defaults to a new, empty one.
+        **options: The backend's options (``api_key``, ``base_url``, ``timeout``, ``device``, ...).
+
+    Raises:
+        ConfigurationError: Neither or both of ``model`` and ``reranker`` were given, or an
+            option is unknown to the backend.
+        InvalidInputError: ``top_n`` or ``score_threshold`` is invalid.
 
     The text scored for a node is ``node.get_content(metadata_mode=metadata_mode)``.
     ``score_threshold`` drops nodes scoring below it, then ``top_n`` keeps the best ``top_n``
@@ -287,4 +327,4 @@ def _with_key(keys: list[str]) -> list[str]:
     return list(keys) if RETRIEVAL_SCORE_KEY in keys else [*keys, RETRIEVAL_SCORE_KEY]
 
 
-__all__ = ["RETRIEVAL_SCORE_KEY", "RerankPostprocessor", "public_options"]
+__all__ = ["RETRIEVAL_SCORE_KEY", "RerankPostprocessor"]

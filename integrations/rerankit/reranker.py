@@ -16,7 +16,7 @@ import asyncio
 import logging
 import math
 import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, ExitStack
 from dataclasses import dataclass
@@ -131,16 +131,48 @@ class Reranker:
     >>> response.results[0].index, response.results[0].relevance_score  # doctest: +SKIP
     (0, 0.97...)
 
-    ``fallbacks`` are tried in order when a call fails with one of :data:`FALLBACK_ERRORS` after
-    the backend's own retries. Each is a spec string (built without options: keys and addresses
-    come from the environment), a ready Backend, or a Reranker (its backends, fallbacks included):
+    A hosted API is one spec away; here a loopback server that speaks Cohere's format stands in for
+    ``api.cohere.com`` (without ``base_url`` and ``api_key`` the backend uses Cohere's address and
+    the ``COHERE_API_KEY`` environment variable):
 
+    >>> from rerankit.testing.servers import RerankServer
+    >>> cohere = RerankServer("cohere").start()
+    >>> reranker = Reranker("cohere/rerank-v3.5", base_url=cohere.base_url, api_key="test-key")
+    >>> reranker.rerank("what is BM25?", ["a fruit", "BM25 is a ranking function"], top_n=1).results[0].index
+    1
+
+    ``fallbacks`` are tried in order when a call fails with one of :data:`FALLBACK_ERRORS` after
+    the backend's own retries. Here Cohere answers 503 to everything and Jina takes over:
+
+    >>> jina = RerankServer("jina").start()
+    >>> down = RerankServer("cohere", fault_rate=1.0, faults=["503"]).start()
     >>> reranker = Reranker(
-    ...     "cohere/rerank-v3.5", api_key=cohere_key,
-    ...     fallbacks=[Reranker("jina/jina-reranker-v2-base-multilingual", api_key=jina_key)],
-    ... )  # doctest: +SKIP
-    >>> reranker.rerank("what is BM25?", ["a ranking function", "a fruit"]).backend  # doctest: +SKIP
+    ...     "cohere/rerank-v3.5", base_url=down.base_url, api_key="test-key", max_retries=0,
+    ...     fallbacks=[Reranker("jina/jina-reranker-v2-base-multilingual", base_url=jina.base_url, api_key="test-key")],
+    ... )
+    >>> reranker.rerank("what is BM25?", ["a ranking function", "a fruit"]).backend
     'jina'
+    >>> for server in (cohere, jina, down):
+    ...     server.stop()
+
+    Args:
+        model: A spec string ``"<backend>/<model id>"``, or a ready
+            :class:`~rerankit.backends.base.Backend` (then no ``options`` may be given).
+        fallbacks: What to try, in order, when a call fails with one of :data:`FALLBACK_ERRORS`:
+            spec strings (built without options, so keys and addresses come from the
+            environment), ready Backends, or Rerankers (their backend and fallbacks, in order).
+            Defaults to ``None``: no fallback.
+        **options: The backend's options (``api_key``, ``base_url``, ``timeout``, ``device``,
+            ...); each backend's page lists them. An unknown option is refused by name.
+
+    Raises:
+        ConfigurationError: The spec names no known backend, an option is unknown to the backend,
+            options were given with a ready Backend, or ``fallbacks`` is not a list.
+
+    Attributes:
+        backend: The backend tried first.
+        fallbacks: The backends tried after it, in order (a Reranker given as a fallback
+            contributes all of its backends).
     """
 
     def __init__(
@@ -205,6 +237,25 @@ class Reranker:
         If the backend fails with one of :data:`FALLBACK_ERRORS` the fallbacks are tried in order;
         ``response.backend``/``response.model`` name the one that answered. When all fail, the last
         error is raised, chained (``__context__``) to the one before.
+
+        Args:
+            query: The query; a non-blank string.
+            documents: The texts to rank, in any order; a non-empty sequence of non-blank strings.
+            top_n: How many results to return, best first; at least 1. Defaults to ``None``: all.
+            score_threshold: The lowest score kept; applied before ``top_n``. Defaults to
+                ``None``: no threshold.
+
+        Returns:
+            The results best first (ties keep input order), each with its input ``index``, its
+            ``relevance_score`` (a Python float) and its ``document``; the ``model`` and
+            ``backend`` that answered; and the ``usage`` totals.
+
+        Raises:
+            InvalidInputError: The query, a document (the message names its index), ``top_n`` or
+                ``score_threshold`` is invalid; nothing was sent.
+            BackendError: The backend (and every fallback) failed: a subclass says how
+                (``RateLimitError``, ``ServerError``, ``RerankTimeoutError``,
+                ``AuthenticationError``, ``InvalidRequestError``, ``MalformedResponseError``).
         """
         plan = _Plan.build(query, documents, top_n, score_threshold)
         return _score_with_fallbacks(self.backends, plan)
@@ -217,7 +268,21 @@ class Reranker:
         top_n: int | None = None,
         score_threshold: float | None = None,
     ) -> RerankResponse:
-        """Async :meth:`rerank`, with the same results; the parts of a split run concurrently."""
+        """Async :meth:`rerank`, with the same results; the parts of a split run concurrently.
+
+        Args:
+            query: The query; a non-blank string.
+            documents: The texts to rank; a non-empty sequence of non-blank strings.
+            top_n: How many results to return, best first. Defaults to ``None``: all.
+            score_threshold: The lowest score kept; applied before ``top_n``. Defaults to ``None``.
+
+        Returns:
+            The same :class:`~rerankit.RerankResponse` :meth:`rerank` returns.
+
+        Raises:
+            InvalidInputError: The input is invalid; nothing was sent.
+            BackendError: The backend and every fallback failed.
+        """
         plan = _Plan.build(query, documents, top_n, score_threshold)
         return await _ascore_with_fallbacks(self.backends, plan)
 
@@ -234,7 +299,9 @@ class Reranker:
     def close(self) -> None:
         """Release the resources (pooled connections) of the backend and every fallback.
 
-        Every backend is closed even if closing one fails; that error is raised afterwards.
+        Every backend is closed even if closing one fails; that error is raised afterwards. A
+        Reranker is also a context manager (``with Reranker(...) as reranker:``, and ``async with``)
+        that closes it on exit.
         """
         with ExitStack() as stack:
             for backend in self.backends:
@@ -304,25 +371,6 @@ async def _ascore_plan(backend: Backend, plan: _Plan) -> RerankResponse:
     return plan.finish(parts, scored, backend)
 
 
-def check_reranker_arguments(owner: str, model: object, reranker: object, options: Mapping[str, Any]) -> None:
-    """How an adapter (``owner``) is given its reranker: a ready ``reranker=Reranker(...)``, or a
-    ``model`` spec with backend options; anything else is a :class:`ConfigurationError`."""
-    if reranker is None:
-        if model is None:
-            raise ConfigurationError(
-                f"{owner} needs a model spec (model='cohere/rerank-v3.5') or reranker=Reranker(...)"
-            )
-        return
-    if model is not None or options:
-        given = ["model"] * (model is not None) + sorted(options)
-        raise ConfigurationError(
-            "pass either reranker=Reranker(...) or a model spec with its options, not both "
-            f"(got reranker and {', '.join(given)})"
-        )
-    if not isinstance(reranker, Reranker):
-        raise ConfigurationError(f"reranker must be a rerankit.Reranker, got {type(reranker).__name__}")
-
-
 def _score_with_fallbacks(backends: list[Backend], plan: _Plan) -> RerankResponse:
     """Score on the first backend; on one of FALLBACK_ERRORS, on the next (inside the handler,
     so the next backend's error chains to this one)."""
@@ -375,4 +423,6 @@ async def _gather_bounded(coroutines: list, limit: int) -> list:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        for coroutine in coroutines:
+            coroutine.close()  # a part cancelled before it started was never awaited: no warning
         raise

@@ -6,12 +6,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class Usage(BaseModel):
-    """What a call cost.
+    """What a call cost. Usages add up with ``+`` (a provider figure stays ``None`` only if both are).
 
-    ``documents`` counts the documents passed in; ``pairs_scored`` the (query, document) pairs
-    actually computed after identical documents were merged; ``requests`` the backend calls
-    made (one per split part, retries not counted). ``tokens`` and ``search_units`` are what
-    a provider reported billing, ``None`` when it reported nothing.
+    Attributes:
+        documents: The documents passed in. Defaults to 0.
+        pairs_scored: The (query, document) pairs actually computed, after identical documents
+            were merged. Defaults to 0.
+        requests: The backend calls made: one per split part, retries not counted. Defaults to 0.
+        tokens: The tokens the provider reported billing; ``None`` when it reported none.
+        search_units: The search units the provider reported billing (Cohere); ``None`` when it
+            reported none.
 
     >>> Usage(documents=3, pairs_scored=2, requests=1) + Usage(tokens=10)
     Usage(documents=3, pairs_scored=2, requests=1, tokens=10, search_units=None)
@@ -39,7 +43,16 @@ class Usage(BaseModel):
 
 
 class RerankResult(BaseModel):
-    """One scored document: its position in the input, its score and its text."""
+    """One scored document: its position in the input, its score and its text.
+
+    Attributes:
+        index: The position of the document in the ``documents`` passed in.
+        relevance_score: The backend's score, a Python float; higher is more relevant.
+        document: The document text that was scored.
+
+    >>> RerankResult(index=1, relevance_score=0.9, document="BM25 is a ranking function")
+    RerankResult(index=1, relevance_score=0.9, document='BM25 is a ranking function')
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -51,8 +64,17 @@ class RerankResult(BaseModel):
 class RerankResponse(BaseModel):
     """The documents of one call, best first (ties keep input order), cut to ``top_n``.
 
-    ``model`` is the model that scored them and ``backend`` the backend that answered (with
-    fallbacks configured, the one that succeeded).
+    Attributes:
+        results: The kept documents, best first.
+        model: The model that scored them.
+        backend: The backend that answered (with fallbacks configured, the one that succeeded).
+        usage: What the call cost.
+
+    >>> from rerankit import Reranker
+    >>> from rerankit.testing import FakeBackend
+    >>> response = Reranker(FakeBackend(scores={"a": 0.2, "b": 0.7})).rerank("q", ["a", "b"], top_n=1)
+    >>> response.results, response.backend, response.usage.requests
+    ([RerankResult(index=1, relevance_score=0.7, document='b')], 'fake', 1)
     """
 
     model_config = ConfigDict(frozen=True)
@@ -64,7 +86,16 @@ class RerankResponse(BaseModel):
 
 
 class Scores(BaseModel):
-    """What a backend returns for one request: a score per text, in input order, and its cost."""
+    """What a backend returns for one request: a score per text, in input order, and its cost.
+
+    Attributes:
+        values: One score per text, in the order the texts were given.
+        usage: What the provider reported for this request (only ``tokens`` and ``search_units``
+            are read by the core, which counts documents and requests itself).
+
+    >>> Scores(values=[0.1, 0.8], usage=Usage(tokens=12)).values
+    [0.1, 0.8]
+    """
 
     model_config = ConfigDict(frozen=True)
 

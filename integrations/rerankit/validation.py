@@ -19,6 +19,13 @@ LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 def is_blank(text: str) -> bool:
     """True when ``text`` shows nothing: only whitespace and invisible control or format characters.
 
+    Args:
+        text: The string to look at.
+
+    Returns:
+        Whether every character is whitespace, a control character or a format character
+        (zero-width space, BOM, ...).
+
     >>> is_blank(" \\t\\u200b\\ufeff"), is_blank("\\u200bx")
     (True, False)
     """
@@ -40,7 +47,24 @@ def _check_encodable(text: str, what: str) -> None:
 
 
 def check_query(query: Any) -> str:
-    """Return ``query`` if it is a non-blank string UTF-8 can encode."""
+    """Return ``query`` if it is a non-blank string UTF-8 can encode.
+
+    Args:
+        query: The query of a rerank call.
+
+    Returns:
+        ``query`` unchanged.
+
+    Raises:
+        InvalidInputError: ``query`` is missing, not a string, blank, or holds a lone surrogate.
+
+    >>> check_query("what is BM25?")
+    'what is BM25?'
+    >>> check_query("\\u200b")
+    Traceback (most recent call last):
+    ...
+    rerankit.errors.InvalidInputError: query is required for rerank (only invisible characters such as U+200B)
+    """
     if query is None:
         raise InvalidInputError("query is required for rerank")
     if not isinstance(query, str):
@@ -56,6 +80,23 @@ def check_documents(documents: Any) -> list[str]:
 
     Any ordered iterable of strings is accepted; a set or mapping is not (result indices would
     point into an order the caller does not know).
+
+    Args:
+        documents: The documents of a rerank call.
+
+    Returns:
+        The documents as a new list.
+
+    Raises:
+        InvalidInputError: ``documents`` is missing, empty, a single string, unordered, or holds a
+            non-string, blank or unencodable document (the message names its index).
+
+    >>> check_documents(text for text in ["a", "b"])
+    ['a', 'b']
+    >>> check_documents(["a", "  "])
+    Traceback (most recent call last):
+    ...
+    rerankit.errors.InvalidInputError: document text is required for rerank at index 1
     """
     if documents is None:
         raise InvalidInputError("documents are required for rerank")
@@ -82,7 +123,20 @@ def check_documents(documents: Any) -> list[str]:
 
 
 def check_top_n(top_n: Any) -> int | None:
-    """Return ``top_n`` if it is ``None`` or an integer of at least 1 (a bool is no integer here)."""
+    """Return ``top_n`` if it is ``None`` or an integer of at least 1 (a bool is no integer here).
+
+    Args:
+        top_n: How many results a call keeps.
+
+    Returns:
+        ``top_n`` as an ``int``, or ``None``.
+
+    Raises:
+        InvalidInputError: ``top_n`` is not an integer, or is below 1.
+
+    >>> check_top_n(3), check_top_n(None)
+    (3, None)
+    """
     if top_n is None:
         return None
     if isinstance(top_n, bool) or not isinstance(top_n, numbers.Integral):
@@ -93,7 +147,20 @@ def check_top_n(top_n: Any) -> int | None:
 
 
 def check_score_threshold(score_threshold: Any) -> float | None:
-    """Return ``score_threshold`` as a float if it is ``None`` or a finite real number."""
+    """Return ``score_threshold`` as a float if it is ``None`` or a finite real number.
+
+    Args:
+        score_threshold: The lowest score a call keeps.
+
+    Returns:
+        ``score_threshold`` as a ``float``, or ``None``.
+
+    Raises:
+        InvalidInputError: ``score_threshold`` is not a number, or is NaN or infinite.
+
+    >>> check_score_threshold(1)
+    1.0
+    """
     if score_threshold is None:
         return None
     if isinstance(score_threshold, bool) or not isinstance(score_threshold, numbers.Real):

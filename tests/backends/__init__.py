@@ -1,0 +1,1 @@
+"""Tests of the backends: local, embedding and remote."""

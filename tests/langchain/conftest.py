@@ -9,9 +9,10 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.vectorstores import InMemoryVectorStore
-from rerank_lc_support import CORPUS, LOOPBACK_KEY, OverlapBackend
 
+from rerankit.testing import FakeBackend
 from rerankit.testing.servers import RerankServer
+from tests.langchain.rerank_lc_support import CORPUS, LOOPBACK_KEY, make_overlap_backend
 
 
 @pytest.fixture
@@ -29,8 +30,8 @@ def vector_retriever(corpus: list[Document]) -> BaseRetriever:
 
 
 @pytest.fixture
-def overlap_backend() -> OverlapBackend:
-    return OverlapBackend()
+def overlap_backend() -> FakeBackend:
+    return make_overlap_backend()
 
 
 @pytest.fixture

@@ -1,16 +1,13 @@
-"""Helpers of the LangChain tests: the corpus, a deterministic test backend, a recording handler."""
+"""Helpers of the LangChain tests: the corpus, a deterministic fake backend, a recording handler."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from collections.abc import Sequence
 from typing import Any
 
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.documents import Document
 
-from rerankit import Scores
+from rerankit.testing import FakeBackend
 
 GATEWAY_SPEC = "gateway/cohere/rerank-v3.5"
 LOOPBACK_KEY = "rk-loopback-secret-9431"  # the loopback server's key: must never show in reprs or errors
@@ -34,36 +31,26 @@ def overlap_score(query: str, text: str) -> float:
     return len(shared) + len(text) / 1000.0
 
 
-class OverlapBackend:
-    """A Backend scoring with :func:`overlap_score` that records which path and thread each call took."""
+def make_overlap_backend(api_key: str | None = None) -> FakeBackend:
+    """A Backend scoring with :func:`overlap_score` that records which path and thread each call took.
 
-    name = "overlap"
-    model = "overlap-v1"
-    max_documents_per_request: int | None = None
-    max_concurrency = 1
+    ``api_key`` is kept on it as a real backend keeps its key, to check nothing dumps it.
+    """
+    backend = FakeBackend(
+        "overlap", "overlap-v1", scores=overlap_score, max_concurrency=1, tokens_per_text=None
+    )
+    backend.api_key = api_key  # type: ignore[attr-defined]
+    return backend
 
-    def __init__(self, api_key: str | None = None) -> None:
-        self.api_key = api_key
-        self.requests: list[list[str]] = []
-        self.sync_calls = 0
-        self.async_calls: list[tuple[int, bool]] = []  # (thread id, ran as a task of a running loop)
 
-    def score(self, query: str, texts: Sequence[str]) -> Scores:
-        self.sync_calls += 1
-        self.requests.append(list(texts))
-        return Scores(values=[overlap_score(query, t) for t in texts])
+def sync_calls(backend: FakeBackend) -> int:
+    """How many calls took the sync path."""
+    return sum(not call.is_async for call in backend.calls)
 
-    async def ascore(self, query: str, texts: Sequence[str]) -> Scores:
-        self.async_calls.append((threading.get_ident(), asyncio.current_task() is not None))
-        self.requests.append(list(texts))
-        await asyncio.sleep(0)
-        return Scores(values=[overlap_score(query, t) for t in texts])
 
-    def close(self) -> None:
-        pass
-
-    async def aclose(self) -> None:
-        pass
+def async_calls(backend: FakeBackend) -> list[tuple[int, bool]]:
+    """(thread id, ran as a task of a running loop) of each call that took the async path."""
+    return [(call.thread_id, call.in_task) for call in backend.calls if call.is_async]
 
 
 class EventRecorder(BaseCallbackHandler):

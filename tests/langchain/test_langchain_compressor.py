@@ -11,13 +11,21 @@ from langchain_core.documents import Document
 from langchain_core.load import dumpd
 from langchain_core.runnables import RunnableLambda
 from langchain_core.tracers.run_collector import RunCollectorCallbackHandler
-from rerank_lc_support import QUERY, EventRecorder, OverlapBackend, overlap_score
 
 from rerankit import ConfigurationError, InvalidInputError, Reranker
 from rerankit.langchain import RerankCompressor
+from rerankit.testing import FakeBackend
+from tests.langchain.rerank_lc_support import (
+    QUERY,
+    EventRecorder,
+    async_calls,
+    make_overlap_backend,
+    overlap_score,
+    sync_calls,
+)
 
 
-def compressor_on(backend: OverlapBackend, **fields) -> RerankCompressor:
+def compressor_on(backend: FakeBackend, **fields) -> RerankCompressor:
     return RerankCompressor(reranker=Reranker(backend), **fields)
 
 
@@ -155,17 +163,17 @@ async def test_async_is_native_and_never_runs_the_sync_path(corpus, overlap_back
     compressed = await compressor.acompress_documents(corpus, QUERY)
 
     assert [d.id for d in compressed] == expected_order(corpus)[:3]
-    assert overlap_backend.sync_calls == 0
-    assert overlap_backend.async_calls == [(threading.get_ident(), True)]  # on this loop's thread
+    assert sync_calls(overlap_backend) == 0
+    assert async_calls(overlap_backend) == [(threading.get_ident(), True)]  # on this loop's thread
     assert await compressor.arerank(corpus, QUERY, top_n=1) == [
         {"index": 0, "relevance_score": overlap_score(QUERY, corpus[0].page_content)}
     ]
-    assert overlap_backend.sync_calls == 0
+    assert sync_calls(overlap_backend) == 0
 
 
 def test_serialization_never_exposes_the_api_key():
     secret = "sk-live-do-not-leak-4242"
-    compressor = RerankCompressor(reranker=Reranker(OverlapBackend(api_key=secret)), top_n=2)
+    compressor = RerankCompressor(reranker=Reranker(make_overlap_backend(api_key=secret)), top_n=2)
     dumped = [
         repr(compressor),
         str(compressor),

@@ -18,11 +18,20 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnablePassthrough
 from langchain_core.tracers.run_collector import RunCollectorCallbackHandler
 from langchain_text_splitters import CharacterTextSplitter
-from rerank_lc_support import GATEWAY_SPEC, LOOPBACK_KEY, QUERY, EventRecorder, OverlapBackend, overlap_score
 
 from rerankit import AuthenticationError, Reranker
 from rerankit.langchain import RerankCompressor
 from rerankit.testing.servers import expected_score
+from tests.langchain.rerank_lc_support import (
+    GATEWAY_SPEC,
+    LOOPBACK_KEY,
+    QUERY,
+    EventRecorder,
+    async_calls,
+    make_overlap_backend,
+    overlap_score,
+    sync_calls,
+)
 
 
 @pytest.fixture(params=["local", "gateway"])
@@ -83,8 +92,8 @@ async def test_retriever_ainvoke_awaits_the_backend_on_the_event_loop(vector_ret
     retriever = ContextualCompressionRetriever(base_compressor=compressor, base_retriever=vector_retriever)
     kept = await retriever.ainvoke(QUERY)
     assert len(kept) == 3
-    assert overlap_backend.sync_calls == 0  # no executor hop into the sync path
-    assert overlap_backend.async_calls == [(threading.get_ident(), True)]
+    assert sync_calls(overlap_backend) == 0  # no executor hop into the sync path
+    assert async_calls(overlap_backend) == [(threading.get_ident(), True)]
 
 
 def test_retriever_run_has_the_rerank_as_child(local_spec, vector_retriever):
@@ -198,7 +207,7 @@ def test_deep_copies_share_the_reranker_and_still_work(gateway_server, vector_re
 
 
 def test_core_options_pass_through_and_the_trace_names_the_model_that_answered(gateway_server, corpus):
-    fallback = OverlapBackend()
+    fallback = make_overlap_backend()
     compressor = RerankCompressor(
         model=GATEWAY_SPEC,
         base_url=gateway_server.base_url,

@@ -10,9 +10,9 @@ from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, Callba
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from langchain_tests.integration_tests import RetrieversIntegrationTests
-from rerank_lc_support import GATEWAY_SPEC, LOOPBACK_KEY, QUERY
 
 from rerankit.langchain import RerankCompressor
+from tests.langchain.rerank_lc_support import GATEWAY_SPEC, LOOPBACK_KEY, QUERY
 
 
 class RerankingRetriever(BaseRetriever):

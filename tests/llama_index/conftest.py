@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from llama_index.core.callbacks import CallbackManager, LlamaDebugHandler
 from llama_index.core.instrumentation import root_dispatcher
-from llama_index_support import EventLog
 
 from rerankit import Reranker
+from tests.llama_index.llama_index_support import EventLog
 
 
 @pytest.fixture

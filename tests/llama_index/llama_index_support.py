@@ -13,7 +13,8 @@ from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 from llama_index.core.instrumentation.events import BaseEvent
 from llama_index.core.schema import NodeWithScore, TextNode
 
-from rerankit import Scores, ServerError
+from rerankit import ServerError
+from rerankit.testing import FakeBackend
 
 QUERY = "how do rerankers score a query and a document?"
 
@@ -70,27 +71,7 @@ def reranking_pairs(debug_handler: LlamaDebugHandler) -> list:
     return debug_handler.get_event_pairs(CBEventType.RERANKING)
 
 
-class FailingBackend:
+def failing_backend() -> FakeBackend:
     """A backend whose every call fails like a provider outage."""
-
-    name = "failing"
-    model = "outage-v1"
-    max_documents_per_request = None
-    max_concurrency = 1
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def score(self, query: str, texts: Sequence[str]) -> Scores:
-        self.calls += 1
-        raise ServerError("provider is down", provider=self.name, status_code=503)
-
-    async def ascore(self, query: str, texts: Sequence[str]) -> Scores:
-        self.calls += 1
-        raise ServerError("provider is down", provider=self.name, status_code=503)
-
-    def close(self) -> None:
-        pass
-
-    async def aclose(self) -> None:
-        pass
+    outage = ServerError("provider is down", provider="failing", status_code=503)
+    return FakeBackend("failing", "outage-v1", max_concurrency=1, fail_with=outage)

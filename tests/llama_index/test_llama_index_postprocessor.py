@@ -10,10 +10,10 @@ from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRan
 from llama_index.core.instrumentation.events.span import SpanDropEvent
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle, TextNode
-from llama_index_support import QUERY, FailingBackend, make_scored_nodes, reranking_pairs
 
 from rerankit import ConfigurationError, InvalidInputError, Reranker, ServerError
 from rerankit.llama_index import RETRIEVAL_SCORE_KEY, RerankPostprocessor, public_options
+from tests.llama_index.llama_index_support import QUERY, failing_backend, make_scored_nodes, reranking_pairs
 
 
 def expected(reranker: Reranker, nodes: list[NodeWithScore], mode: MetadataMode = MetadataMode.EMBED):
@@ -223,12 +223,12 @@ def test_top_n_none_reports_the_number_of_nodes(local_reranker: Reranker, event_
 def test_a_backend_failure_still_ends_the_events_and_drops_the_span(
     event_log, debug_handler, callback_manager
 ) -> None:
-    backend = FailingBackend()
+    backend = failing_backend()
     postprocessor = RerankPostprocessor(reranker=Reranker(backend), callback_manager=callback_manager)
     with pytest.raises(ServerError, match="provider is down"):
         postprocessor.postprocess_nodes(make_scored_nodes(), query_str=QUERY)
 
-    assert backend.calls == 1
+    assert len(backend.calls) == 1
     start, end, drop = event_log.of(ReRankStartEvent, ReRankEndEvent, SpanDropEvent)
     assert (type(start), type(end), type(drop)) == (ReRankStartEvent, ReRankEndEvent, SpanDropEvent)
     assert end.nodes == []
@@ -241,7 +241,7 @@ def test_a_backend_failure_still_ends_the_events_and_drops_the_span(
 async def test_an_async_backend_failure_still_ends_the_events(
     event_log, debug_handler, callback_manager
 ) -> None:
-    backend = FailingBackend()
+    backend = failing_backend()
     postprocessor = RerankPostprocessor(reranker=Reranker(backend), callback_manager=callback_manager)
     with pytest.raises(ServerError):
         await postprocessor.apostprocess_nodes(make_scored_nodes(), query_str=QUERY)
@@ -374,7 +374,7 @@ def test_fallbacks_serialize_as_spec_strings(local_spec: str, local_reranker: Re
     assert data["backend_options"] == {"device": "cpu", "fallbacks": [local_spec]}
     assert RerankPostprocessor.from_dict(data).reranker.backends[1].model == local_reranker.model
 
-    around = RerankPostprocessor(reranker=Reranker(FailingBackend(), fallbacks=[local_reranker]))
+    around = RerankPostprocessor(reranker=Reranker(failing_backend(), fallbacks=[local_reranker]))
     assert around.to_dict()["model"] == "failing/outage-v1"
     assert around.to_dict()["backend_options"] == {"fallbacks": [local_spec]}
     # the fallback answers when the backend fails, and the adapter reports its scores

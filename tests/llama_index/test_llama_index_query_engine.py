@@ -17,10 +17,10 @@ from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRan
 from llama_index.core.instrumentation.events.span import SpanDropEvent
 from llama_index.core.llms import MockLLM
 from llama_index.core.schema import MetadataMode, NodeWithScore
-from llama_index_support import CORPUS, QUERY, build_index, make_nodes, reranking_pairs
 
 from rerankit import AuthenticationError, ConfigurationError, Reranker
 from rerankit.llama_index import RETRIEVAL_SCORE_KEY, RerankPostprocessor
+from tests.llama_index.llama_index_support import CORPUS, QUERY, build_index, make_nodes, reranking_pairs
 
 TOP_K = len(CORPUS)
 

@@ -25,8 +25,7 @@ from llama_index.core.schema import NodeWithScore, TextNode
 from rerankit import ConfigurationError, InvalidInputError, Reranker, RerankError
 from rerankit.langchain import RerankCompressor
 from rerankit.llama_index import RerankPostprocessor
-
-from .fakes import FakeBackend
+from rerankit.testing import FakeBackend
 
 OK_DOCS = ["first document", "second document"]
 
@@ -118,7 +117,7 @@ def assert_ranked(response, documents, backend: FakeBackend, top_n=None) -> None
     assert len({r.index for r in response.results}) == len(response.results)
     for result in response.results:
         assert result.document is documents[result.index] or result.document == documents[result.index]
-        assert result.relevance_score == backend.expected(documents[result.index])
+        assert result.relevance_score == backend.score_of(documents[result.index])
     scores = [r.relevance_score for r in response.results]
     assert scores == sorted(scores, reverse=True)
 
@@ -167,13 +166,13 @@ def test_a_huge_document_is_passed_through_whole() -> None:
 
 
 async def test_100k_documents_are_all_ranked_over_many_requests() -> None:
-    backend = FakeBackend(limit=1000, concurrency=8)
+    backend = FakeBackend(max_documents_per_request=1000, max_concurrency=8)
     documents = [f"document number {i}" for i in range(100_000)]
     response = await Reranker(backend).arerank("q", documents)
     assert len(backend.requests) == 100 and all(len(r) == 1000 for r in backend.requests)
     assert sorted(r.index for r in response.results) == list(range(100_000))
     for result in response.results[::997]:
-        assert result.relevance_score == backend.expected(documents[result.index])
+        assert result.relevance_score == backend.score_of(documents[result.index])
     assert response.usage.documents == 100_000 and response.usage.requests == 100
 
 
@@ -405,10 +404,10 @@ def test_adapters_pass_unusual_but_valid_text_through() -> None:
     )
     assert sorted(d.page_content for d in compressed) == sorted(texts)
     for document in compressed:
-        assert document.metadata["relevance_score"] == backend.expected(document.page_content)
+        assert document.metadata["relevance_score"] == backend.score_of(document.page_content)
     reranked = RerankPostprocessor(reranker=Reranker(backend), top_n=None).postprocess_nodes(
         nodes(*texts), query_str="q"
     )
     assert sorted(n.node.get_content() for n in reranked) == sorted(texts)
     for node in reranked:
-        assert node.score == backend.expected(node.node.get_content())
+        assert node.score == backend.score_of(node.node.get_content())

@@ -28,8 +28,7 @@ from rerankit.backends._endpoints import (
     RetryBudget,
 )
 from rerankit.errors import MalformedResponseError, RateLimitError, RerankTimeoutError
-
-from .loopback import assert_correct, loopback_reranker
+from tests.loopback import assert_correct, loopback_reranker
 
 QUERY, DOCUMENTS = "what is bm25", ["bm25 is a ranking function", "an apple is a fruit", "vector search"]
 

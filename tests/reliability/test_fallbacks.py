@@ -23,8 +23,7 @@ from rerankit import (
     ServerError,
 )
 from rerankit.reranker import FALLBACK_ERRORS
-
-from .fakes import FakeBackend
+from rerankit.testing import FakeBackend
 
 DOCS = ["alpha", "beta", "gamma", "delta", "beta"]
 
@@ -55,7 +54,7 @@ def assert_scored_by(response, backend: FakeBackend, documents=DOCS) -> None:
     assert sorted(r.index for r in response.results) == list(range(len(documents)))
     for result in response.results:
         assert result.document == documents[result.index]
-        assert result.relevance_score == backend.expected(documents[result.index])
+        assert result.relevance_score == backend.score_of(documents[result.index])
 
 
 def test_the_documented_fallback_errors() -> None:
@@ -71,14 +70,14 @@ def test_the_documented_fallback_errors() -> None:
 @pytest.mark.parametrize("mode", ["sync", "async"])
 @pytest.mark.parametrize("error", TRANSIENT, ids=lambda e: type(e).__name__)
 async def test_transient_failure_falls_back_and_the_response_names_who_answered(error, mode, caplog) -> None:
-    primary = FakeBackend("primary", "p-model", always=error)
+    primary = FakeBackend("primary", "p-model", fail_with=error)
     fallback = FakeBackend("fallback", "f-model")
     with caplog.at_level(logging.WARNING, logger="rerankit"):
         response = await rerank(Reranker(primary, fallbacks=[fallback]), mode, "q", DOCS, top_n=3)
     assert response.backend == "fallback" and response.model == "f-model"
     assert len(response.results) == 3
     for result in response.results:
-        assert result.relevance_score == fallback.expected(DOCS[result.index])
+        assert result.relevance_score == fallback.score_of(DOCS[result.index])
     assert len(primary.requests) == 1 and len(fallback.requests) == 1
     (record,) = [r for r in caplog.records if "falling back" in r.getMessage()]
     assert "primary/p-model" in record.getMessage() and "fallback/f-model" in record.getMessage()
@@ -88,7 +87,7 @@ async def test_transient_failure_falls_back_and_the_response_names_who_answered(
 @pytest.mark.parametrize("mode", ["sync", "async"])
 @pytest.mark.parametrize("error", PERMANENT, ids=lambda e: type(e).__name__)
 async def test_permanent_failure_is_raised_at_once_without_trying_the_fallback(error, mode) -> None:
-    primary = FakeBackend("primary", always=error)
+    primary = FakeBackend("primary", fail_with=error)
     fallback = FakeBackend("fallback")
     with pytest.raises(type(error)) as caught:
         await rerank(Reranker(primary, fallbacks=[fallback]), mode, "q", DOCS)
@@ -106,8 +105,8 @@ async def test_invalid_input_reaches_no_backend(mode) -> None:
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
 async def test_the_first_healthy_backend_in_order_answers(mode) -> None:
-    first = FakeBackend("first", always=ServerError("down", status_code=503))
-    second = FakeBackend("second", always=RateLimitError("slow down", status_code=429))
+    first = FakeBackend("first", fail_with=ServerError("down", status_code=503))
+    second = FakeBackend("second", fail_with=RateLimitError("slow down", status_code=429))
     third, fourth = FakeBackend("third"), FakeBackend("fourth")
     response = await rerank(Reranker(first, fallbacks=[second, third, fourth]), mode, "q", DOCS)
     assert_scored_by(response, third)
@@ -117,7 +116,7 @@ async def test_the_first_healthy_backend_in_order_answers(mode) -> None:
 @pytest.mark.parametrize("mode", ["sync", "async"])
 async def test_when_every_backend_fails_the_last_error_is_raised_chained_to_the_earlier(mode) -> None:
     errors = [ServerError("down"), RerankTimeoutError("slow"), RateLimitError("limited")]
-    backends = [FakeBackend(f"b{i}", always=error) for i, error in enumerate(errors)]
+    backends = [FakeBackend(f"b{i}", fail_with=error) for i, error in enumerate(errors)]
     with pytest.raises(RateLimitError) as caught:
         await rerank(Reranker(backends[0], fallbacks=backends[1:]), mode, "q", DOCS)
     assert caught.value is errors[2]
@@ -126,8 +125,8 @@ async def test_when_every_backend_fails_the_last_error_is_raised_chained_to_the_
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
 async def test_a_permanent_error_from_a_fallback_stops_the_chain(mode) -> None:
-    primary = FakeBackend("primary", always=ServerError("down", status_code=500))
-    bad_key = FakeBackend("bad-key", always=AuthenticationError("bad key", status_code=401))
+    primary = FakeBackend("primary", fail_with=ServerError("down", status_code=500))
+    bad_key = FakeBackend("bad-key", fail_with=AuthenticationError("bad key", status_code=401))
     never = FakeBackend("never")
     with pytest.raises(AuthenticationError) as caught:
         await rerank(Reranker(primary, fallbacks=[bad_key, never]), mode, "q", DOCS)
@@ -139,8 +138,10 @@ async def test_a_permanent_error_from_a_fallback_stops_the_chain(mode) -> None:
 async def test_a_split_call_failing_midway_is_rescored_whole_by_the_fallback(mode) -> None:
     """One response never mixes two models' scores, even when only one part failed."""
     documents = [f"document {i}" for i in range(10)]
-    primary = FakeBackend("primary", limit=3, concurrency=1, failures=[None, ServerError("down")])
-    fallback = FakeBackend("fallback", limit=4)
+    primary = FakeBackend(
+        "primary", max_documents_per_request=3, max_concurrency=1, failures=[None, ServerError("down")]
+    )
+    fallback = FakeBackend("fallback", max_documents_per_request=4)
     response = await rerank(Reranker(primary, fallbacks=[fallback]), mode, "q", documents)
     assert_scored_by(response, fallback, documents)
     assert [len(r) for r in fallback.requests] == [4, 4, 2]
@@ -166,7 +167,9 @@ def test_fallbacks_given_as_rerankers_are_flattened_in_order() -> None:
 
 
 def test_fallback_spec_strings_build_backends(bert_model) -> None:
-    reranker = Reranker(FakeBackend("primary", always=ServerError("down")), fallbacks=[f"local/{bert_model}"])
+    reranker = Reranker(
+        FakeBackend("primary", fail_with=ServerError("down")), fallbacks=[f"local/{bert_model}"]
+    )
     response = reranker.rerank("what is bm25", ["a ranking function", "a fruit"])
     assert response.backend == "local" and response.model == str(bert_model)
     with Reranker(f"local/{bert_model}") as direct:
@@ -195,7 +198,7 @@ def test_no_fallbacks_is_the_plain_reranker() -> None:
         reranker = Reranker(FakeBackend("primary"), fallbacks=fallbacks)
         assert reranker.fallbacks == [] and repr(reranker) == "Reranker(FakeBackend('primary'))"
     with pytest.raises(ServerError):
-        Reranker(FakeBackend("primary", always=ServerError("down"))).rerank("q", DOCS)
+        Reranker(FakeBackend("primary", fail_with=ServerError("down"))).rerank("q", DOCS)
 
 
 async def test_close_and_aclose_reach_every_backend_even_when_one_fails() -> None:

@@ -15,8 +15,7 @@ from rerankit import (
     ServerError,
 )
 from rerankit.testing.servers import RerankServer
-
-from .loopback import assert_correct, loopback_reranker
+from tests.loopback import assert_correct, loopback_reranker
 
 QUERY, DOCUMENTS = "what is bm25", ["bm25 is a ranking function", "an apple is a fruit", "vector search"]
 

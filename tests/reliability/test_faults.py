@@ -23,8 +23,7 @@ from rerankit import (
     ServerError,
 )
 from rerankit.testing.servers import RerankServer
-
-from .loopback import (
+from tests.loopback import (
     PROVIDERS,
     TRANSIENT_FAULTS,
     assert_correct,

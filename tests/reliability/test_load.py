@@ -24,8 +24,7 @@ import pytest
 
 from rerankit import Reranker
 from rerankit.testing.servers import RerankServer
-
-from .loopback import (
+from tests.loopback import (
     PROVIDERS,
     TRANSIENT_FAULTS,
     assert_correct,
@@ -56,7 +55,7 @@ async def run_load(
     batches: int = 10,
     traced_batches: int = 4,
     split: int = 4,
-    max_documents: int = 6,
+    max_documents: int = 8,
     fault_rate: float = 0.3,
     seed: int = 0,
 ) -> dict[str, object]:
@@ -187,7 +186,7 @@ def check_load(figures: dict, label: str, lines: list[str]) -> None:
 
 @pytest.mark.timeout(120)
 async def test_1000_async_reranks_64_in_flight_through_30_percent_faults(figures) -> None:
-    check_load(await run_load("gateway", 1000), "load/gateway (1-6 documents, parts of 4)", figures)
+    check_load(await run_load("gateway", 1000), "load/gateway (1-8 documents, parts of 4)", figures)
 
 
 #: Calls per provider in the soak run (``RERANKIT_SOAK_CALLS`` to change it).

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Sequence
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rerankit import Reranker, Scores, Usage
+from rerankit import Reranker, Usage
+from rerankit.testing import FakeBackend
 
 
 def coarse_score(text: str) -> float:
@@ -21,30 +21,15 @@ def coarse_score(text: str) -> float:
     return (sum(map(ord, text)) % 7 - 2) / 4
 
 
-class LimitedBackend:
+def limited_backend(limit: int | None, concurrency: int) -> FakeBackend:
     """Scores with ``coarse_score``; records every request; reports one token per text."""
-
-    name = "limited"
-    model = "coarse-v1"
-
-    def __init__(self, limit: int | None, concurrency: int) -> None:
-        self.max_documents_per_request = limit
-        self.max_concurrency = concurrency
-        self.requests: list[list[str]] = []
-
-    def score(self, query: str, texts: Sequence[str]) -> Scores:
-        self.requests.append(list(texts))
-        return Scores(values=[coarse_score(t) for t in texts], usage=Usage(tokens=len(texts)))
-
-    async def ascore(self, query: str, texts: Sequence[str]) -> Scores:
-        await asyncio.sleep(0)  # let the parts interleave
-        return self.score(query, texts)
-
-    def close(self) -> None:
-        pass
-
-    async def aclose(self) -> None:
-        pass
+    return FakeBackend(
+        "limited",
+        "coarse-v1",
+        scores=lambda query, text: coarse_score(text),
+        max_documents_per_request=limit,
+        max_concurrency=concurrency,
+    )
 
 
 # A small alphabet makes duplicate documents common; any non-blank text is valid.
@@ -61,7 +46,7 @@ calls = st.fixed_dictionaries(
 PROPERTY_SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def check_response(call: dict, response, backend: LimitedBackend) -> None:
+def check_response(call: dict, response, backend: FakeBackend) -> None:
     documents, top_n, threshold = call["documents"], call["top_n"], call["score_threshold"]
     indices = [r.index for r in response.results]
 
@@ -103,7 +88,7 @@ def check_response(call: dict, response, backend: LimitedBackend) -> None:
 @PROPERTY_SETTINGS
 @given(call=calls)
 def test_sync_rerank_is_the_ranking_of_its_inputs(call: dict) -> None:
-    backend = LimitedBackend(call["limit"], call["concurrency"])
+    backend = limited_backend(call["limit"], call["concurrency"])
     response = Reranker(backend).rerank(
         "q", call["documents"], top_n=call["top_n"], score_threshold=call["score_threshold"]
     )
@@ -113,21 +98,21 @@ def test_sync_rerank_is_the_ranking_of_its_inputs(call: dict) -> None:
 @PROPERTY_SETTINGS
 @given(call=calls)
 def test_async_rerank_is_the_ranking_of_its_inputs_and_equals_sync(call: dict) -> None:
-    backend = LimitedBackend(call["limit"], call["concurrency"])
+    backend = limited_backend(call["limit"], call["concurrency"])
     options = {"top_n": call["top_n"], "score_threshold": call["score_threshold"]}
     response = asyncio.run(Reranker(backend).arerank("q", call["documents"], **options))
     check_response(call, response, backend)
-    assert Reranker(LimitedBackend(call["limit"], 1)).rerank("q", call["documents"], **options) == response
+    assert Reranker(limited_backend(call["limit"], 1)).rerank("q", call["documents"], **options) == response
 
 
 @settings(max_examples=200, deadline=None)
 @given(documents=st.lists(texts, min_size=1, max_size=30), top_n=st.integers(min_value=1, max_value=40))
 def test_duplicates_share_one_score_and_all_are_listed(documents: list[str], top_n: int) -> None:
-    backend = LimitedBackend(limit=2, concurrency=2)
+    backend = limited_backend(limit=2, concurrency=2)
     response = Reranker(backend).rerank("q", documents)
     score_of: dict[str, float] = {}
     for result in response.results:
         assert score_of.setdefault(result.document, result.relevance_score) == result.relevance_score
     assert len(response.results) == len(documents)
-    cut = Reranker(LimitedBackend(limit=3, concurrency=1)).rerank("q", documents, top_n=top_n)
+    cut = Reranker(limited_backend(limit=3, concurrency=1)).rerank("q", documents, top_n=top_n)
     assert cut.results == response.results[:top_n]

@@ -14,8 +14,7 @@ import pytest
 
 from rerankit import Reranker
 from rerankit.testing.servers import RerankServer
-
-from .loopback import FAST_RETRIES, assert_correct
+from tests.loopback import FAST_RETRIES, assert_correct
 
 QUERY, DOCUMENTS = "what is bm25", ["bm25 is a ranking function", "an apple is a fruit", "vector search"]
 #: Breakers that open after 3 failed calls and probe again within 0.1-0.2 s.

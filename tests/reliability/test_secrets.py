@@ -23,8 +23,7 @@ from rerankit import (
 )
 from rerankit.langchain import RerankCompressor
 from rerankit.llama_index import RerankPostprocessor
-
-from .loopback import PROVIDERS, SPECS, loopback_reranker
+from tests.loopback import PROVIDERS, SPECS, loopback_reranker
 
 KEY = "sk-live-7f3a9c1e5b8d2f4a6c0e"
 

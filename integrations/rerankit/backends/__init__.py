@@ -2,13 +2,17 @@
 
 Each backend module is imported only when its prefix is used, so ``import rerankit`` stays light
 (no torch unless ``local/`` is asked for).
+
+The kit for writing a backend is re-exported here: the :class:`Backend` protocol and, for a remote
+API, ``RemoteBackend``, ``Reply`` and the readers ``parse_scores``, ``scores_in_input_order``,
+``number_at`` and ``whole_number_at``.
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rerankit.backends.base import Backend
 from rerankit.errors import ConfigurationError
@@ -99,4 +103,40 @@ def create_backend(spec: str, options: dict[str, Any]) -> Backend:
     return cls(model, **options)
 
 
-__all__ = ["BACKENDS", "Backend", "backend_class", "create_backend", "option_names", "parse_spec", "spec_of"]
+#: The kit for writing a remote backend (see ``rerankit.backends.cohere`` for a whole one): the base
+#: class, the 2xx reply it reads, and the defensive readers of scores and usage numbers. Imported on
+#: first use, so ``import rerankit`` does not load httpx and tenacity.
+_BACKEND_KIT = {
+    "RemoteBackend": "rerankit.backends.remote",
+    "Reply": "rerankit.backends.http",
+    "parse_scores": "rerankit.backends.responses",
+    "scores_in_input_order": "rerankit.backends.responses",
+    "number_at": "rerankit.backends.responses",
+    "whole_number_at": "rerankit.backends.responses",
+}
+
+if TYPE_CHECKING:
+    from rerankit.backends.http import Reply
+    from rerankit.backends.remote import RemoteBackend
+    from rerankit.backends.responses import number_at, parse_scores, scores_in_input_order, whole_number_at
+
+
+def __getattr__(name: str) -> Any:
+    if name in _BACKEND_KIT:
+        return getattr(importlib.import_module(_BACKEND_KIT[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "RemoteBackend",
+    "Reply",
+    "create_backend",
+    "number_at",
+    "parse_scores",
+    "parse_spec",
+    "scores_in_input_order",
+    "spec_of",
+    "whole_number_at",
+]

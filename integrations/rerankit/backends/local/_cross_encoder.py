@@ -92,9 +92,12 @@ class LocalCrossEncoder:
             (``modules.json`` or a pair-aware chat template), and without one is refused.
         trust_remote_code: allow the model repository's own code to run.
         revision: a hub revision (branch, tag or commit) to pin.
-        backend: the runtime, ``"torch"``, ``"onnx"`` or ``"openvino"`` (the last two need
+        runtime: the runtime, ``"torch"``, ``"onnx"`` or ``"openvino"`` (the last two need
             ``rerankit[accel]``). Without ``model_file`` a model with no exported file is exported
-            at load time (slow; export once and save it, see docs/performance.md).
+            at load time (slow; export once and save it, see docs/performance.md). Defaults to
+            ``"torch"``.
+        backend: the same option under sentence-transformers' name (``CrossEncoder(backend=...)``),
+            kept as an alias of ``runtime``; giving both with different values is an error.
         model_file: with ``backend="onnx"``/``"openvino"``, the exported file to load, relative to
             the model directory or repository: ``"onnx/model_qint8_avx512_vnni.onnx"`` (int8 ONNX),
             ``"openvino/openvino_model_qint8_quantized.xml"`` (int8 OpenVINO). ``None``: the
@@ -123,10 +126,12 @@ class LocalCrossEncoder:
         instruction: str | None = None,
         trust_remote_code: bool = False,
         revision: str | None = None,
-        backend: str = "torch",
+        runtime: str | None = None,
+        backend: str | None = None,
         model_file: str | None = None,
         llm_format: str | LLMFormat | None = None,
     ) -> None:
+        backend = _runtime_option(runtime, backend)
         check_integer("batch_size", batch_size, minimum=1)
         if max_length is not None:
             check_integer("max_length", max_length, minimum=8)
@@ -442,3 +447,12 @@ class LocalCrossEncoder:
             + (f", llm_format={self.llm_format.name!r}" if self.llm_format else "")
             + ")"
         )
+
+
+def _runtime_option(runtime: str | None, backend: str | None) -> str:
+    """The runtime named by ``runtime`` or by its alias ``backend`` (sentence-transformers' name)."""
+    if runtime is not None and backend is not None and runtime != backend:
+        raise ConfigurationError(
+            f"runtime={runtime!r} and its alias backend={backend!r} disagree; give only runtime"
+        )
+    return runtime or backend or "torch"

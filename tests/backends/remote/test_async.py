@@ -9,8 +9,7 @@ import pytest
 
 from rerankit import RateLimitError
 from rerankit.testing.servers import RerankServer, expected_score
-
-from .helpers import make_reranker
+from tests.loopback import make_reranker
 
 QUERY = "what is bm25"
 DOCUMENTS = ["bm25 is a ranking function", "a banana is a fruit", "bm25 weighs term frequency"]

@@ -7,8 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from rerankit.testing.servers import PROVIDERS, RerankServer
-
-from .helpers import ENV_VARS
+from tests.loopback import ENV_VARS
 
 
 @pytest.fixture(autouse=True)

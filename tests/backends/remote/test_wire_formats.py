@@ -6,8 +6,7 @@ import pytest
 
 from rerankit import Reranker
 from rerankit.testing.servers import RerankServer, expected_score, expected_search_units, expected_tokens
-
-from .helpers import auth_headers, make_reranker
+from tests.loopback import auth_headers, make_reranker
 
 QUERY = "what is bm25"
 DOCUMENTS = [

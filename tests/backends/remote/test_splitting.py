@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rerankit.testing.servers import RerankServer, expected_score, expected_search_units
-
-from .helpers import make_reranker
+from tests.loopback import make_reranker
 
 QUERY = "which document mentions retrieval"
 DOCUMENTS = [f"document {i} about {'retrieval' if i % 7 == 0 else 'cooking'} number {i}" for i in range(2500)]

@@ -16,10 +16,10 @@ from rerankit.evaluation import (
     Document,
     RankedDocument,
     evaluate,
-    latency_stats,
     load_beir,
     score_rankings,
 )
+from rerankit.evaluation._latency import latency_stats
 
 
 def ndcg_at_10(ranked_ids: list[str], judged: dict[str, int]) -> float:

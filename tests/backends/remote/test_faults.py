@@ -18,8 +18,7 @@ from rerankit import (
     ServerError,
 )
 from rerankit.testing.servers import RerankServer, expected_score
-
-from .helpers import EMPTY_401, make_reranker
+from tests.loopback import EMPTY_401, make_reranker
 
 QUERY = "what is bm25"
 DOCUMENTS = ["bm25 is a ranking function", "a banana is a fruit", "bm25 weighs term frequency"]

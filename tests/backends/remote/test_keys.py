@@ -9,8 +9,7 @@ import pytest
 
 from rerankit import AuthenticationError, ConfigurationError, Reranker, ServerError
 from rerankit.testing.servers import RerankServer
-
-from .helpers import EMPTY_401, SPECS, make_reranker, sent_key
+from tests.loopback import EMPTY_401, SPECS, make_reranker, sent_key
 
 SECRET = "sk-live-0123456789abcdef"
 QUERY = "what is bm25"

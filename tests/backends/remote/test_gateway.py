@@ -6,8 +6,7 @@ import pytest
 
 from rerankit import ConfigurationError, InvalidRequestError, Reranker, ServerError
 from rerankit.testing.servers import RerankServer, expected_score
-
-from .helpers import make_reranker
+from tests.loopback import make_reranker
 
 QUERY = "what is bm25"
 DOCUMENTS = ["bm25 is a ranking function", "a banana is a fruit"]

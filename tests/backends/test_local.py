@@ -63,7 +63,7 @@ def test_qwen3_llm_reranker_scores_equal_the_model_card_with_and_without_instruc
 ) -> None:
     # A checkpoint with a pair-aware chat template keeps sentence-transformers' LogitScore setup;
     # its scores are held to the model card's recipe (tests/llm_references.py), not to predict().
-    from llm_references import qwen3_reference
+    from tests.llm_references import qwen3_reference
 
     path = str(tiny_models["qwen3"])
     assert LocalCrossEncoder(path).is_llm_reranker

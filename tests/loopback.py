@@ -1,4 +1,5 @@
-"""Helpers for the loopback-HTTP half of the reliability suite."""
+"""Helpers for the tests that talk HTTP to the loopback provider servers (``rerankit.testing.servers``):
+the remote backend tests and the loopback half of the reliability suite."""
 
 from __future__ import annotations
 
@@ -10,17 +11,7 @@ from typing import Any
 from rerankit import Reranker
 from rerankit.testing.servers import RerankServer, expected_score
 
-PROVIDERS = (
-    "cohere",
-    "jina",
-    "deepinfra",
-    "gateway",
-    "tei",
-    "voyage",
-    "zeroentropy",
-    "mixedbread",
-    "pinecone",
-)
+#: A spec string per provider, as users write them.
 SPECS = {
     "cohere": "cohere/rerank-v3.5",
     "jina": "jina/jina-reranker-v2-base-multilingual",
@@ -32,6 +23,42 @@ SPECS = {
     "mixedbread": "mixedbread/mixedbread-ai/mxbai-rerank-large-v2",
     "pinecone": "pinecone/bge-reranker-v2-m3",
 }
+PROVIDERS = tuple(SPECS)
+#: The environment variables that can hold each provider's key or address.
+ENV_VARS = (
+    "COHERE_API_KEY",
+    "CO_API_KEY",
+    "JINA_API_KEY",
+    "DEEPINFRA_API_KEY",
+    "DEEPINFRA_TOKEN",
+    "RERANKIT_GATEWAY_API_KEY",
+    "RERANKIT_GATEWAY_URL",
+    "RERANKIT_TEI_URL",
+    "RERANKIT_TEI_API_KEY",
+    "VOYAGE_API_KEY",
+    "ZEROENTROPY_API_KEY",
+    "MXBAI_API_KEY",
+    "MIXEDBREAD_BASE_URL",
+    "PINECONE_API_KEY",
+)
+#: Providers whose 401 has an empty body (TEI's --api-key middleware), so no message to quote.
+EMPTY_401 = frozenset({"tei"})
+
+
+def auth_headers(provider: str, key: str = "test-key") -> dict[str, str]:
+    """The headers that carry ``key`` to ``provider``, as its documentation says."""
+    if provider == "pinecone":
+        return {"api-key": key, "x-pinecone-api-version": "2025-10"}
+    return {"authorization": f"Bearer {key}"}
+
+
+def sent_key(provider: str, headers: dict[str, str]) -> str:
+    """The key a recorded request carried (lower-case header names)."""
+    if provider == "pinecone":
+        return headers["api-key"]
+    return headers["authorization"].removeprefix("Bearer ")
+
+
 #: Retries that do not slow the suite down: millisecond backoff, waits capped at 20 ms.
 FAST_RETRIES: dict[str, Any] = {"backoff_base": 0.001, "max_retry_wait": 0.02}
 #: Every fault a patient client gets through: rate limits, 5xx (JSON or an HTML proxy page),
@@ -50,6 +77,18 @@ TRANSIENT_FAULTS = (
 )
 
 
+def make_reranker(server: RerankServer, **options: Any) -> Reranker:
+    """A reranker for ``server``'s provider with test-speed retries (override any option)."""
+    settings: dict[str, Any] = {
+        "base_url": server.base_url,
+        "api_key": server.api_key,
+        "backoff_base": 0.001,
+        "timeout": 5.0,
+    }
+    settings.update(options)
+    return Reranker(SPECS[server.provider], **settings)
+
+
 def loopback_reranker(provider: str, server: RerankServer, **options: Any) -> Reranker:
     """A Reranker for ``provider`` pointed at ``server``, with fast retries unless overridden."""
     return Reranker(
@@ -63,7 +102,8 @@ def random_call(rng: random.Random, tag: str, max_documents: int = 8) -> tuple[s
     words = ["bm25", "ranking", "fruit", "vector", "search", "rerank", "apple", "query", "index"]
     query = f"{tag} " + " ".join(rng.sample(words, 3))
     documents = [
-        f"{tag} doc {i}: " + " ".join(rng.sample(words, rng.randint(1, 5))) for i in range(rng.randint(1, 8))
+        f"{tag} doc {i}: " + " ".join(rng.sample(words, rng.randint(1, 5)))
+        for i in range(rng.randint(1, max_documents))
     ]
     return query, documents
 

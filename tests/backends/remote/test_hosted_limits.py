@@ -9,8 +9,7 @@ import pytest
 from rerankit import ConfigurationError, InvalidRequestError, Reranker
 from rerankit.backends.voyage import estimated_tokens
 from rerankit.testing.servers import RerankServer, expected_score, expected_search_units
-
-from .helpers import auth_headers, make_reranker
+from tests.loopback import auth_headers, make_reranker
 
 QUERY = "which document mentions retrieval"
 

@@ -14,8 +14,7 @@ from rerankit import (
     ServerError,
 )
 from rerankit.testing.servers import RerankServer, expected_score, expected_tokens
-
-from .helpers import make_reranker
+from tests.loopback import make_reranker
 
 QUERY = "which document mentions retrieval"
 DOCUMENTS = [f"document {i} about {'retrieval' if i % 3 == 0 else 'cooking'}" for i in range(12)]

@@ -1,0 +1,1 @@
+"""rerankit's test suite, laid out like the package; helpers are imported as ``tests.<module>``."""

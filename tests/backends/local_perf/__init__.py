@@ -1,0 +1,1 @@
+"""Speed features of the local backend: token budgets, concurrent batching, accelerated runtimes."""

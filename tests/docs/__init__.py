@@ -1,0 +1,1 @@
+"""Tests of the documentation site, the docstring examples and the notebooks."""

@@ -1,0 +1,68 @@
+"""The ``>>>`` examples in the docstrings run and print what they show.
+
+Examples that need a model from the Hugging Face hub or a GPU are marked ``# doctest: +SKIP``;
+the others run here, the remote ones against the loopback servers of ``rerankit.testing.servers``.
+"""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import logging
+
+import pytest
+
+MODULES = [
+    "rerankit",
+    "rerankit._adapters",
+    "rerankit.backends",
+    "rerankit.cli",
+    "rerankit.errors",
+    "rerankit.evaluation",
+    "rerankit.evaluation._beir",
+    "rerankit.evaluation._bm25",
+    "rerankit.evaluation._evaluate",
+    "rerankit.evaluation._latency",
+    "rerankit.evaluation._metrics",
+    "rerankit.evaluation._plot",
+    "rerankit.evaluation._progress",
+    "rerankit.evaluation._results",
+    "rerankit.langchain",
+    "rerankit.llama_index",
+    "rerankit.reranker",
+    "rerankit.testing",
+    "rerankit.testing._fake",
+    "rerankit.types",
+    "rerankit.validation",
+]
+#: Modules whose docstrings hold examples that must actually run (not only be skipped).
+WITH_RUNNING_EXAMPLES = {
+    "rerankit._adapters",
+    "rerankit.backends",
+    "rerankit.cli",
+    "rerankit.errors",
+    "rerankit.evaluation._beir",
+    "rerankit.evaluation._bm25",
+    "rerankit.evaluation._evaluate",
+    "rerankit.evaluation._latency",
+    "rerankit.evaluation._metrics",
+    "rerankit.langchain",
+    "rerankit.llama_index",
+    "rerankit.reranker",
+    "rerankit.testing._fake",
+    "rerankit.types",
+    "rerankit.validation",
+}
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples_run(name: str, caplog: pytest.LogCaptureFixture) -> None:
+    module = importlib.import_module(name)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    ran, reports = 0, []
+    with caplog.at_level(logging.WARNING, logger="rerankit"):  # fallbacks log a warning
+        for test in doctest.DocTestFinder(exclude_empty=True).find(module, name):
+            ran += runner.run(test, out=reports.append).attempted  # +SKIP examples are not attempted
+    assert runner.failures == 0, "".join(reports)
+    if name in WITH_RUNNING_EXAMPLES:
+        assert ran > 0, f"{name} has no docstring example that runs"

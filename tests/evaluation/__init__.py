@@ -1,0 +1,1 @@
+"""Tests of ``rerankit.evaluation`` and the shipped demo data."""
