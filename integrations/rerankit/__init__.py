@@ -5,6 +5,7 @@
 >>> reranker.rerank("query", ["doc a", "doc b"], top_n=1).results  # doctest: +SKIP
 """
 
+from rerankit._score_cache import MemoryScoreCache, RedisScoreCache, ScoreCache
 from rerankit.backends.base import Backend
 from rerankit.errors import (
     AuthenticationError,
@@ -19,7 +20,7 @@ from rerankit.errors import (
     ServerError,
 )
 from rerankit.reranker import Reranker
-from rerankit.types import RerankResponse, RerankResult, Scores, Usage
+from rerankit.types import ChunkSpan, RerankResponse, RerankResult, Scores, Usage
 
 __version__ = "0.1.0"
 
@@ -27,16 +28,20 @@ __all__ = [
     "AuthenticationError",
     "Backend",
     "BackendError",
+    "ChunkSpan",
     "ConfigurationError",
     "InvalidInputError",
     "InvalidRequestError",
     "MalformedResponseError",
+    "MemoryScoreCache",
     "RateLimitError",
+    "RedisScoreCache",
     "RerankError",
     "RerankResponse",
     "RerankResult",
     "RerankTimeoutError",
     "Reranker",
+    "ScoreCache",
     "Scores",
     "ServerError",
     "Usage",

@@ -11,10 +11,13 @@ class Usage(BaseModel):
     ``documents`` counts the documents passed in; ``pairs_scored`` the (query, document) pairs
     actually computed after identical documents were merged; ``requests`` the backend calls
     made (one per split part, retries not counted). ``tokens`` and ``search_units`` are what
-    a provider reported billing, ``None`` when it reported nothing.
+    a provider reported billing, ``None`` when it reported nothing. With a score cache
+    (``Reranker(..., cache=True)``), ``cache_hits`` counts the distinct documents answered from the
+    cache and ``cache_misses`` those scored by the backend; with ``long_documents="chunk"``,
+    ``pairs_scored`` counts the (query, chunk) pairs computed.
 
-    >>> Usage(documents=3, pairs_scored=2, requests=1) + Usage(tokens=10)
-    Usage(documents=3, pairs_scored=2, requests=1, tokens=10, search_units=None)
+    >>> Usage(documents=3, pairs_scored=2, requests=1) + Usage(tokens=10, cache_hits=1)
+    Usage(documents=3, pairs_scored=2, requests=1, tokens=10, search_units=None, cache_hits=1, cache_misses=0)
     """
 
     model_config = ConfigDict(frozen=True)
@@ -24,6 +27,8 @@ class Usage(BaseModel):
     requests: int = 0
     tokens: int | None = None
     search_units: float | None = None
+    cache_hits: int = 0
+    cache_misses: int = 0
 
     def __add__(self, other: Usage) -> Usage:
         def add_optional(a: float | None, b: float | None) -> float | None:
@@ -35,17 +40,44 @@ class Usage(BaseModel):
             requests=self.requests + other.requests,
             tokens=add_optional(self.tokens, other.tokens),  # type: ignore[arg-type]
             search_units=add_optional(self.search_units, other.search_units),
+            cache_hits=self.cache_hits + other.cache_hits,
+            cache_misses=self.cache_misses + other.cache_misses,
         )
 
 
+class ChunkSpan(BaseModel):
+    """Which window of a long document gave its score (``Reranker(..., long_documents="chunk")``).
+
+    ``index`` counts the document's windows from 0; ``document[start:end]`` is the window's text
+    (character offsets into the document as passed in), ready for highlighting.
+
+    >>> span = ChunkSpan(index=1, start=6, end=11)
+    >>> "hello world"[span.start : span.end]
+    'world'
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    index: int = Field(description="Position of the winning window among the document's windows.")
+    start: int = Field(description="Character offset where the window starts in the document.")
+    end: int = Field(description="Character offset just past the window's end.")
+
+
 class RerankResult(BaseModel):
-    """One scored document: its position in the input, its score and its text."""
+    """One scored document: its position in the input, its score and its text.
+
+    With ``long_documents="chunk"``, ``chunk`` names the window whose score is the document's
+    score; it is ``None`` otherwise.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     index: int = Field(description="Position of the document in the input sequence.")
     relevance_score: float = Field(description="Higher is more relevant; a Python float.")
     document: str = Field(description="The document text that was scored.")
+    chunk: ChunkSpan | None = Field(
+        default=None, description="The best-scoring window, with long_documents='chunk'; else None."
+    )
 
 
 class RerankResponse(BaseModel):
@@ -72,4 +104,4 @@ class Scores(BaseModel):
     usage: Usage = Field(default_factory=Usage)
 
 
-__all__ = ["RerankResponse", "RerankResult", "Scores", "Usage"]
+__all__ = ["ChunkSpan", "RerankResponse", "RerankResult", "Scores", "Usage"]

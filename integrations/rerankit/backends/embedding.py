@@ -28,6 +28,7 @@ from rerankit.backends.local import (
     resolve_device,
     resolve_dtype,
 )
+from rerankit.backends.local._windows import EmbeddingWindows
 from rerankit.errors import ConfigurationError
 from rerankit.types import Scores
 
@@ -72,7 +73,7 @@ def resolve_model_location(model: str, revision: str | None) -> str:
     return model
 
 
-class EmbeddingBackend:
+class EmbeddingBackend(EmbeddingWindows):
     """Score documents by the similarity of their sentence-transformers embedding to the query's.
 
     Args:

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from pydantic import SecretStr
 
+from rerankit._chunking import estimate_tokens, estimated_token_offsets
 from rerankit.backends.http import HTTPTransport, Reply, TransportSettings
 from rerankit.backends.responses import scores_in_input_order
 from rerankit.errors import ConfigurationError
@@ -26,6 +27,9 @@ DEFAULT_MAX_CONCURRENCY = 8
 DEFAULT_MAX_CONNECTIONS = 64
 DEFAULT_MAX_RETRY_WAIT = 60.0
 DEFAULT_BACKOFF_BASE = 0.5
+#: Tokens kept free beside the query for a provider's special and prompt tokens, when its
+#: per-document limit is a context shared with the query.
+RESERVED_PAIR_TOKENS = 16
 
 
 class RemoteBackend:
@@ -47,6 +51,12 @@ class RemoteBackend:
     api_key_required: ClassVar[bool] = True
     #: The provider's documented most documents per request.
     documents_limit: ClassVar[int]
+    #: The provider's documented per-document token limit (``None``: none documented).
+    document_token_limit: ClassVar[int | None] = None
+    #: Whether that limit is a context the query shares (else it counts the document alone).
+    limit_counts_query: ClassVar[bool] = True
+    #: Whether the provider truncates a longer document itself (documented) instead of rejecting it.
+    truncates_server_side: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -61,8 +71,14 @@ class RemoteBackend:
         deadline: float | None = None,
         max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT,
         backoff_base: float = DEFAULT_BACKOFF_BASE,
+        max_document_tokens: int | None = None,
     ) -> None:
-        """The options every remote backend takes; a provider adds its own and passes these on."""
+        """The options every remote backend takes; a provider adds its own and passes these on.
+
+        ``max_document_tokens`` is the per-document token limit to respect client-side (a
+        self-hosted server's ``max_input_length``, say); ``None`` (default): the provider's
+        documented limit, if any. Tokens are counted by :func:`rerankit._chunking.estimate_tokens`.
+        """
         if not isinstance(model, str) or not model.strip():
             raise ConfigurationError(
                 f"{self.name} needs a model id, like '{self.name}/<model>'", provider=self.name
@@ -70,6 +86,9 @@ class RemoteBackend:
         self.model = model
         self.max_concurrency = positive_int("max_concurrency", max_concurrency, self.name)
         self.max_documents_per_request = self.documents_limit
+        self.max_document_tokens = optional_positive_int(
+            "max_document_tokens", max_document_tokens, self.name
+        )
         self.transport = HTTPTransport(
             TransportSettings(
                 provider=self.name,
@@ -101,6 +120,47 @@ class RemoteBackend:
     def read_scores(self, reply: Reply, texts: list[str]) -> Scores:
         """One score per text in input order, plus usage, from a successful answer."""
         return Scores(values=scores_in_input_order(reply, texts), usage=self.read_usage(reply.payload))
+
+    # -- long documents and the score cache ------------------------------------------------------
+
+    def _document_limit(self) -> int | None:
+        """The configured limit, else the provider's ``max_tokens_per_doc`` option, else its documented one."""
+        return (
+            self.max_document_tokens or getattr(self, "max_tokens_per_doc", None) or self.document_token_limit
+        )
+
+    def document_token_budget(self, query: str) -> int | None:
+        """Estimated document tokens that fit the provider's per-document limit beside ``query``."""
+        limit = self._document_limit()
+        if limit is None or not self.limit_counts_query:
+            return limit
+        return limit - estimate_tokens(query) - RESERVED_PAIR_TOKENS
+
+    def token_offsets(self, text: str) -> list[tuple[int, int]]:
+        """Pseudo-token spans of the conservative estimate (the real tokenizer runs on the server)."""
+        return estimated_token_offsets(text)
+
+    def client_truncation_budget(self, query: str) -> int | None:
+        """With ``long_documents="truncate"``: the budget to cut documents to before sending, so a
+        request is never rejected for length; ``None`` where the provider truncates them itself."""
+        if self.truncates_server_side and self.max_document_tokens is None:
+            return None
+        return self.document_token_budget(query)
+
+    def cache_key(self) -> dict[str, Any]:
+        """What changes this backend's scores: provider, address and the request body's settings
+        (model, ``max_tokens_per_doc``, ``instruction``, ...; the body sent without query and documents)."""
+        settings = {
+            field: value
+            for field, value in self.request_body("", []).items()
+            if field not in ("query", "queries", "documents")
+        }
+        return {
+            "backend": self.name,
+            "base_url": self.transport.settings.base_url,
+            "settings": settings,
+            "max_document_tokens": self.max_document_tokens,
+        }
 
     # -- the Backend protocol ------------------------------------------------------------------
 
@@ -217,6 +277,7 @@ __all__ = [
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_MAX_RETRY_WAIT",
     "DEFAULT_TIMEOUT",
+    "RESERVED_PAIR_TOKENS",
     "RemoteBackend",
     "optional_int_between",
     "optional_positive_int",

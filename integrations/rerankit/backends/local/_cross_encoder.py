@@ -25,6 +25,7 @@ from rerankit.backends.local._batching import (
 from rerankit.backends.local._cache import MODEL_CACHE
 from rerankit.backends.local._devices import RUNTIMES, device_lock, resolve_device, resolve_dtype
 from rerankit.backends.local._options import check_integer
+from rerankit.backends.local._windows import CrossEncoderWindows
 from rerankit.errors import ConfigurationError
 from rerankit.types import Scores
 
@@ -62,7 +63,7 @@ def _check_model_file(model: str, model_file: str, runtime: str) -> None:
     )
 
 
-class LocalCrossEncoder:
+class LocalCrossEncoder(CrossEncoderWindows):
     """A sentence-transformers ``CrossEncoder`` run in this process.
 
     Args:
