@@ -277,6 +277,10 @@ class RerankServer:
         seed: seed of the random fault mix.
         retry_after: the ``Retry-After`` value the ``429-retry-after`` faults send, in seconds.
         stall_seconds: how long the ``stall`` fault withholds its answer.
+        max_pair_tokens: reject (400, TEI's ``inputs must have less than N tokens``) a request with
+            a (query, document) pair over this many tokens, counted by ``count_tokens``, the way a
+            self-hosted server without truncation does; ``None`` (default): no length limit.
+        count_tokens: the server's tokenizer, text -> tokens (needed with ``max_pair_tokens``).
 
     Use it as a context manager (or call :meth:`start` / :meth:`stop`); it works from notebooks
     (it runs its own event loop in its own thread). ``base_url`` is ``http://127.0.0.1:PORT``.
@@ -296,6 +300,8 @@ class RerankServer:
         seed: int = 0,
         retry_after: str = "1",
         stall_seconds: float = 10.0,
+        max_pair_tokens: int | None = None,
+        count_tokens: Callable[[str], int] | None = None,
     ) -> None:
         if provider not in PROVIDERS:
             raise ValueError(f"unknown provider {provider!r}; valid providers: {', '.join(PROVIDERS)}")
@@ -311,6 +317,10 @@ class RerankServer:
             _check_fault(fault)
         self.retry_after = retry_after
         self.stall_seconds = stall_seconds
+        if max_pair_tokens is not None and count_tokens is None:
+            raise ValueError("max_pair_tokens needs count_tokens, the server's tokenizer")
+        self.max_pair_tokens = max_pair_tokens
+        self.count_tokens = count_tokens
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self._queued: deque[str] = deque()
@@ -616,6 +626,16 @@ class RerankServer:
             raise _Rejected(
                 400, f"too many documents: got {len(texts)}, the limit is {self.max_documents} per request"
             )
+        if self.max_pair_tokens is not None and self.count_tokens is not None:
+            query_tokens = self.count_tokens(query)
+            for index, text in enumerate(texts):
+                tokens = query_tokens + self.count_tokens(text)
+                if tokens > self.max_pair_tokens:
+                    raise _Rejected(
+                        400,
+                        f"inputs must have less than {self.max_pair_tokens} tokens. "
+                        f"Given: {tokens} (document at index {index})",
+                    )
         return query, texts, top_n, return_documents
 
     def _format(
