@@ -43,11 +43,13 @@ class ScoringUnits:
 
     @property
     def hits(self) -> int:
-        return sum(document.cached is not None for document in self.documents) if self.cache else 0
+        return (
+            sum(document.cached is not None for document in self.documents) if self.cache is not None else 0
+        )
 
     @property
     def misses(self) -> int:
-        return len(self.documents) - self.hits if self.cache else 0
+        return len(self.documents) - self.hits if self.cache is not None else 0
 
     @classmethod
     def prepare(
