@@ -23,7 +23,13 @@ from rerankit.backends.local._batching import (
     token_budget_batches,
 )
 from rerankit.backends.local._cache import MODEL_CACHE
-from rerankit.backends.local._devices import RUNTIMES, device_lock, resolve_device, resolve_dtype
+from rerankit.backends.local._devices import (
+    RUNTIMES,
+    check_runtime_installed,
+    device_lock,
+    resolve_device,
+    resolve_dtype,
+)
 from rerankit.backends.local._options import check_integer
 from rerankit.backends.local._windows import CrossEncoderWindows
 from rerankit.errors import ConfigurationError
@@ -132,6 +138,7 @@ class LocalCrossEncoder(CrossEncoderWindows):
             )
         if backend not in RUNTIMES:
             raise ConfigurationError(f"unknown runtime backend {backend!r}; valid: {', '.join(RUNTIMES)}")
+        check_runtime_installed(backend)
         if model_file is not None:
             if not isinstance(model_file, str) or not model_file.strip():
                 raise ConfigurationError("model_file must be a non-blank path inside the model directory")
