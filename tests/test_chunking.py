@@ -326,3 +326,22 @@ def test_cohere_truncates_server_side_and_chunks_to_max_tokens_per_doc(cohere_se
     sent = cohere_server.requests[-1].json
     assert sent["max_tokens_per_doc"] == 512
     assert len(sent["documents"]) > 1 and all(estimate_tokens(t) <= 512 for t in sent["documents"])
+
+
+def test_provider_limits_decide_what_truncate_sends():
+    long_document = "lorem ipsum dolor sit amet " * 2000  # about 12,000 estimated tokens
+    with RerankServer("jina") as jina, RerankServer("gateway") as gateway:
+        Reranker(
+            "jina/jina-reranker-v2-base-multilingual", base_url=jina.base_url, api_key="test-key"
+        ).rerank("lorem", [long_document, "short"])
+        sent = jina.requests[-1].json["documents"]
+        assert sent[1] == "short" and long_document.startswith(sent[0])
+        assert estimate_tokens("lorem") + estimate_tokens(sent[0]) <= 8192  # Jina's 8k context
+
+        # max_tokens_per_doc: the gateway (Cohere semantics) truncates by itself, counting real tokens
+        Reranker("gateway/m", base_url=gateway.base_url, api_key="test-key", max_tokens_per_doc=512).rerank(
+            "lorem", [long_document]
+        )
+        assert gateway.requests[-1].json["documents"] == [long_document]
+        Reranker("gateway/m", base_url=gateway.base_url, api_key="test-key").rerank("lorem", [long_document])
+        assert gateway.requests[-1].json["documents"] == [long_document]  # no known limit: sent as is

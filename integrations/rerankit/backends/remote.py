@@ -75,9 +75,11 @@ class RemoteBackend:
     ) -> None:
         """The options every remote backend takes; a provider adds its own and passes these on.
 
-        ``max_document_tokens`` is the per-document token limit to respect client-side (a
-        self-hosted server's ``max_input_length``, say); ``None`` (default): the provider's
-        documented limit, if any. Tokens are counted by :func:`rerankit._chunking.estimate_tokens`.
+        ``max_document_tokens`` is the (query + document) token limit of a server that rejects
+        longer pairs (a self-hosted TEI's ``max_input_length``, say): documents are cut to it
+        client-side, and ``long_documents="chunk"`` windows fit it. ``None`` (default): the
+        provider's documented limit, if any. Tokens are counted by the conservative
+        :func:`rerankit._chunking.estimate_tokens` (docs/long-documents.md).
         """
         if not isinstance(model, str) or not model.strip():
             raise ConfigurationError(
@@ -123,18 +125,22 @@ class RemoteBackend:
 
     # -- long documents and the score cache ------------------------------------------------------
 
-    def _document_limit(self) -> int | None:
-        """The configured limit, else the provider's ``max_tokens_per_doc`` option, else its documented one."""
-        return (
-            self.max_document_tokens or getattr(self, "max_tokens_per_doc", None) or self.document_token_limit
-        )
-
     def document_token_budget(self, query: str) -> int | None:
-        """Estimated document tokens that fit the provider's per-document limit beside ``query``."""
-        limit = self._document_limit()
-        if limit is None or not self.limit_counts_query:
-            return limit
-        return limit - estimate_tokens(query) - RESERVED_PAIR_TOKENS
+        """Estimated document tokens one text sent with ``query`` may have; ``None``: no known limit.
+
+        ``max_document_tokens`` is a pair limit (the query counts); a ``max_tokens_per_doc``
+        option counts the document alone (Cohere's meaning); the provider's documented limit
+        counts the query when ``limit_counts_query``.
+        """
+        pair = estimate_tokens(query) + RESERVED_PAIR_TOKENS
+        if self.max_document_tokens is not None:
+            return self.max_document_tokens - pair
+        per_document = getattr(self, "max_tokens_per_doc", None)
+        if per_document is not None:
+            return per_document
+        if self.document_token_limit is None:
+            return None
+        return self.document_token_limit - (pair if self.limit_counts_query else 0)
 
     def token_offsets(self, text: str) -> list[tuple[int, int]]:
         """Pseudo-token spans of the conservative estimate (the real tokenizer runs on the server)."""
@@ -143,8 +149,10 @@ class RemoteBackend:
     def client_truncation_budget(self, query: str) -> int | None:
         """With ``long_documents="truncate"``: the budget to cut documents to before sending, so a
         request is never rejected for length; ``None`` where the provider truncates them itself."""
-        if self.truncates_server_side and self.max_document_tokens is None:
-            return None
+        if self.max_document_tokens is None and (
+            self.truncates_server_side or getattr(self, "max_tokens_per_doc", None) is not None
+        ):
+            return None  # the provider cuts documents to its own limit, counting real tokens
         return self.document_token_budget(query)
 
     def cache_key(self) -> dict[str, Any]:
