@@ -22,6 +22,10 @@ from rerankit.types import ChunkSpan
 
 logger = logging.getLogger("rerankit")
 
+#: Up to this many characters, the token estimate for client-side truncation runs on the event
+#: loop (a few milliseconds at most).
+INLINE_ESTIMATE_CHARS = 200_000
+
 
 @dataclass
 class _DocumentUnits:
@@ -105,8 +109,10 @@ class ScoringUnits:
         long_documents: LongDocuments,
         cache: ScoreCache | None,
     ) -> ScoringUnits:
-        """Async :meth:`prepare`: in a worker thread when it tokenizes or asks a remote cache."""
-        if long_documents.chunked or _client_truncates(backend) or (cache is not None and cache.does_io):
+        """Async :meth:`prepare`: in a worker thread when it tokenizes, estimates tokens of much text
+        or asks a remote cache; inline otherwise (a thread hop costs more than the work)."""
+        estimates_much = _client_truncates(backend) and sum(map(len, distinct)) > INLINE_ESTIMATE_CHARS
+        if long_documents.chunked or estimates_much or (cache is not None and cache.does_io):
             return await asyncio.to_thread(cls.prepare, backend, query, distinct, long_documents, cache)
         return cls.prepare(backend, query, distinct, long_documents, cache)
 
