@@ -45,9 +45,12 @@ def main(argv: list[str]) -> int:
     pth = Path(purelib) / PTH_NAME
     directories = active_site_dirs()
     if directories:
-        # an "import" line of a .pth is executed: addsitedir also runs the active venv's own .pth
-        # files (editable installs, ...), which a plain path line would not
-        pth.write_text("".join(f"import site; site.addsitedir({d!r})\n" for d in directories))
+        # Plain path lines, so that pip's isolated build environments (which re-add the system
+        # site directories to find and drop what they bring) drop these too; then an "import" line,
+        # which is executed, to run the active venv's own .pth files (editable installs, ...).
+        lines = [f"{d}\n" for d in directories]
+        lines += [f"import site; site.addsitedir({d!r})\n" for d in directories]
+        pth.write_text("".join(lines))
         print(f"{target}: sees the active virtualenv {sys.prefix} (after its own packages)")
     elif pth.exists():
         pth.unlink()
