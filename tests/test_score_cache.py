@@ -309,3 +309,24 @@ def test_a_redis_outage_never_fails_a_rerank(redis_url: str, caplog: pytest.LogC
 def test_redis_password_never_shows():
     cache = RedisScoreCache("redis://:hunter2-secret@127.0.0.1:1/3")
     assert "hunter2" not in repr(cache) and "127.0.0.1:1/3" in repr(cache)
+
+
+def test_a_backend_split_request_applies_to_the_misses_only():
+    class Splitting(CountingBackend):
+        def __init__(self) -> None:
+            super().__init__()
+            self.requests: list[list[str]] = []
+
+        def split_request(self, query: str, texts: list[str]) -> list[list[str]]:
+            return [[text] for text in texts]  # one text per request, as a byte limit might force
+
+        def score(self, query: str, texts: Sequence[str]) -> Scores:
+            self.requests.append(list(texts))
+            return super().score(query, texts)
+
+    backend = Splitting()
+    reranker = Reranker(backend, cache=True)
+    reranker.rerank("q", ["a", "bb"])
+    response = reranker.rerank("q", ["a", "bb", "ccc"])
+    assert backend.requests == [["a"], ["bb"], ["ccc"]]
+    assert response.usage.requests == 1 and [r.document for r in response.results] == ["ccc", "bb", "a"]

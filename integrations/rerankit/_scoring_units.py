@@ -18,6 +18,7 @@ from typing import Any
 
 from rerankit._chunking import LongDocuments, split_into_windows, truncate_to_budget
 from rerankit._score_cache import CachedScore, ScoreCache, backend_fingerprint, score_key
+from rerankit.errors import ConfigurationError
 from rerankit.types import ChunkSpan
 
 logger = logging.getLogger("rerankit")
@@ -39,6 +40,7 @@ class _DocumentUnits:
 class ScoringUnits:
     """The texts one backend scores for one call, and how their scores fold back into documents."""
 
+    query: str
     texts: list[str]
     documents: list[_DocumentUnits]
     keys: list[str] | None = None
@@ -98,7 +100,7 @@ class ScoringUnits:
                 windows = [(text, None)]
             units = [(positions.setdefault(piece, len(positions)), span) for piece, span in windows]
             documents.append(_DocumentUnits(None, units))
-        return cls(list(positions), documents, keys, cache)
+        return cls(query, list(positions), documents, keys, cache)
 
     @classmethod
     async def aprepare(
@@ -116,13 +118,25 @@ class ScoringUnits:
             return await asyncio.to_thread(cls.prepare, backend, query, distinct, long_documents, cache)
         return cls.prepare(backend, query, distinct, long_documents, cache)
 
-    def parts(self, limit: int | None) -> list[list[str]]:
-        """The texts to send cut into requests of at most ``limit`` (none when all were cached)."""
+    def parts(self, limit: int | None, split: Any = None) -> list[list[str]]:
+        """The texts to send cut into requests of at most ``limit`` (none when all were cached),
+        each then cut by ``split(query, texts)`` (a backend's ``split_request``) when given.
+
+        Raises:
+            ConfigurationError: when ``split`` loses or reorders texts (merging relies on the order).
+        """
         if not self.texts:
             return []
         if not limit or len(self.texts) <= limit:
-            return [self.texts]
-        return [self.texts[start : start + limit] for start in range(0, len(self.texts), limit)]
+            parts = [self.texts]
+        else:
+            parts = [self.texts[start : start + limit] for start in range(0, len(self.texts), limit)]
+        if split is None:
+            return parts
+        pieces = [list(piece) for part in parts for piece in split(self.query, part)]
+        if [text for piece in pieces for text in piece] != self.texts:
+            raise ConfigurationError("the backend's split_request lost or reordered texts")
+        return pieces
 
     def collapse(self, scores: Sequence[float]) -> list[CachedScore]:
         """Each document's score: its cached one, or its best window's (ties: the earliest window)."""

@@ -333,7 +333,7 @@ def _resolve_backend(model: Any, options: dict[str, Any], *, role: str) -> Backe
 def _score_plan(backend: Backend, plan: _Plan) -> RerankResponse:
     """Score one validated call on one backend: split, run the parts (threads), merge."""
     units = plan.units_for(backend)
-    parts = units.parts(backend.max_documents_per_request)
+    parts = units.parts(backend.max_documents_per_request, getattr(backend, "split_request", None))
     workers = min(len(parts), max(1, backend.max_concurrency))
     if workers <= 1:
         scored = [backend.score(plan.query, part) for part in parts]
@@ -348,7 +348,7 @@ def _score_plan(backend: Backend, plan: _Plan) -> RerankResponse:
 async def _ascore_plan(backend: Backend, plan: _Plan) -> RerankResponse:
     """Async :func:`_score_plan`: the parts run concurrently, bounded by ``max_concurrency``."""
     units = await plan.aunits_for(backend)
-    parts = units.parts(backend.max_documents_per_request)
+    parts = units.parts(backend.max_documents_per_request, getattr(backend, "split_request", None))
     if len(parts) == 1:
         scored = [await backend.ascore(plan.query, parts[0])]
     else:
