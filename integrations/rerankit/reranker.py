@@ -19,9 +19,18 @@ import numbers
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from rerankit._chunking import (
+    DEFAULT_CHUNK_OVERLAP,
+    DEFAULT_MAX_CHUNKS,
+    LongDocuments,
+    long_documents_from,
+    require_token_windows,
+)
+from rerankit._score_cache import ScoreCache, make_score_cache
+from rerankit._scoring_units import ScoringUnits
 from rerankit.backends import create_backend
 from rerankit.backends._endpoints import BackendHealth, backend_health
 from rerankit.backends.base import Backend
@@ -62,35 +71,59 @@ class _Plan:
     distinct_index: list[int]  # input position -> position in ``distinct``
     top_n: int | None
     score_threshold: float | None
+    long_documents: LongDocuments = field(default_factory=LongDocuments)
+    cache: ScoreCache | None = None
 
     @classmethod
-    def build(cls, query: Any, documents: Any, top_n: Any, score_threshold: Any) -> _Plan:
+    def build(
+        cls,
+        query: Any,
+        documents: Any,
+        top_n: Any,
+        score_threshold: Any,
+        *,
+        long_documents: LongDocuments | None = None,
+        cache: ScoreCache | None = None,
+    ) -> _Plan:
         query = check_query(query)
         documents = check_documents(documents)
         top_n = check_top_n(top_n)
         score_threshold = check_score_threshold(score_threshold)
         first_seen: dict[str, int] = {}
         distinct_index = [first_seen.setdefault(text, len(first_seen)) for text in documents]
-        return cls(query, documents, list(first_seen), distinct_index, top_n, score_threshold)
+        return cls(
+            query,
+            documents,
+            list(first_seen),
+            distinct_index,
+            top_n,
+            score_threshold,
+            long_documents or LongDocuments(),
+            cache,
+        )
 
-    def parts(self, limit: int | None, split: Any = None) -> list[list[str]]:
-        """The distinct texts cut into requests of at most ``limit`` texts, each then cut by
-        ``split(query, texts)`` (a backend's ``split_request``: bytes, tokens) when given."""
-        if not limit or len(self.distinct) <= limit:
-            parts = [self.distinct]
-        else:
-            parts = [self.distinct[start : start + limit] for start in range(0, len(self.distinct), limit)]
-        if split is None:
-            return parts
-        pieces = [piece for part in parts for piece in split(self.query, part)]
-        if [text for piece in pieces for text in piece] != self.distinct:  # merging relies on the order
-            raise ConfigurationError("the backend's split_request lost or reordered texts")
-        return pieces
+    def units_for(self, backend: Backend) -> ScoringUnits:
+        """What ``backend`` is sent: cached documents left out, long ones cut (see ScoringUnits)."""
+        return ScoringUnits.prepare(backend, self.query, self.distinct, self.long_documents, self.cache)
 
-    def finish(self, parts: list[list[str]], scored: list[Scores], backend: Backend) -> RerankResponse:
+    async def aunits_for(self, backend: Backend) -> ScoringUnits:
+        """Async :meth:`units_for`."""
+        return await ScoringUnits.aprepare(
+            backend, self.query, self.distinct, self.long_documents, self.cache
+        )
+
+    def finish(
+        self, units: ScoringUnits, parts: list[list[str]], scored: list[Scores], backend: Backend
+    ) -> RerankResponse:
         """Merge the parts' scores by global index, sort, threshold, cut and total the usage."""
         distinct_scores: list[float] = []
-        usage = Usage(documents=len(self.documents), pairs_scored=len(self.distinct), requests=len(parts))
+        usage = Usage(
+            documents=len(self.documents),
+            pairs_scored=len(units.texts),
+            requests=len(parts),
+            cache_hits=units.hits,
+            cache_misses=units.misses,
+        )
         for part, result in zip(parts, scored, strict=True):
             if len(result.values) != len(part):
                 raise MalformedResponseError(
@@ -103,10 +136,11 @@ class _Plan:
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
                 raise MalformedResponseError(
                     f"backend returned a non-finite or non-numeric score {value!r} "
-                    f"for document {self.distinct[position][:40]!r}",
+                    f"for document {units.texts[position][:40]!r}",
                     provider=backend.name,
                 )
-        scores = [float(distinct_scores[d]) for d in self.distinct_index]
+        outcomes = units.collapse(distinct_scores)
+        scores = [outcomes[d].score for d in self.distinct_index]
         order = sorted(range(len(scores)), key=scores.__getitem__, reverse=True)
         # sorted() is stable, but reverse=True keeps stability too: equal scores stay in input order.
         if self.score_threshold is not None:
@@ -114,7 +148,13 @@ class _Plan:
         if self.top_n is not None:
             order = order[: self.top_n]
         results = [
-            RerankResult(index=i, relevance_score=scores[i], document=self.documents[i]) for i in order
+            RerankResult(
+                index=i,
+                relevance_score=scores[i],
+                document=self.documents[i],
+                chunk=outcomes[self.distinct_index[i]].chunk,
+            )
+            for i in order
         ]
         return RerankResponse(results=results, model=backend.model, backend=backend.name, usage=usage)
 
@@ -155,6 +195,19 @@ class Reranker:
     >>> for server in (cohere, jina, down):
     ...     server.stop()
 
+    ``long_documents="chunk"`` scores every window of a document longer than the model's window
+    (``chunk_overlap`` tokens shared by neighbours, at most ``max_chunks`` windows, ``None``: all)
+    and gives it its best window's score; ``result.chunk`` names that window
+    (docs/long-documents.md). The default ``"truncate"`` cuts it at the window, as the model
+    does (for a remote provider that rejects long documents, rerankit cuts it client-side).
+    ``cache`` keeps scores across calls: ``True`` (an in-memory LRU of 100,000 entries), a
+    number of entries, ``"redis://host:port/db"`` (shared by replicas) or a ScoreCache; cached
+    documents are not sent and ``usage.cache_hits``/``cache_misses`` count them (docs/cache.md):
+
+    >>> reranker = Reranker("local/BAAI/bge-reranker-base", long_documents="chunk", cache=True)  # doctest: +SKIP
+    >>> reranker.rerank("capital of France?", [long_report]).results[0].chunk  # doctest: +SKIP
+    ChunkSpan(index=3, start=5120, end=6840)
+
     Args:
         model: A spec string ``"<backend>/<model id>"``, or a ready
             :class:`~rerankit.backends.base.Backend` (then no ``options`` may be given).
@@ -162,6 +215,13 @@ class Reranker:
             spec strings (built without options, so keys and addresses come from the
             environment), ready Backends, or Rerankers (their backend and fallbacks, in order).
             Defaults to ``None``: no fallback.
+        long_documents: ``"truncate"`` (default) or ``"chunk"``: how a document longer than the
+            model's window is scored (docs/long-documents.md).
+        chunk_overlap: With ``"chunk"``, the tokens neighbouring windows share. Defaults to 32.
+        max_chunks: With ``"chunk"``, the most windows scored per document. Defaults to ``None``:
+            all of them.
+        cache: Keep scores across calls: ``True``, a number of entries, ``"redis://host:port/db"``
+            or a :class:`~rerankit.ScoreCache`. Defaults to ``None``: no cache (docs/cache.md).
         **options: The backend's options (``api_key``, ``base_url``, ``timeout``, ``device``,
             ...); each backend's page lists them. An unknown option is refused by name.
 
@@ -180,8 +240,16 @@ class Reranker:
         model: str | Backend,
         *,
         fallbacks: Sequence[str | Backend | Reranker] | None = None,
+        long_documents: str = "truncate",
+        chunk_overlap: int = DEFAULT_CHUNK_OVERLAP,
+        max_chunks: int | None = DEFAULT_MAX_CHUNKS,
+        cache: bool | int | str | ScoreCache | None = None,
         **options: Any,
     ) -> None:
+        #: How documents longer than the model's window are scored (docs/long-documents.md).
+        self.long_documents = long_documents_from(long_documents, chunk_overlap, max_chunks)
+        #: Scores kept across calls (docs/cache.md); ``None`` without ``cache``.
+        self.cache: ScoreCache | None = make_score_cache(cache)
         self.backend: Backend = _resolve_backend(model, options, role="model")
         if isinstance(fallbacks, (str, Backend, Reranker)):
             raise ConfigurationError(
@@ -198,6 +266,9 @@ class Reranker:
                 else [_resolve_backend(fallback, {}, role="fallback")]
             )
         ]
+        if self.long_documents.chunked:
+            for backend in self.backends:
+                require_token_windows(backend)
 
     @property
     def backends(self) -> list[Backend]:
@@ -257,7 +328,9 @@ class Reranker:
                 (``RateLimitError``, ``ServerError``, ``RerankTimeoutError``,
                 ``AuthenticationError``, ``InvalidRequestError``, ``MalformedResponseError``).
         """
-        plan = _Plan.build(query, documents, top_n, score_threshold)
+        plan = _Plan.build(
+            query, documents, top_n, score_threshold, long_documents=self.long_documents, cache=self.cache
+        )
         return _score_with_fallbacks(self.backends, plan)
 
     async def arerank(
@@ -283,7 +356,9 @@ class Reranker:
             InvalidInputError: The input is invalid; nothing was sent.
             BackendError: The backend and every fallback failed.
         """
-        plan = _Plan.build(query, documents, top_n, score_threshold)
+        plan = _Plan.build(
+            query, documents, top_n, score_threshold, long_documents=self.long_documents, cache=self.cache
+        )
         return await _ascore_with_fallbacks(self.backends, plan)
 
     def health(self) -> list[BackendHealth]:
@@ -347,28 +422,34 @@ def _score_plan(backend: Backend, plan: _Plan) -> RerankResponse:
     """Score one validated call on one backend: split, run the parts (threads), merge."""
     if hasattr(backend, "load_limits"):  # limits the backend learns from its server, once
         backend.load_limits()
-    parts = plan.parts(backend.max_documents_per_request, getattr(backend, "split_request", None))
+    units = plan.units_for(backend)
+    parts = units.parts(backend.max_documents_per_request, getattr(backend, "split_request", None))
     workers = min(len(parts), max(1, backend.max_concurrency))
-    if workers == 1:
+    if workers <= 1:
         scored = [backend.score(plan.query, part) for part in parts]
     else:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rerankit") as pool:
             scored = list(pool.map(lambda part: backend.score(plan.query, part), parts))
-    return plan.finish(parts, scored, backend)
+    response = plan.finish(units, parts, scored, backend)
+    units.remember()
+    return response
 
 
 async def _ascore_plan(backend: Backend, plan: _Plan) -> RerankResponse:
     """Async :func:`_score_plan`: the parts run concurrently, bounded by ``max_concurrency``."""
     if hasattr(backend, "aload_limits"):
         await backend.aload_limits()
-    parts = plan.parts(backend.max_documents_per_request, getattr(backend, "split_request", None))
+    units = await plan.aunits_for(backend)
+    parts = units.parts(backend.max_documents_per_request, getattr(backend, "split_request", None))
     if len(parts) == 1:
         scored = [await backend.ascore(plan.query, parts[0])]
     else:
         scored = await _gather_bounded(
             [backend.ascore(plan.query, part) for part in parts], backend.max_concurrency
         )
-    return plan.finish(parts, scored, backend)
+    response = plan.finish(units, parts, scored, backend)
+    await units.aremember()
+    return response
 
 
 def _score_with_fallbacks(backends: list[Backend], plan: _Plan) -> RerankResponse:

@@ -16,9 +16,14 @@ class Usage(BaseModel):
         tokens: The tokens the provider reported billing; ``None`` when it reported none.
         search_units: The search units the provider reported billing (Cohere); ``None`` when it
             reported none.
+        cache_hits: With a score cache (``Reranker(..., cache=True)``), the distinct documents
+            answered from the cache. Defaults to 0.
+        cache_misses: With a score cache, the distinct documents scored by the backend. Defaults to 0.
 
-    >>> Usage(documents=3, pairs_scored=2, requests=1) + Usage(tokens=10)
-    Usage(documents=3, pairs_scored=2, requests=1, tokens=10, search_units=None)
+    With ``long_documents="chunk"``, ``pairs_scored`` counts the (query, chunk) pairs computed.
+
+    >>> Usage(documents=3, pairs_scored=2, requests=1) + Usage(tokens=10, cache_hits=1)
+    Usage(documents=3, pairs_scored=2, requests=1, tokens=10, search_units=None, cache_hits=1, cache_misses=0)
     """
 
     model_config = ConfigDict(frozen=True)
@@ -28,6 +33,8 @@ class Usage(BaseModel):
     requests: int = 0
     tokens: int | None = None
     search_units: float | None = None
+    cache_hits: int = 0
+    cache_misses: int = 0
 
     def __add__(self, other: Usage) -> Usage:
         def add_optional(a: float | None, b: float | None) -> float | None:
@@ -39,7 +46,27 @@ class Usage(BaseModel):
             requests=self.requests + other.requests,
             tokens=add_optional(self.tokens, other.tokens),  # type: ignore[arg-type]
             search_units=add_optional(self.search_units, other.search_units),
+            cache_hits=self.cache_hits + other.cache_hits,
+            cache_misses=self.cache_misses + other.cache_misses,
         )
+
+
+class ChunkSpan(BaseModel):
+    """Which window of a long document gave its score (``Reranker(..., long_documents="chunk")``).
+
+    ``index`` counts the document's windows from 0; ``document[start:end]`` is the window's text
+    (character offsets into the document as passed in), ready for highlighting.
+
+    >>> span = ChunkSpan(index=1, start=6, end=11)
+    >>> "hello world"[span.start : span.end]
+    'world'
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    index: int = Field(description="Position of the winning window among the document's windows.")
+    start: int = Field(description="Character offset where the window starts in the document.")
+    end: int = Field(description="Character offset just past the window's end.")
 
 
 class RerankResult(BaseModel):
@@ -49,9 +76,11 @@ class RerankResult(BaseModel):
         index: The position of the document in the ``documents`` passed in.
         relevance_score: The backend's score, a Python float; higher is more relevant.
         document: The document text that was scored.
+        chunk: With ``long_documents="chunk"``, the window whose score is the document's score;
+            ``None`` otherwise.
 
     >>> RerankResult(index=1, relevance_score=0.9, document="BM25 is a ranking function")
-    RerankResult(index=1, relevance_score=0.9, document='BM25 is a ranking function')
+    RerankResult(index=1, relevance_score=0.9, document='BM25 is a ranking function', chunk=None)
     """
 
     model_config = ConfigDict(frozen=True)
@@ -59,6 +88,9 @@ class RerankResult(BaseModel):
     index: int = Field(description="Position of the document in the input sequence.")
     relevance_score: float = Field(description="Higher is more relevant; a Python float.")
     document: str = Field(description="The document text that was scored.")
+    chunk: ChunkSpan | None = Field(
+        default=None, description="The best-scoring window, with long_documents='chunk'; else None."
+    )
 
 
 class RerankResponse(BaseModel):
@@ -74,7 +106,7 @@ class RerankResponse(BaseModel):
     >>> from rerankit.testing import FakeBackend
     >>> response = Reranker(FakeBackend(scores={"a": 0.2, "b": 0.7})).rerank("q", ["a", "b"], top_n=1)
     >>> response.results, response.backend, response.usage.requests
-    ([RerankResult(index=1, relevance_score=0.7, document='b')], 'fake', 1)
+    ([RerankResult(index=1, relevance_score=0.7, document='b', chunk=None)], 'fake', 1)
     """
 
     model_config = ConfigDict(frozen=True)
@@ -103,4 +135,4 @@ class Scores(BaseModel):
     usage: Usage = Field(default_factory=Usage)
 
 
-__all__ = ["RerankResponse", "RerankResult", "Scores", "Usage"]
+__all__ = ["ChunkSpan", "RerankResponse", "RerankResult", "Scores", "Usage"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -116,3 +117,49 @@ def test_demo_rejects_a_bad_model(cli):
     result = cli("demo", "--model", "nowhere/model")
     assert result.exit_code == 1
     assert "unknown backend 'nowhere'" in result.stderr
+
+
+def test_demo_offline_never_probes_the_hub(empty_hf_cache, monkeypatch):
+    import rerankit.cli
+
+    def probe(timeout: float) -> bool:
+        raise AssertionError("the hub was probed although HF_HUB_OFFLINE is set")
+
+    monkeypatch.setattr(rerankit.cli, "_hub_reachable", probe)
+    started = time.perf_counter()
+    spec, note = choose_demo_model(timeout=30.0)
+    assert spec == FALLBACK_MODEL and "HF_HUB_OFFLINE is set" in note
+    assert time.perf_counter() - started < 1.0
+
+
+def test_demo_gives_up_on_a_filtered_network_within_its_timeout(empty_hf_cache, hub_allowed, monkeypatch):
+    """A resolver that never answers (a filtered network): the probe is abandoned at the timeout."""
+    release = threading.Event()
+
+    def stalled_getaddrinfo(*args: object, **kwargs: object):
+        release.wait(30)
+        raise socket.gaierror("name resolution stalled")
+
+    monkeypatch.setattr(socket, "getaddrinfo", stalled_getaddrinfo)
+    try:
+        started = time.perf_counter()
+        spec, note = choose_demo_model(timeout=0.5)
+        elapsed = time.perf_counter() - started
+    finally:
+        release.set()
+    assert spec == FALLBACK_MODEL and "unreachable" in note
+    assert elapsed < 2.0
+
+
+def test_demo_connects_with_a_short_timeout(empty_hf_cache, hub_allowed, monkeypatch):
+    """A host that accepts connections but never answers: given up at the overall timeout."""
+    from huggingface_hub import constants
+
+    with socket.socket() as silent:  # listens (the kernel completes the handshake) but never replies
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{silent.getsockname()[1]}")
+        started = time.perf_counter()
+        spec, _ = choose_demo_model(timeout=0.5)
+        assert spec == FALLBACK_MODEL
+        assert time.perf_counter() - started < 2.0

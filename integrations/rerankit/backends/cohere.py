@@ -27,6 +27,11 @@ class CohereBackend(RemoteBackend):
     default_base_url = "https://api.cohere.com"
     api_key_env = ("COHERE_API_KEY", "CO_API_KEY")
     documents_limit = 1000
+    # https://docs.cohere.com/changelog/rerank-v3.5: "max_tokens_per_doc will determine the maximum
+    # amount of tokens a document can have before truncation. The default value ... is 4096."
+    document_token_limit = 4096
+    limit_counts_query = False
+    truncates_server_side = True
 
     def __init__(
         self,

@@ -28,6 +28,8 @@ from rerankit.backends.local import (
     resolve_device,
     resolve_dtype,
 )
+from rerankit.backends.local._devices import check_runtime_installed
+from rerankit.backends.local._windows import EmbeddingWindows
 from rerankit.errors import ConfigurationError
 from rerankit.types import Scores
 
@@ -72,7 +74,7 @@ def resolve_model_location(model: str, revision: str | None) -> str:
     return model
 
 
-class EmbeddingBackend:
+class EmbeddingBackend(EmbeddingWindows):
     """Score documents by the similarity of their sentence-transformers embedding to the query's.
 
     Args:
@@ -137,6 +139,7 @@ class EmbeddingBackend:
                 raise ConfigurationError(f"{option} must be a string, got {type(prompt).__name__}")
         if backend not in RUNTIMES:
             raise ConfigurationError(f"unknown runtime backend {backend!r}; valid: {', '.join(RUNTIMES)}")
+        check_runtime_installed(backend)
         try:
             import sentence_transformers  # noqa: F401
             import torch  # noqa: F401

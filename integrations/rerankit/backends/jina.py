@@ -25,6 +25,10 @@ class JinaBackend(RemoteBackend):
     default_base_url = "https://api.jina.ai"
     api_key_env = ("JINA_API_KEY",)
     documents_limit = 1000
+    # The 8k-token context of jina-reranker-v2 (https://jina.ai/reranker/; the smallest of the
+    # current models), shared with the query. Whether the API truncates or rejects a longer
+    # pair is not documented, so rerankit cuts documents to it client-side.
+    document_token_limit = 8192
 
     def request_path(self) -> str:
         return "/v1/rerank"

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from pydantic import SecretStr
 
+from rerankit._chunking import estimate_tokens, estimated_token_offsets
 from rerankit.backends._endpoints import BackendHealth
 from rerankit.backends.http import HTTPTransport, Reply, TransportSettings
 from rerankit.backends.responses import scores_in_input_order
@@ -33,6 +34,9 @@ DEFAULT_BREAKER_MAX_COOLDOWN = 30.0
 DEFAULT_RETRY_BUDGET_RATIO = 0.2
 DEFAULT_RETRY_BUDGET_FLOOR = 2.0
 DEFAULT_RETRY_BUDGET_WINDOW = 10.0
+#: Tokens kept free beside the query for a provider's special and prompt tokens, when its
+#: per-document limit is a context shared with the query.
+RESERVED_PAIR_TOKENS = 16
 
 
 class RemoteBackend:
@@ -57,6 +61,12 @@ class RemoteBackend:
     #: The header the key travels in, and its scheme (``""``: the bare key).
     auth_header: ClassVar[str] = "authorization"
     auth_scheme: ClassVar[str] = "Bearer"
+    #: The provider's documented per-document token limit (``None``: none documented).
+    document_token_limit: ClassVar[int | None] = None
+    #: Whether that limit is a context the query shares (else it counts the document alone).
+    limit_counts_query: ClassVar[bool] = True
+    #: Whether the provider truncates a longer document itself (documented) instead of rejecting it.
+    truncates_server_side: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -79,12 +89,19 @@ class RemoteBackend:
         retry_budget_ratio: float = DEFAULT_RETRY_BUDGET_RATIO,
         retry_budget_floor: float = DEFAULT_RETRY_BUDGET_FLOOR,
         retry_budget_window: float = DEFAULT_RETRY_BUDGET_WINDOW,
+        max_document_tokens: int | None = None,
     ) -> None:
         """The options every remote backend takes; a provider adds its own and passes these on.
 
         ``base_url`` may list several endpoints (replicas, regions), each with its own circuit
         breaker and pools; ``api_key`` is one key for all or a list with one per endpoint. See
         docs/errors.md#options and docs/reliability.md for the breaker and retry-budget options.
+
+        ``max_document_tokens`` is the (query + document) token limit of a server that rejects
+        longer pairs (a self-hosted TEI's ``max_input_length``, say): documents are cut to it
+        client-side, and ``long_documents="chunk"`` windows fit it. ``None`` (default): the
+        provider's documented limit, if any. Tokens are counted by the conservative
+        :func:`rerankit._chunking.estimate_tokens` (docs/long-documents.md).
         """
         if not isinstance(model, str) or not model.strip():
             raise ConfigurationError(
@@ -93,6 +110,9 @@ class RemoteBackend:
         self.model = model
         self.max_concurrency = positive_int("max_concurrency", max_concurrency, self.name)
         self.max_documents_per_request = self.documents_limit
+        self.max_document_tokens = optional_positive_int(
+            "max_document_tokens", max_document_tokens, self.name
+        )
         self.transport = HTTPTransport(
             TransportSettings(
                 provider=self.name,
@@ -139,6 +159,53 @@ class RemoteBackend:
     def read_scores(self, reply: Reply, texts: list[str]) -> Scores:
         """One score per text in input order, plus usage, from a successful answer."""
         return Scores(values=scores_in_input_order(reply, texts), usage=self.read_usage(reply.payload))
+
+    # -- long documents and the score cache ------------------------------------------------------
+
+    def document_token_budget(self, query: str) -> int | None:
+        """Estimated document tokens one text sent with ``query`` may have; ``None``: no known limit.
+
+        ``max_document_tokens`` is a pair limit (the query counts); a ``max_tokens_per_doc``
+        option counts the document alone (Cohere's meaning); the provider's documented limit
+        counts the query when ``limit_counts_query``.
+        """
+        pair = estimate_tokens(query) + RESERVED_PAIR_TOKENS
+        if self.max_document_tokens is not None:
+            return self.max_document_tokens - pair
+        per_document = getattr(self, "max_tokens_per_doc", None)
+        if per_document is not None:
+            return per_document
+        if self.document_token_limit is None:
+            return None
+        return self.document_token_limit - (pair if self.limit_counts_query else 0)
+
+    def token_offsets(self, text: str) -> list[tuple[int, int]]:
+        """Pseudo-token spans of the conservative estimate (the real tokenizer runs on the server)."""
+        return estimated_token_offsets(text)
+
+    def client_truncation_budget(self, query: str) -> int | None:
+        """With ``long_documents="truncate"``: the budget to cut documents to before sending, so a
+        request is never rejected for length; ``None`` where the provider truncates them itself."""
+        if self.max_document_tokens is None and (
+            self.truncates_server_side or getattr(self, "max_tokens_per_doc", None) is not None
+        ):
+            return None  # the provider cuts documents to its own limit, counting real tokens
+        return self.document_token_budget(query)
+
+    def cache_key(self) -> dict[str, Any]:
+        """What changes this backend's scores: provider, address and the request body's settings
+        (model, ``max_tokens_per_doc``, ``instruction``, ...; the body sent without query and documents)."""
+        settings = {
+            field: value
+            for field, value in self.request_body("", []).items()
+            if field not in ("query", "queries", "documents")
+        }
+        return {
+            "backend": self.name,
+            "base_url": self.transport.settings.base_url,
+            "settings": settings,
+            "max_document_tokens": self.max_document_tokens,
+        }
 
     # -- the Backend protocol ------------------------------------------------------------------
 
@@ -271,6 +338,7 @@ __all__ = [
     "DEFAULT_RETRY_BUDGET_RATIO",
     "DEFAULT_RETRY_BUDGET_WINDOW",
     "DEFAULT_TIMEOUT",
+    "RESERVED_PAIR_TOKENS",
     "RemoteBackend",
     "optional_int_between",
     "optional_positive_int",

@@ -27,11 +27,18 @@ from rerankit.backends.local._batching import (
     token_budget_batches,
 )
 from rerankit.backends.local._cache import MODEL_CACHE
-from rerankit.backends.local._devices import RUNTIMES, device_lock, resolve_device, resolve_dtype
+from rerankit.backends.local._devices import (
+    RUNTIMES,
+    check_runtime_installed,
+    device_lock,
+    resolve_device,
+    resolve_dtype,
+)
 from rerankit.backends.local._formats import LLMFormat
 from rerankit.backends.local._llm import LLMReranker
 from rerankit.backends.local._options import check_integer
 from rerankit.backends.local._routing import choose_llm_format, is_causal_lm
+from rerankit.backends.local._windows import CrossEncoderWindows
 from rerankit.errors import ConfigurationError
 from rerankit.types import Scores
 
@@ -62,7 +69,7 @@ def _check_model_file(model: str, model_file: str, runtime: str) -> None:
     )
 
 
-class LocalCrossEncoder:
+class LocalCrossEncoder(CrossEncoderWindows):
     """A sentence-transformers ``CrossEncoder`` run in this process.
 
     Args:
@@ -145,6 +152,7 @@ class LocalCrossEncoder:
             )
         if backend not in RUNTIMES:
             raise ConfigurationError(f"unknown runtime backend {backend!r}; valid: {', '.join(RUNTIMES)}")
+        check_runtime_installed(backend)
         if model_file is not None:
             if not isinstance(model_file, str) or not model_file.strip():
                 raise ConfigurationError("model_file must be a non-blank path inside the model directory")

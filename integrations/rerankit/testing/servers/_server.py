@@ -29,7 +29,7 @@ from rerankit.testing.servers._faults import (
     check_fault,
     install_uvicorn_filter,
 )
-from rerankit.testing.servers._format import ProviderFormat, Rejected
+from rerankit.testing.servers._format import Call, ProviderFormat, Rejected
 from rerankit.testing.servers._registry import FORMATS
 from rerankit.testing.servers._scoring import expected_score
 
@@ -80,6 +80,10 @@ class RerankServer:
         seed: seed of the random fault mix.
         retry_after: the ``Retry-After`` value the ``429-retry-after`` faults send, in seconds.
         stall_seconds: how long the ``stall`` fault withholds its answer.
+        max_pair_tokens: reject (400, TEI's ``inputs must have less than N tokens``) a request with
+            a (query, document) pair over this many tokens, counted by ``count_tokens``, the way a
+            self-hosted server without truncation does; ``None`` (default): no length limit.
+        count_tokens: the server's tokenizer, text -> tokens (needed with ``max_pair_tokens``).
         port: the TCP port to listen on; 0 (the default) picks a free one. A server started again
             after :meth:`stop` listens on the port it had, so a test can bring a replica back.
 
@@ -101,6 +105,8 @@ class RerankServer:
         seed: int = 0,
         retry_after: str = "1",
         stall_seconds: float = 10.0,
+        max_pair_tokens: int | None = None,
+        count_tokens: Callable[[str], int] | None = None,
         port: int = 0,
     ) -> None:
         if provider not in FORMATS:
@@ -119,6 +125,10 @@ class RerankServer:
             check_fault(fault)
         self.retry_after = retry_after
         self.stall_seconds = stall_seconds
+        if max_pair_tokens is not None and count_tokens is None:
+            raise ValueError("max_pair_tokens needs count_tokens, the server's tokenizer")
+        self.max_pair_tokens = max_pair_tokens
+        self.count_tokens = count_tokens
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self._queued: deque[str] = deque()
@@ -366,6 +376,7 @@ class RerankServer:
             fmt.check_auth(request.headers)
             call = fmt.call(fmt.parse_body(request.headers, body, payload), request.path_params)
             fmt.check_call(call)
+            self._check_pair_tokens(call)
             scores = [expected_score(call.query, text) for text in call.texts]
             headers = {"x-request-id": request_id, **fmt.answer_headers(call)}
             if fault == "malformed-json":
@@ -375,6 +386,19 @@ class RerankServer:
             return self._rejected(rejected, request_id)
         text = json.dumps(content)  # NaN is written as the bare token NaN, as some servers do
         return Response(text, media_type="application/json", headers=headers)
+
+    def _check_pair_tokens(self, call: Call) -> None:
+        if self.max_pair_tokens is None or self.count_tokens is None:
+            return
+        query_tokens = self.count_tokens(call.query)
+        for index, text in enumerate(call.texts):
+            tokens = query_tokens + self.count_tokens(text)
+            if tokens > self.max_pair_tokens:
+                raise Rejected(
+                    400,
+                    f"inputs must have less than {self.max_pair_tokens} tokens. "
+                    f"Given: {tokens} (document at index {index})",
+                )
 
     def _error(
         self,
