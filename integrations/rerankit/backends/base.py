@@ -57,7 +57,10 @@ class RequestBatchingBackend(Backend, Protocol):
     """
 
     def score_requests(self, requests: Sequence[tuple[str, Sequence[str]]]) -> list[list[float]]:
-        """Score each request's texts against its query; one score list per request, in order."""
+        """Score each request's texts against its query; one score list per request, in order.
+
+        Bare floats, no usage: this is for backends that bill nothing per call (local models).
+        """
         ...
 
 
