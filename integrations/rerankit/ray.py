@@ -259,7 +259,6 @@ def rerank_dataset(
         num_cpus=num_cpus_per_actor,
         batch_size=batch_size,
         batch_format="pyarrow",
-        udf_modifying_row_count=False,
     )
 
 

@@ -19,7 +19,7 @@ ray = pytest.importorskip("ray", reason="rerankit.ray needs ray[data]: pip insta
 
 from rerankit.ray import rerank_dataset  # noqa: E402
 
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_cluster"), pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_cluster"), pytest.mark.timeout(600)]
 
 ROOT = Path(__file__).resolve().parents[2]
 WORDS = ["bm25", "ranking", "cross", "encoder", "attention", "paris", "river", "query", "passage", "score"]
@@ -39,7 +39,29 @@ def make_rows(count: int = 1000, seed: int = 0) -> list[dict]:
     return rows
 
 
-def check_against_rerank(output: list[dict], rows: list[dict], reranker: Reranker, top_n: int) -> None:
+def reference_of(
+    rows: list[dict], reranker: Reranker, top_n: int
+) -> dict[str, tuple[list[int], list[float]]]:
+    """Each row's ranking by ``rerank`` of that row alone, in this process: what the cluster must give."""
+    reference = {}
+    for row in rows:
+        if row["documents"]:
+            alone = reranker.rerank(row["query"], row["documents"], top_n=top_n)
+            reference[row["qid"]] = (
+                [r.index for r in alone.results],
+                [r.relevance_score for r in alone.results],
+            )
+    return reference
+
+
+@pytest.fixture(scope="module")
+def local_rows(bert_model) -> tuple[list[dict], dict]:
+    """1,000 rows and their reference ranking (top 3) by the tiny local model, computed once."""
+    rows = make_rows()
+    return rows, reference_of(rows, Reranker(f"local/{bert_model}", device="cpu"), top_n=3)
+
+
+def check_against_rerank(output: list[dict], rows: list[dict], reference: dict) -> None:
     by_id = {row["qid"]: row for row in output}
     assert len(output) == len(rows) and len(by_id) == len(rows), "a row was lost or duplicated"
     for row in rows:
@@ -49,11 +71,9 @@ def check_against_rerank(output: list[dict], rows: list[dict], reranker: Reranke
         if not row["documents"]:
             assert list(got["rerank_indices"]) == [] and list(got["rerank_scores"]) == []
             continue
-        alone = reranker.rerank(row["query"], row["documents"], top_n=top_n)
-        assert list(got["rerank_indices"]) == [r.index for r in alone.results], row["qid"]
-        assert list(got["rerank_scores"]) == pytest.approx(
-            [r.relevance_score for r in alone.results], abs=1e-5
-        )
+        indices, scores = reference[row["qid"]]
+        assert list(got["rerank_indices"]) == indices, row["qid"]
+        assert list(got["rerank_scores"]) == pytest.approx(scores, abs=1e-5)
 
 
 def test_workers_import_this_checkouts_rerankit():
@@ -67,8 +87,8 @@ def test_workers_import_this_checkouts_rerankit():
 
 
 @pytest.mark.parametrize("num_actors", [1, 2])
-def test_local_model_rows_match_rerank_of_each_row(bert_model, num_actors, capsys):
-    rows = make_rows()
+def test_local_model_rows_match_rerank_of_each_row(bert_model, local_rows, num_actors, capsys):
+    rows, reference = local_rows
     ds = ray.data.from_items(rows, override_num_blocks=8)
     started = time.perf_counter()
     output = rerank_dataset(
@@ -81,7 +101,7 @@ def test_local_model_rows_match_rerank_of_each_row(bert_model, num_actors, capsy
         device="cpu",
     ).take_all()
     seconds = time.perf_counter() - started
-    check_against_rerank(output, rows, Reranker(f"local/{bert_model}", device="cpu"), top_n=3)
+    check_against_rerank(output, rows, reference)
     with capsys.disabled():  # a figure, not an assertion: benchmarks/ray_actors.py measures it properly
         print(f"\n{num_actors} actor(s): {len(rows)} rows in {seconds:.1f} s (actor start included)")
 
@@ -93,18 +113,19 @@ def test_gateway_rows_match_rerank_of_each_row():
         ds = ray.data.from_items(rows, override_num_blocks=4)
         output = rerank_dataset(ds, "gateway/BAAI/bge-reranker-v2-m3", id_column="qid", top_n=4, **options)
         output = output.take_all()
-        check_against_rerank(output, rows, Reranker("gateway/BAAI/bge-reranker-v2-m3", **options), top_n=4)
+        reference = reference_of(rows, Reranker("gateway/BAAI/bge-reranker-v2-m3", **options), top_n=4)
+        check_against_rerank(output, rows, reference)
         assert server.max_in_flight <= 4, "an actor's calls stay within the backend's concurrency"
         split = sum(1 for request in server.requests if len(request.json["documents"]) == 4)
         assert split > 0, "rows over the gateway's 4-document limit were split, as rerank does"
 
 
-def test_a_task_whose_worker_dies_is_retried_with_no_row_lost_or_duplicated(bert_model, tmp_path):
+def test_a_task_whose_worker_dies_is_retried_with_no_row_lost_or_duplicated(bert_model, local_rows, tmp_path):
     from ray.data import ActorPoolStrategy
 
     from ray_data.flaky import DiesOnceBatchReranker
 
-    rows = make_rows(400, seed=2)
+    rows, reference = local_rows
     marker = tmp_path / "crashed"
     output = (
         ray.data.from_items(rows, override_num_blocks=8)
@@ -114,17 +135,17 @@ def test_a_task_whose_worker_dies_is_retried_with_no_row_lost_or_duplicated(bert
                 "model": f"local/{bert_model}",
                 "marker": str(marker),
                 "id_column": "qid",
-                "top_n": 2,
+                "top_n": 3,
                 "device": "cpu",
             },
             compute=ActorPoolStrategy(size=1),
-            batch_size=50,
+            batch_size=100,
             batch_format="pyarrow",
         )
         .take_all()
     )
     assert marker.exists(), "the worker should have died once"
-    check_against_rerank(output, rows, Reranker(f"local/{bert_model}", device="cpu"), top_n=2)
+    check_against_rerank(output, rows, reference)
 
 
 def test_a_bad_row_fails_the_run_naming_its_id():
