@@ -117,3 +117,15 @@ def test_choosing_a_backend_notebook(tmp_path: Path) -> None:
     assert len(images) == 2, "both quality/latency plots should be displayed"
     assert (tmp_path / "quality_latency.png").stat().st_size > 10_000
     assert not (tmp_path / "tiny-cross-encoder").exists(), "the notebook should clean up its model"
+
+
+def test_scaling_out_notebook(tmp_path: Path) -> None:
+    notebook = execute("04_scaling_out.ipynb", tmp_path)
+    assert not errors(notebook)
+    printed = text_output(notebook)
+    assert "same rankings as rerank, query by query: True" in printed
+    assert "documents[1][1]: document text is required for rerank at index 1" in printed
+    assert "['RerankResponse', 'InvalidInputError']" in printed
+    assert "no-hits []" in printed, "a row without candidates gets empty lists"
+    rows = int(re.search(r"^(\d+) rows;", printed, re.MULTILINE).group(1))
+    assert f"{rows} rows written; ['qid', 'doc_ids', 'scores']" in printed
