@@ -243,6 +243,9 @@ def rerank_dataset(
     check_score_threshold(score_threshold)
     if not isinstance(model, str):
         raise ConfigurationError(f"model must be a spec string, got {type(model).__name__}")
+    # Ray Data restarts a dead actor and retries its task by default (max_restarts=-1,
+    # max_task_retries=-1: ray/data/_internal/execution/operators/actor_pool_map_operator.py,
+    # _apply_default_remote_args, Ray 2.60); an exception raised by our code is not retried.
     return ds.map_batches(
         BatchReranker,
         fn_constructor_kwargs={
