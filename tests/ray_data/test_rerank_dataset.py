@@ -19,7 +19,11 @@ ray = pytest.importorskip("ray", reason="rerankit.ray needs ray[data]: pip insta
 
 from rerankit.ray import rerank_dataset  # noqa: E402
 
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_cluster"), pytest.mark.timeout(600)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.usefixtures("ray_cluster"),
+    pytest.mark.timeout(1200),
+]  # a guard on a busy machine
 
 ROOT = Path(__file__).resolve().parents[2]
 WORDS = ["bm25", "ranking", "cross", "encoder", "attention", "paris", "river", "query", "passage", "score"]
@@ -109,7 +113,12 @@ def test_local_model_rows_match_rerank_of_each_row(bert_model, local_rows, num_a
 def test_gateway_rows_match_rerank_of_each_row():
     rows = make_rows(seed=1)
     with RerankServer("gateway", max_documents=4) as server:
-        options = {"base_url": server.base_url, "api_key": "test-key", "max_concurrency": 4}
+        options = {
+            "base_url": server.base_url,
+            "api_key": "test-key",
+            "max_concurrency": 4,
+            "max_documents_per_request": 4,
+        }
         ds = ray.data.from_items(rows, override_num_blocks=4)
         output = rerank_dataset(ds, "gateway/BAAI/bge-reranker-v2-m3", id_column="qid", top_n=4, **options)
         output = output.take_all()
