@@ -374,3 +374,25 @@ def test_gateway_batch_sends_concurrent_requests_and_attaches_each_score_to_its_
             for result in response.results:
                 assert result.relevance_score == pytest.approx(expected_score(query, texts[result.index]))
         reranker.close()
+
+
+# -- the evaluation API reranks through rerank_batch --------------------------------------------
+
+
+def test_evaluate_reranks_its_queries_in_batches_with_the_rankings_rerank_gives(monkeypatch):
+    from rerankit import evaluation
+
+    data = evaluation.load_beir(evaluation.DEMO_DATA)
+    reranker = Reranker(SharedPassBackend())
+    batch_sizes: list[int] = []
+    rerank_batch = reranker.rerank_batch
+    monkeypatch.setattr(
+        reranker, "rerank_batch", lambda q, d, **kw: batch_sizes.append(len(q)) or rerank_batch(q, d, **kw)
+    )
+    result = evaluation.evaluate([reranker], data, k=5, max_queries=20, warmup=False)
+    assert sum(batch_sizes) == 20 and max(batch_sizes) == evaluation.EVAL_BATCH_QUERIES
+    first_stage = result.first_stage.rankings
+    for query_id, ranked in result.rerankers[0].rankings.items():
+        texts = [data.corpus[doc.id].content for doc in first_stage[query_id]]
+        alone = reranker.rerank(data.queries[query_id], texts)
+        assert [doc.id for doc in ranked] == [first_stage[query_id][r.index].id for r in alone.results]
