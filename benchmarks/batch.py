@@ -18,6 +18,7 @@ Reproduce (about 4 minutes on 2 cores)::
 from __future__ import annotations
 
 import argparse
+import os
 
 import harness
 
@@ -81,6 +82,8 @@ def main() -> None:
     print(
         f"\nbatch vs loop: same order and usage for all {args.queries} items, max |score difference| {worst:.1e}"
     )
+
+    print(f"load average at the end (1, 5, 15 min): {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

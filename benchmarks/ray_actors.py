@@ -98,6 +98,8 @@ def main() -> None:
         results,
     )
 
+    print(f"load average at the end (1, 5, 15 min): {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+
 
 if __name__ == "__main__":
     main()
