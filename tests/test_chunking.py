@@ -345,3 +345,30 @@ def test_provider_limits_decide_what_truncate_sends():
         assert gateway.requests[-1].json["documents"] == [long_document]
         Reranker("gateway/m", base_url=gateway.base_url, api_key="test-key").rerank("lorem", [long_document])
         assert gateway.requests[-1].json["documents"] == [long_document]  # no known limit: sent as is
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+async def test_rerank_batch_chunks_and_caches_like_rerank(bert_model: Path, asynchronous: bool):
+    """The batch path goes through the same scoring units: windows, best-window spans and the cache."""
+    words = " ".join(f"word{i}" for i in range(120))
+    queries = [QUERY, "a river bank"]
+    documents = [[words, "river"], ["river", words, "bank"]]
+    reranker = Reranker(
+        f"local/{bert_model}", device="cpu", max_length=MAX_LENGTH, long_documents="chunk", cache=True
+    )
+    alone = [reranker.rerank(q, d) for q, d in zip(queries, documents, strict=True)]
+    reranker.cache.clear()
+    batch = reranker.arerank_batch if asynchronous else reranker.rerank_batch
+    first = await batch(queries, documents) if asynchronous else batch(queries, documents)
+    for got, want in zip(first, alone, strict=True):
+        assert [(r.index, r.chunk) for r in got.results] == [(r.index, r.chunk) for r in want.results]
+        assert [r.relevance_score for r in got.results] == pytest.approx(
+            [r.relevance_score for r in want.results], abs=1e-5
+        )
+        assert got.usage.cache_hits == 0 and got.usage.cache_misses == len(want.results)
+    again = await batch(queries, documents) if asynchronous else batch(queries, documents)
+    for got, want in zip(again, first, strict=True):
+        assert [(r.index, r.chunk, r.relevance_score) for r in got.results] == [
+            (r.index, r.chunk, r.relevance_score) for r in want.results
+        ]
+        assert got.usage.cache_hits == len(want.results) and got.usage.pairs_scored == 0

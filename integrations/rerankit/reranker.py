@@ -371,6 +371,73 @@ class Reranker:
         """
         return [backend_health(backend) for backend in self.backends]
 
+    def rerank_batch(
+        self,
+        queries: Sequence[str],
+        documents: Sequence[Sequence[str]],
+        *,
+        top_n: int | None = None,
+        score_threshold: float | None = None,
+        return_exceptions: bool = False,
+    ) -> list[RerankResponse]:
+        """Rerank many queries, each with its own documents, in one call.
+
+        The i-th response is what ``rerank(queries[i], documents[i], top_n=..., score_threshold=...)``
+        returns. A local model scores the pairs of all items in shared forward passes; a remote
+        backend gets the items' calls concurrently, at most ``max_concurrency`` at once.
+
+        >>> responses = reranker.rerank_batch(["what is bm25", "capital of France"],
+        ...                                   [["a ranking function", "a fruit"], ["Paris", "Rome"]])  # doctest: +SKIP
+        >>> [r.results[0].index for r in responses]  # doctest: +SKIP
+        [0, 0]
+
+        Args:
+            queries: one query per item.
+            documents: one list of documents per item, as long as ``queries``.
+            top_n: keep the best ``top_n`` of each item. Defaults to None (all).
+            score_threshold: drop each item's results scoring below it. Defaults to None.
+            return_exceptions: as in ``asyncio.gather``: a failed item's slot holds its exception
+                instead of failing the batch. Defaults to False.
+
+        Returns:
+            One :class:`RerankResponse` per item, in input order (or an exception, see above).
+
+        Raises:
+            InvalidInputError: the containers or options are invalid, or (without
+                ``return_exceptions``) an item is, named by position: ``documents[3][7]: ...``.
+            RerankError: an item failed on every backend (without ``return_exceptions``); the
+                message starts with ``item <i>:``.
+        """
+        from rerankit import _batch  # the batch module builds on this one
+
+        items = _batch.plan_batch(
+            queries, documents, top_n, score_threshold, long_documents=self.long_documents, cache=self.cache
+        )
+        if not return_exceptions and any(item.outcome is not None for item in items):
+            return _batch.results_of(items, return_exceptions)  # raises: nothing is scored
+        _batch.score_batch(self.backends, items)
+        return _batch.results_of(items, return_exceptions)
+
+    async def arerank_batch(
+        self,
+        queries: Sequence[str],
+        documents: Sequence[Sequence[str]],
+        *,
+        top_n: int | None = None,
+        score_threshold: float | None = None,
+        return_exceptions: bool = False,
+    ) -> list[RerankResponse]:
+        """Async :meth:`rerank_batch`, with the same results; a local model runs in a worker thread."""
+        from rerankit import _batch
+
+        items = _batch.plan_batch(
+            queries, documents, top_n, score_threshold, long_documents=self.long_documents, cache=self.cache
+        )
+        if not return_exceptions and any(item.outcome is not None for item in items):
+            return _batch.results_of(items, return_exceptions)
+        await _batch.ascore_batch(self.backends, items)
+        return _batch.results_of(items, return_exceptions)
+
     def close(self) -> None:
         """Release the resources (pooled connections) of the backend and every fallback.
 

@@ -129,3 +129,15 @@ def test_llm_rerankers_notebook(tmp_path: Path) -> None:
     assert "no known reranker format" in printed and "llm_format" in printed
     assert "forced:" in printed and "custom:" in printed
     assert not (tmp_path / "Qwen3-Reranker-0.6B").exists(), "the notebook should clean up its models"
+
+
+def test_scaling_out_notebook(tmp_path: Path) -> None:
+    notebook = execute("05_scaling_out.ipynb", tmp_path)
+    assert not errors(notebook)
+    printed = text_output(notebook)
+    assert "same rankings as rerank, query by query: True" in printed
+    assert "documents[1][1]: document text is required for rerank at index 1" in printed
+    assert "['RerankResponse', 'InvalidInputError']" in printed
+    assert "no-hits []" in printed, "a row without candidates gets empty lists"
+    rows = int(re.search(r"^(\d+) rows;", printed, re.MULTILINE).group(1))
+    assert f"{rows} rows written; ['qid', 'doc_ids', 'scores']" in printed

@@ -53,3 +53,25 @@ class Backend(Protocol):
     async def aclose(self) -> None:
         """Async :meth:`close`."""
         ...
+
+
+@runtime_checkable
+class RequestBatchingBackend(Backend, Protocol):
+    """A backend that can also score many ``(query, texts)`` requests in shared forward passes.
+
+    Optional: :meth:`rerankit.Reranker.rerank_batch` uses it when a backend has it (the local
+    cross-encoder does), so the pairs of every item of a batch share token-budget batches; other
+    backends get one :meth:`Backend.score` call per item, concurrently.
+    """
+
+    def score_requests(self, requests: Sequence[tuple[str, Sequence[str]]]) -> list[list[float]]:
+        """Score each request's texts against its query; one score list per request, in order.
+
+        Bare floats, no usage: this is for backends that bill nothing per call (local models).
+        """
+        ...
+
+
+def has_score_requests(backend: Backend) -> bool:
+    """Whether ``backend`` implements the optional :class:`RequestBatchingBackend` extension."""
+    return callable(getattr(backend, "score_requests", None))

@@ -3,7 +3,8 @@
 The pipeline is the one a RAG system runs: BM25 (``bm25s``) retrieves the top ``k`` documents for
 each query, then every reranker given reorders those same candidates. Quality is measured with
 ``ranx`` (nDCG@10, MRR@10, Recall@10, Recall@k by default), speed as per-query rerank latency
-(p50/p95) and documents per second, cost as the usage the backends reported (documents, requests,
+(p50/p95; queries are reranked 16 at a time with ``rerank_batch``, each charged its batch's time
+over its size) and documents per second, cost as the usage the backends reported (documents, requests,
 and the tokens or search units a provider bills).
 
 >>> from rerankit.evaluation import DEMO_DATA, evaluate

@@ -1,0 +1,385 @@
+"""Many rerank calls at once: the machinery behind ``Reranker.rerank_batch`` and ``arerank_batch``.
+
+Each item of a batch is one ``rerank(queries[i], documents[i], ...)`` call, validated, deduped,
+split and finished by the same :class:`~rerankit.reranker._Plan` a single call uses, so the i-th
+response is the one ``rerank`` gives (same order, ties, cut, usage and fallbacks). What the batch
+changes is how the pairs reach the backend:
+
+- a backend with ``score_requests`` (the local cross-encoder, see
+  :class:`~rerankit.backends.base.RequestBatchingBackend`) scores the pairs of every item in one
+  go, in shared forward passes cut by its token budget, so short pairs of one query pack with
+  short pairs of another;
+- any other backend (the remote APIs) gets one call per item and part, all of them concurrently,
+  at most ``max_concurrency`` in flight for the whole batch.
+
+A failure belongs to its item. If a shared pass fails, each item is scored again alone, so one bad
+item never fails another; an item whose backend fails with one of ``FALLBACK_ERRORS`` is scored
+again, whole, by the next backend, exactly as ``rerank`` does. Local scores agree with ``rerank``
+of the same item to float rounding (about 1e-7): a pair may sit in a differently padded forward
+pass, as with concurrent ``arerank`` calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence, Set
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from rerankit._chunking import LongDocuments
+from rerankit._score_cache import ScoreCache
+from rerankit._scoring_units import ScoringUnits
+from rerankit.backends.base import Backend, has_score_requests
+from rerankit.errors import InvalidInputError, MalformedResponseError, RerankError
+from rerankit.reranker import FALLBACK_ERRORS, _log_fallback, _Plan
+from rerankit.types import RerankResponse, Scores
+from rerankit.validation import check_documents, check_query, check_score_threshold, check_top_n
+
+Outcome = RerankResponse | Exception
+
+
+@dataclass
+class _Item:
+    """One item of a batch: where it sits, its plan (once valid) and what came of it."""
+
+    position: int
+    plan: _Plan | None = None
+    outcome: Outcome | None = None
+    failed_before: Exception | None = None  # the error of the backend before, when falling back
+
+
+def plan_batch(
+    queries: Any,
+    documents: Any,
+    top_n: Any,
+    score_threshold: Any,
+    *,
+    long_documents: LongDocuments | None = None,
+    cache: ScoreCache | None = None,
+) -> list[_Item]:
+    """Validate a batch: the shared options and containers raise at once; a bad item gets its error.
+
+    An item's error names its position (``queries[3]: ...``, ``documents[3][7]: ...``) before the
+    message a single ``rerank`` call would give.
+    """
+    top_n = check_top_n(top_n)
+    score_threshold = check_score_threshold(score_threshold)
+    queries = _as_list(queries, "queries", "a list of query strings")
+    documents = _as_list(documents, "documents", "a list of document lists, one per query")
+    if len(queries) != len(documents):
+        raise InvalidInputError(
+            f"queries and documents must have the same length: got {len(queries)} queries "
+            f"and {len(documents)} document lists"
+        )
+    items = []
+    for position, (query, texts) in enumerate(zip(queries, documents, strict=True)):
+        item = _Item(position)
+        try:
+            item.plan = _Plan.build(
+                _checked_query(query, position),
+                _checked_documents(texts, position),
+                top_n,
+                score_threshold,
+                long_documents=long_documents,
+                cache=cache,
+            )
+        except InvalidInputError as error:
+            item.outcome = error
+        items.append(item)
+    return items
+
+
+def _as_list(value: Any, name: str, expected: str) -> list[Any]:
+    if isinstance(value, (str, bytes, bytearray, Mapping, Set)) or not isinstance(value, Sequence):
+        raise InvalidInputError(f"{name} must be {expected}, got {type(value).__name__}")
+    return list(value)
+
+
+def _checked_query(query: Any, position: int) -> str:
+    try:
+        return check_query(query)
+    except InvalidInputError as error:
+        raise InvalidInputError(f"queries[{position}]: {error.message}") from None
+
+
+def _checked_documents(texts: Any, position: int) -> list[str]:
+    try:
+        return check_documents(texts)
+    except InvalidInputError as error:
+        # Find the document at fault by checking each alone; the message stays the single call's.
+        where = f"documents[{position}]"
+        if isinstance(texts, Sequence) and not isinstance(texts, (str, bytes, bytearray)):
+            for index, text in enumerate(texts):
+                try:
+                    check_documents([text])
+                except InvalidInputError:
+                    where = f"documents[{position}][{index}]"
+                    break
+        raise InvalidInputError(f"{where}: {error.message}") from None
+
+
+def results_of(items: list[_Item], return_exceptions: bool) -> list[Any]:
+    """The outcomes in input order; without ``return_exceptions`` the first failure is raised."""
+    if not return_exceptions:
+        for item in items:
+            if isinstance(item.outcome, Exception):
+                raise _named(item.outcome, item.position)
+    return [item.outcome for item in items]
+
+
+def _named(error: Exception, position: int) -> Exception:
+    """The error as raised for the batch: it says which item failed, and keeps its type."""
+    if isinstance(error, InvalidInputError):
+        return error  # its message already starts with the position
+    note = f"in rerank_batch item {position} (queries[{position}], documents[{position}])"
+    if hasattr(error, "add_note"):  # Python 3.11+
+        error.add_note(note)
+    if isinstance(error, RerankError) and not error.message.startswith("item "):
+        error.message = f"item {position}: {error.message}"
+    return error
+
+
+# -- scoring, sync -------------------------------------------------------------------------------
+
+
+def score_batch(backends: list[Backend], items: list[_Item]) -> None:
+    """Score every valid item on the first backend; items failing with FALLBACK_ERRORS on the next."""
+    pending = [item for item in items if item.outcome is None]
+    for index, backend in enumerate(backends):
+        if not pending:
+            return
+        if _limits_failed(backend, pending):
+            pass
+        elif has_score_requests(backend) and len(pending) > 1:
+            _score_shared(backend, pending)
+        else:
+            _score_concurrently(backend, pending)
+        pending = _for_fallback(pending, backends, index)
+
+
+def _for_fallback(items: list[_Item], backends: list[Backend], index: int) -> list[_Item]:
+    """The items the next backend scores again: those that failed with one of FALLBACK_ERRORS."""
+    if index + 1 >= len(backends):
+        return []
+    retry = [item for item in items if isinstance(item.outcome, FALLBACK_ERRORS)]
+    for item in retry:
+        _log_fallback(backends[index], backends[index + 1], item.outcome)  # type: ignore[arg-type]
+        item.failed_before, item.outcome = item.outcome, None  # type: ignore[assignment]
+    return retry
+
+
+def _settle(item: _Item, outcome: Outcome) -> None:
+    previous = item.failed_before
+    if isinstance(outcome, Exception) and previous is not None and outcome is not previous:
+        outcome.__context__ = previous  # as rerank chains a fallback's error to the one before
+    item.outcome = outcome
+
+
+def _limits_failed(backend: Backend, items: list[_Item]) -> bool:
+    """Let the backend learn its server's limits once (TEI's ``/info``); if that fails, every item
+    fails with its error, as a single call would."""
+    if not hasattr(backend, "load_limits"):
+        return False
+    try:
+        backend.load_limits()
+    except Exception as error:
+        for item in items:
+            _settle(item, error)
+        return True
+    return False
+
+
+async def _alimits_failed(backend: Backend, items: list[_Item]) -> bool:
+    """Async :func:`_limits_failed`."""
+    if not hasattr(backend, "aload_limits"):
+        return False
+    try:
+        await backend.aload_limits()
+    except Exception as error:
+        for item in items:
+            _settle(item, error)
+        return True
+    return False
+
+
+#: What one backend is sent for some items: the items still in play, each one's scoring units
+#: (cache lookups done, long documents cut), its parts, and the flat list of (query, texts) requests.
+_Requests = tuple[list[_Item], list[ScoringUnits], list[list[list[str]]], list[tuple[str, list[str]]]]
+
+
+def _requests_from(backend: Backend, items: list[_Item], units: list[ScoringUnits | Exception]) -> _Requests:
+    kept, kept_units, parts = [], [], []
+    split = getattr(backend, "split_request", None)
+    for item, unit in zip(items, units, strict=True):
+        try:
+            if isinstance(unit, Exception):
+                raise unit
+            item_parts = unit.parts(backend.max_documents_per_request, split)
+        except Exception as error:  # this item's documents cannot be sent: it fails alone
+            _settle(item, error)
+            continue
+        kept.append(item)
+        kept_units.append(unit)
+        parts.append(item_parts)
+    requests = [
+        (unit.query, part) for unit, item_parts in zip(kept_units, parts, strict=True) for part in item_parts
+    ]
+    return kept, kept_units, parts, requests
+
+
+def _requests_of(backend: Backend, items: list[_Item]) -> _Requests:
+    units: list[ScoringUnits | Exception] = []
+    for item in items:
+        try:
+            units.append(item.plan.units_for(backend))  # type: ignore[union-attr]
+        except Exception as error:
+            units.append(error)
+    return _requests_from(backend, items, units)
+
+
+async def _arequests_of(backend: Backend, items: list[_Item]) -> _Requests:
+    units: list[ScoringUnits | Exception] = []
+    for item in items:
+        try:
+            units.append(await item.plan.aunits_for(backend))  # type: ignore[union-attr]
+        except Exception as error:
+            units.append(error)
+    return _requests_from(backend, items, units)
+
+
+def _finish(
+    item: _Item, unit: ScoringUnits, item_parts: list[list[str]], scored: list[Any], backend: Backend
+) -> bool:
+    """Settle one item from its parts' scores; True when it succeeded (its scores may be cached)."""
+    try:
+        _settle(item, item.plan.finish(unit, item_parts, scored, backend))  # type: ignore[union-attr]
+    except Exception as error:
+        _settle(item, error)
+        return False
+    return True
+
+
+def _finish_shared(backend: Backend, requests: _Requests, values: list[list[float]]) -> list[ScoringUnits]:
+    """Settle the items of one shared ``score_requests`` call; the units whose scores to cache."""
+    items, units, parts, _ = requests
+    expected = sum(len(item_parts) for item_parts in parts)
+    if len(values) != expected:
+        for item in items:
+            _settle(
+                item,
+                MalformedResponseError(
+                    f"backend returned {len(values)} score lists for {expected} requests",
+                    provider=backend.name,
+                ),
+            )
+        return []
+    start, done = 0, []
+    for item, unit, item_parts in zip(items, units, parts, strict=True):
+        scored = [Scores(values=v) for v in values[start : start + len(item_parts)]]
+        start += len(item_parts)
+        if _finish(item, unit, item_parts, scored, backend):
+            done.append(unit)
+    return done
+
+
+def _score_shared(backend: Backend, items: list[_Item]) -> None:
+    """All items' pairs through one ``score_requests`` call; if it fails, each item alone."""
+    planned = _requests_of(backend, items)
+    try:
+        values = backend.score_requests(planned[3]) if planned[3] else []  # type: ignore[attr-defined]
+    except Exception:
+        for item in planned[0]:  # find the item at fault; the others still get their scores
+            _score_concurrently(backend, [item])
+        return
+    for unit in _finish_shared(backend, planned, values):
+        unit.remember()
+
+
+def _score_concurrently(backend: Backend, items: list[_Item]) -> None:
+    """One ``score`` call per item and part, at most ``max_concurrency`` at once for the batch."""
+    planned = _requests_of(backend, items)
+    requests = planned[3]
+    workers = min(len(requests), max(1, backend.max_concurrency))
+    if workers <= 1:
+        outcomes = [_call(backend.score, query, texts) for query, texts in requests]
+    else:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rerankit-batch") as pool:
+            outcomes = list(pool.map(lambda request: _call(backend.score, *request), requests))
+    for unit in _finish_each(backend, planned, outcomes):
+        unit.remember()
+
+
+def _call(score: Any, query: str, texts: list[str]) -> Scores | Exception:
+    try:
+        return score(query, texts)
+    except Exception as error:
+        return error
+
+
+def _finish_each(
+    backend: Backend, requests: _Requests, outcomes: list[Scores | Exception]
+) -> list[ScoringUnits]:
+    """Settle the items of per-part calls; the units whose scores to cache."""
+    items, units, parts, _ = requests
+    start, done = 0, []
+    for item, unit, item_parts in zip(items, units, parts, strict=True):
+        scored = outcomes[start : start + len(item_parts)]
+        start += len(item_parts)
+        failure = next((outcome for outcome in scored if isinstance(outcome, Exception)), None)
+        if failure is not None:
+            _settle(item, failure)
+            continue
+        if _finish(item, unit, item_parts, scored, backend):
+            done.append(unit)
+    return done
+
+
+# -- scoring, async ------------------------------------------------------------------------------
+
+
+async def ascore_batch(backends: list[Backend], items: list[_Item]) -> None:
+    """Async :func:`score_batch`: shared passes run in a worker thread; remote calls concurrently."""
+    pending = [item for item in items if item.outcome is None]
+    for index, backend in enumerate(backends):
+        if not pending:
+            return
+        if await _alimits_failed(backend, pending):
+            pass
+        elif has_score_requests(backend) and len(pending) > 1:
+            await _ascore_shared(backend, pending)
+        else:
+            await _ascore_concurrently(backend, pending)
+        pending = _for_fallback(pending, backends, index)
+
+
+async def _ascore_shared(backend: Backend, items: list[_Item]) -> None:
+    planned = await _arequests_of(backend, items)
+    try:
+        values = (
+            await asyncio.to_thread(backend.score_requests, planned[3])  # type: ignore[attr-defined]
+            if planned[3]
+            else []
+        )
+    except Exception:
+        for item in planned[0]:
+            await _ascore_concurrently(backend, [item])
+        return
+    for unit in _finish_shared(backend, planned, values):
+        await unit.aremember()
+
+
+async def _ascore_concurrently(backend: Backend, items: list[_Item]) -> None:
+    planned = await _arequests_of(backend, items)
+    semaphore = asyncio.Semaphore(max(1, backend.max_concurrency))
+
+    async def bounded(query: str, texts: list[str]) -> Scores | Exception:
+        async with semaphore:
+            try:
+                return await backend.ascore(query, texts)
+            except Exception as error:
+                return error
+
+    outcomes = list(await asyncio.gather(*(bounded(query, texts) for query, texts in planned[3])))
+    for unit in _finish_each(backend, planned, outcomes):
+        await unit.aremember()
