@@ -13,11 +13,13 @@ Needs the ``serve`` extra: ``pip install 'rerankit[serve]'``.
 
 from rerankit.serve._app import RERANK_ROUTES, RerankService, create_app
 from rerankit.serve._auth import is_authorized
+from rerankit.serve._background import BackgroundServer
 from rerankit.serve._config import ServeConfig
 from rerankit.serve._server import bind_socket, run_server
 
 __all__ = [
     "RERANK_ROUTES",
+    "BackgroundServer",
     "RerankService",
     "ServeConfig",
     "bind_socket",
