@@ -43,7 +43,9 @@ async def test_async_gateway_client_and_top_n(server: BackgroundServer, in_proce
 
 
 @pytest.mark.parametrize("path", ["/v1/rerank", "/rerank", "/v2/rerank"])
-def test_answer_shape_on_every_route(server: BackgroundServer, in_process: dict[int, float], path: str) -> None:
+def test_answer_shape_on_every_route(
+    server: BackgroundServer, in_process: dict[int, float], path: str
+) -> None:
     body = {"model": MODEL_NAME, "query": QUERY, "documents": [DOCUMENTS[0], {"text": DOCUMENTS[1]}]}
     reply = httpx.post(server.base_url + path, json=body, headers={"Authorization": f"Bearer {API_KEY}"})
     assert reply.status_code == 200, reply.text
@@ -100,7 +102,9 @@ def test_llama_index_cohere_rerank_against_v2(server: BackgroundServer, in_proce
     from llama_index.postprocessor.cohere_rerank import CohereRerank
 
     postprocessor = CohereRerank(model=MODEL_NAME, api_key=API_KEY, base_url=server.base_url, top_n=2)
-    nodes = [NodeWithScore(node=TextNode(text=text, id_=f"n{i}"), score=0.0) for i, text in enumerate(DOCUMENTS)]
+    nodes = [
+        NodeWithScore(node=TextNode(text=text, id_=f"n{i}"), score=0.0) for i, text in enumerate(DOCUMENTS)
+    ]
     reranked = postprocessor.postprocess_nodes(nodes, query_bundle=QueryBundle(QUERY))
     best = sorted(in_process, key=lambda i: (-in_process[i], i))[:2]
     assert [node.node.id_ for node in reranked] == [f"n{i}" for i in best]
