@@ -43,8 +43,9 @@ def run_server(
 
     On SIGTERM uvicorn stops accepting connections, lets in-flight requests finish (up to
     ``config.request_timeout`` plus :data:`DRAIN_MARGIN_S` seconds), then the app releases its
-    backends and the function returns 0. If the model fails to load, the server stops and 1 is
-    returned.
+    backends. uvicorn (>= 0.29) then re-raises the signal, so the process ends as stopped by
+    SIGTERM (status 143 in a shell), as a supervisor expects. If the model fails to load, the server
+    stops and 1 is returned.
 
     Args:
         config: what to serve and the limits.
@@ -56,7 +57,8 @@ def run_server(
             Defaults to printing ``rerankit serve: listening on http://HOST:PORT`` to stderr.
 
     Returns:
-        0 after a clean shutdown, 1 when the model could not be loaded.
+        0 after a clean stop that raised no signal (``should_exit`` set in-process), 1 when the model
+        could not be loaded.
     """
     failed: list[BaseException] = []
     server: uvicorn.Server | None = None
