@@ -32,6 +32,7 @@ import json
 import multiprocessing
 import os
 import re
+import signal
 import socket
 import statistics
 import subprocess
@@ -161,6 +162,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--documents", type=int, default=16, help="documents per request")
     args = parser.parse_args()
+    # A SIGTERM (timeout, CI) unwinds the ExitStack below, so the servers are stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     print(harness.machine())
     path = harness.minilm_checkpoint()
     pool_docs = harness.mixed_documents(args.requests * args.documents, seed=5)

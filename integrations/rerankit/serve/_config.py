@@ -19,7 +19,7 @@ DEFAULT_MAX_QUEUE = 256
 class ServeConfig(BaseModel):
     """What a rerank server serves and the limits it enforces.
 
-    Args:
+    Attributes:
         spec: the reranker spec, e.g. ``"local/BAAI/bge-reranker-v2-m3"`` (any spec ``Reranker`` takes).
         options: the backend's options (``{"device": "cuda", "batch_size": 64}``).
         served_model_name: the model name clients send (as in vLLM); a request naming another model is
