@@ -117,3 +117,23 @@ def test_choosing_a_backend_notebook(tmp_path: Path) -> None:
     assert len(images) == 2, "both quality/latency plots should be displayed"
     assert (tmp_path / "quality_latency.png").stat().st_size > 10_000
     assert not (tmp_path / "tiny-cross-encoder").exists(), "the notebook should clean up its model"
+
+
+def test_serving_notebook(tmp_path: Path) -> None:
+    notebook = execute("05_serving.ipynb", tmp_path)
+    assert not errors(notebook)
+    printed = text_output(notebook)
+    assert "'status': 'ok'" in printed, "the server should be ready before it is called"
+    scores = re.findall(r"^(-?\d\.\d{4})  (-?\d\.\d{4})  (.+)$", printed, re.MULTILINE)
+    assert len(scores) == 4 and all(served == local for served, local, _ in scores)
+    assert scores[0][2].startswith("BM25 is"), "the served ranking should put the BM25 passage first"
+    assert re.search(r"^cohere sdk: \d\.\d{4}  BM25 is", printed, re.MULTILINE)
+    assert "blank document: 400 document text is required for rerank at index 1" in printed
+    assert "other model: 404 model 'rerank-v3.5' is not served here; this server serves 'minilm'" in printed
+    assert "too many documents: 413 too many documents: got 101, the limit is 100 per request" in printed
+    assert "wrong key: 401 invalid or missing API key" in printed and "guessed-key" not in printed
+    assert "16 answers, each with {4} results" in printed
+    assert re.search(
+        r'^rerankit_serve_requests_total\{route="/v1/rerank",status="200"\} (\d+)', printed, re.M
+    )
+    assert "stopped" in printed
