@@ -16,12 +16,12 @@ QUEUE = 2
 
 
 def flood_documents(client: int) -> list[str]:
-    return [f"client {client} passage {i} about ranking functions and search" for i in range(40)]
+    return [f"client {client} passage {i} about ranking functions and search" for i in range(20)]
 
 
 @pytest.fixture(scope="module")
 def small_queue_server(bert_spec: str):
-    # batch_size=1: a request of 40 documents takes 40 forward passes, long enough for a flood to queue up.
+    # batch_size=1: a request of 20 documents takes 20 forward passes, long enough for a flood to queue up.
     config = ServeConfig(spec=bert_spec, options={"device": "cpu", "batch_size": 1}, max_queue=QUEUE)
     with BackgroundServer(config) as server:
         yield server
