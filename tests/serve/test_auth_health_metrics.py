@@ -135,3 +135,13 @@ def test_metrics(bert_spec: str) -> None:
     assert samples[("rerankit_serve_documents_total", ())] == 3 * len(DOCUMENTS)
     assert samples[("rerankit_serve_pairs_per_second", ())] > 0
     assert samples[("rerankit_serve_ready", ())] == 1
+
+
+def test_an_upstream_key_in_the_options_stays_hidden() -> None:
+    config = ServeConfig(spec="cohere/rerank-v3.5", options={"api_key": "sk-upstream-secret"})
+    for text in (repr(config), str(config), config.model_dump_json()):
+        assert "sk-upstream-secret" not in text
+    from rerankit import Reranker
+
+    backend = Reranker(config.spec, **config.options).backend
+    assert backend.transport.settings.api_key.get_secret_value() == "sk-upstream-secret"

@@ -21,7 +21,8 @@ class ServeConfig(BaseModel):
 
     Attributes:
         spec: the reranker spec, e.g. ``"local/BAAI/bge-reranker-v2-m3"`` (any spec ``Reranker`` takes).
-        options: the backend's options (``{"device": "cuda", "batch_size": 64}``).
+        options: the backend's options (``{"device": "cuda", "batch_size": 64}``). An ``api_key`` among
+            them (a remote spec's upstream key) is kept as a ``SecretStr``, hidden in reprs and dumps.
         served_model_name: the model name clients send (as in vLLM); a request naming another model is
             a 404. Defaults to the spec's model id.
         api_key: the key requests must carry as ``Authorization: Bearer <key>``; ``None``: no auth.
@@ -59,6 +60,13 @@ class ServeConfig(BaseModel):
     def _known_spec(cls, spec: str) -> str:
         parse_spec(spec)  # a ConfigurationError naming the valid backends
         return spec
+
+    @field_validator("options")
+    @classmethod
+    def _hide_upstream_key(cls, options: dict[str, Any]) -> dict[str, Any]:
+        if isinstance(options.get("api_key"), str):  # remote backends take a SecretStr as well
+            return {**options, "api_key": SecretStr(options["api_key"])}
+        return options
 
     @field_validator("served_model_name")
     @classmethod
