@@ -1,4 +1,4 @@
-"""The ``rerankit`` command: ``demo``, ``rank`` and ``eval``.
+"""The ``rerankit`` command: ``demo``, ``rank``, ``eval`` and ``serve``.
 
 ``rerankit demo`` shows two-stage retrieval on the shipped corpus, offline; ``rerankit rank`` reranks
 documents from a file or stdin; ``rerankit eval`` compares rerankers on BEIR-format data. Backend
@@ -572,3 +572,85 @@ def eval_command(
         typer.echo(result.to_json(rankings=rankings))
     else:
         Console(highlight=False).print(eval_table(result))
+
+
+# -- serve ---------------------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    spec: Annotated[
+        str,
+        typer.Argument(metavar="SPEC", help="Reranker spec to serve, e.g. local/BAAI/bge-reranker-v2-m3."),
+    ],
+    option: OptionList = None,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on (0.0.0.0 in a container).")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="TCP port; 0 picks a free one.")
+    ] = 8000,
+    served_model_name: Annotated[
+        str | None,
+        typer.Option(
+            "--served-model-name", help="The model name clients send (default: the spec's model id)."
+        ),
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key",
+            envvar="RERANKIT_SERVE_API_KEY",
+            show_default=False,
+            help="Key clients must send as 'Authorization: Bearer KEY' (prefer the environment variable).",
+        ),
+    ] = None,
+    max_documents: Annotated[
+        int, typer.Option("--max-documents", min=1, help="Documents per request.")
+    ] = 1000,
+    max_request_bytes: Annotated[
+        int, typer.Option("--max-request-bytes", min=1, help="Bytes per request body.")
+    ] = 2_000_000,
+    max_queue: Annotated[
+        int, typer.Option("--max-queue", min=1, help="Requests admitted at once; more get 429.")
+    ] = 256,
+    request_timeout: Annotated[
+        float, typer.Option("--request-timeout", min=0.001, help="Seconds per request before a 504.")
+    ] = 30.0,
+    max_instructions: Annotated[
+        int, typer.Option("--max-instructions", min=1, help="Distinct per-request instructions kept ready.")
+    ] = 16,
+    access_log: Annotated[bool, typer.Option("--access-log", help="Log a line per request.")] = False,
+    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve SPEC over HTTP: POST /v1/rerank, /rerank, /v2/rerank; GET /health, /info, /metrics."""
+    try:
+        from rerankit.serve import ServeConfig, run_server
+    except ImportError as exc:
+        raise _fail(
+            f"rerankit serve needs starlette, uvicorn and prometheus-client ({exc.name}): "
+            "pip install 'rerankit[serve]'"
+        ) from exc
+    from pydantic import ValidationError
+
+    _quiet_model_loading(spec)
+    try:
+        config = ServeConfig(
+            spec=spec,
+            options=options_for(spec, parse_options(option)),
+            served_model_name=served_model_name,
+            api_key=api_key,
+            max_documents=max_documents,
+            max_request_bytes=max_request_bytes,
+            max_queue=max_queue,
+            request_timeout=request_timeout,
+            max_instructions=max_instructions,
+        )
+    except (ValidationError, RerankError) as exc:
+        raise _fail(str(exc), code=2) from exc
+    try:
+        status = run_server(config, host=host, port=port, log_level=log_level, access_log=access_log)
+    except OSError as exc:
+        raise _fail(f"cannot listen on {host}:{port}: {exc}") from exc
+    if status:
+        raise typer.Exit(status)

@@ -141,3 +141,23 @@ def test_scaling_out_notebook(tmp_path: Path) -> None:
     assert "no-hits []" in printed, "a row without candidates gets empty lists"
     rows = int(re.search(r"^(\d+) rows;", printed, re.MULTILINE).group(1))
     assert f"{rows} rows written; ['qid', 'doc_ids', 'scores']" in printed
+
+
+def test_serving_notebook(tmp_path: Path) -> None:
+    notebook = execute("06_serving.ipynb", tmp_path)
+    assert not errors(notebook)
+    printed = text_output(notebook)
+    assert "'status': 'ok'" in printed, "the server should be ready before it is called"
+    scores = re.findall(r"^(-?\d\.\d{4})  (-?\d\.\d{4})  (.+)$", printed, re.MULTILINE)
+    assert len(scores) == 4 and all(served == local for served, local, _ in scores)
+    assert scores[0][2].startswith("BM25 is"), "the served ranking should put the BM25 passage first"
+    assert re.search(r"^cohere sdk: \d\.\d{4}  BM25 is", printed, re.MULTILINE)
+    assert "blank document: 400 document text is required for rerank at index 1" in printed
+    assert "other model: 404 model 'rerank-v3.5' is not served here; this server serves 'minilm'" in printed
+    assert "too many documents: 413 too many documents: got 101, the limit is 100 per request" in printed
+    assert "wrong key: 401 invalid or missing API key" in printed and "guessed-key" not in printed
+    assert "16 answers, each with {4} results" in printed
+    assert re.search(
+        r'^rerankit_serve_requests_total\{route="/v1/rerank",status="200"\} (\d+)', printed, re.M
+    )
+    assert "stopped" in printed

@@ -1,0 +1,105 @@
+"""Request and response bodies of the rerank routes.
+
+One request shape serves every route, the union of what rerank clients send (wire formats:
+docs/serve.md and /work/shared/reference/wire-formats.md):
+
+- Jina ``POST /v1/rerank`` (https://jina.ai/reranker/#apiform): ``model``, ``query``,
+  ``documents`` (strings or ``{"text"}``), ``top_n``, ``return_documents`` (default true);
+- vLLM / Infinity ``/rerank`` and ``/v1/rerank`` (vllm ``entrypoints/openai/protocol.py``
+  ``RerankRequest``; Infinity ``infinity_emb/fastapi_schemas/pymodels.py`` ``RerankInput``), the
+  same fields plus ``instruction`` for Qwen3-style rerankers;
+- Cohere ``POST /v2/rerank`` (https://docs.cohere.com/reference/rerank): ``model``, ``query``,
+  ``documents`` (strings), ``top_n``; no documents are echoed.
+
+Fields these clients add that the server does not use (``max_tokens_per_doc``, ``priority``,
+``raw_scores``, ...) are ignored, as vLLM and TEI ignore unknown fields; truncation is the served
+model's ``max_length`` option.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr
+
+from rerankit.errors import InvalidInputError
+from rerankit.types import RerankResponse
+
+
+class RerankRequest(BaseModel):
+    """A rerank request body.
+
+    ``query``, ``documents`` and ``top_n`` are typed ``Any`` on purpose: they are checked by
+    :mod:`rerankit.validation`, so a client gets the very messages the core gives
+    (``query is required for rerank``, ``document text is required for rerank at index 3``, ...).
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: StrictStr | None = None
+    query: Any = None
+    documents: Any = None
+    top_n: Any = None
+    return_documents: StrictBool | None = None
+    instruction: StrictStr | None = None
+
+
+def document_texts(documents: Any) -> Any:
+    """The texts of ``documents``: strings as they are, ``{"text": ...}`` objects by their text.
+
+    Anything that is not a list is returned unchanged for :func:`rerankit.validation.check_documents`
+    to refuse with the core's message.
+    """
+    if not isinstance(documents, list):
+        return documents
+    texts = []
+    for index, document in enumerate(documents):
+        if isinstance(document, dict):
+            text = document.get("text")
+            if not isinstance(text, str):
+                raise InvalidInputError(
+                    f"document text is required for rerank at index {index}: "
+                    "a document object needs a string 'text' field"
+                )
+            texts.append(text)
+        else:
+            texts.append(document)
+    return texts
+
+
+def rerank_body(
+    response: RerankResponse,
+    *,
+    request_id: str,
+    model: str,
+    return_documents: bool,
+    tokens: int | None,
+    cohere_meta: bool,
+) -> dict[str, Any]:
+    """The answer: ``{"id", "model", "results", "usage"}``, plus Cohere's ``meta`` on ``/v2/rerank``.
+
+    Results are best first (ties in input order), each ``{"index", "relevance_score"}`` and, with
+    ``return_documents``, ``"document": {"text"}`` (the Jina and vLLM shape). ``usage`` counts
+    ``prompt_tokens`` as vLLM does (``total_tokens`` is the same: a reranker generates nothing).
+    """
+    results = []
+    for result in response.results:
+        item: dict[str, Any] = {"index": result.index, "relevance_score": result.relevance_score}
+        if return_documents:
+            item["document"] = {"text": result.document}
+        results.append(item)
+    body: dict[str, Any] = {
+        "id": request_id,
+        "model": model,
+        "results": results,
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }
+    if cohere_meta:
+        # Cohere's ApiMeta (https://docs.cohere.com/reference/rerank, response "meta"): nothing is
+        # billed by a self-hosted server, so search_units is 0; tokens are what the model read.
+        body["meta"] = {
+            "api_version": {"version": "2"},
+            "billed_units": {"search_units": 0},
+            "tokens": {"input_tokens": tokens, "output_tokens": 0},
+        }
+    return body
