@@ -21,9 +21,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def ray_cluster() -> Iterator[None]:
     """``ray.init(num_cpus=2)``; its workers get this checkout's ``integrations/`` and ``tests/`` first
     on their path (``integrations/`` so they run the code under test, not an installed copy;
-    ``tests/`` so they can load the test helpers a task is given)."""
+    the checkout's root so they can load the test helpers a task is given, ``tests.ray_data.flaky``)."""
     saved = os.environ.get("PYTHONPATH")
-    paths = [str(ROOT / "integrations"), str(ROOT / "tests"), *filter(None, [saved])]
+    paths = [str(ROOT / "integrations"), str(ROOT), *filter(None, [saved])]
     os.environ["PYTHONPATH"] = os.pathsep.join(paths)  # the raylet and its workers inherit it
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, object_store_memory=200 * 2**20)
     context = ray.data.DataContext.get_current()
