@@ -131,6 +131,7 @@ def test_gateway_rows_match_rerank_of_each_row():
 
 def test_a_task_whose_worker_dies_is_retried_with_no_row_lost_or_duplicated(bert_model, local_rows, tmp_path):
     from ray.data import ActorPoolStrategy
+
     from tests.ray_data.flaky import DiesOnceBatchReranker
 
     rows, reference = local_rows
