@@ -29,10 +29,10 @@ from typing import Any
 
 from rerankit._chunking import LongDocuments
 from rerankit._score_cache import ScoreCache
+from rerankit._scoring import FALLBACK_ERRORS, _log_fallback, _Plan
 from rerankit._scoring_units import ScoringUnits
 from rerankit.backends.base import Backend, has_score_requests
 from rerankit.errors import InvalidInputError, MalformedResponseError, RerankError
-from rerankit.reranker import FALLBACK_ERRORS, _log_fallback, _Plan
 from rerankit.types import RerankResponse, Scores
 from rerankit.validation import check_documents, check_query, check_score_threshold, check_top_n
 

@@ -12,151 +12,24 @@ next backend; one response never mixes scores from two backends.
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import math
-import numbers
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, ExitStack
-from dataclasses import dataclass, field
 from typing import Any
 
 from rerankit._chunking import (
     DEFAULT_CHUNK_OVERLAP,
     DEFAULT_MAX_CHUNKS,
-    LongDocuments,
     long_documents_from,
     require_token_windows,
 )
 from rerankit._score_cache import ScoreCache, make_score_cache
-from rerankit._scoring_units import ScoringUnits
+from rerankit._scoring import FALLBACK_ERRORS as FALLBACK_ERRORS  # public here, as before
+from rerankit._scoring import _ascore_with_fallbacks, _Plan, _score_with_fallbacks
 from rerankit.backends import create_backend
 from rerankit.backends._endpoints import BackendHealth, backend_health
 from rerankit.backends.base import Backend
-from rerankit.errors import (
-    CircuitOpenError,
-    ConfigurationError,
-    MalformedResponseError,
-    RateLimitError,
-    RerankTimeoutError,
-    ServerError,
-)
-from rerankit.types import RerankResponse, RerankResult, Scores, Usage
-from rerankit.validation import check_documents, check_query, check_score_threshold, check_top_n
-
-logger = logging.getLogger("rerankit")
-
-#: The failures a fallback backend is tried on: the provider stayed rate-limited, down or slow, or
-#: answered garbage, after its own retries, or its circuit breaker is open (nothing was sent);
-#: another provider may well answer. Bad input, a request
-#: the provider rejected, bad credentials and bad configuration are raised at once: they are the
-#: caller's to fix, and a fallback would only hide them.
-FALLBACK_ERRORS: tuple[type[Exception], ...] = (
-    RateLimitError,
-    ServerError,
-    RerankTimeoutError,
-    MalformedResponseError,
-    CircuitOpenError,
-)
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """One validated call: the distinct texts to score and where each input maps to."""
-
-    query: str
-    documents: list[str]
-    distinct: list[str]
-    distinct_index: list[int]  # input position -> position in ``distinct``
-    top_n: int | None
-    score_threshold: float | None
-    long_documents: LongDocuments = field(default_factory=LongDocuments)
-    cache: ScoreCache | None = None
-
-    @classmethod
-    def build(
-        cls,
-        query: Any,
-        documents: Any,
-        top_n: Any,
-        score_threshold: Any,
-        *,
-        long_documents: LongDocuments | None = None,
-        cache: ScoreCache | None = None,
-    ) -> _Plan:
-        query = check_query(query)
-        documents = check_documents(documents)
-        top_n = check_top_n(top_n)
-        score_threshold = check_score_threshold(score_threshold)
-        first_seen: dict[str, int] = {}
-        distinct_index = [first_seen.setdefault(text, len(first_seen)) for text in documents]
-        return cls(
-            query,
-            documents,
-            list(first_seen),
-            distinct_index,
-            top_n,
-            score_threshold,
-            long_documents or LongDocuments(),
-            cache,
-        )
-
-    def units_for(self, backend: Backend) -> ScoringUnits:
-        """What ``backend`` is sent: cached documents left out, long ones cut (see ScoringUnits)."""
-        return ScoringUnits.prepare(backend, self.query, self.distinct, self.long_documents, self.cache)
-
-    async def aunits_for(self, backend: Backend) -> ScoringUnits:
-        """Async :meth:`units_for`."""
-        return await ScoringUnits.aprepare(
-            backend, self.query, self.distinct, self.long_documents, self.cache
-        )
-
-    def finish(
-        self, units: ScoringUnits, parts: list[list[str]], scored: list[Scores], backend: Backend
-    ) -> RerankResponse:
-        """Merge the parts' scores by global index, sort, threshold, cut and total the usage."""
-        distinct_scores: list[float] = []
-        usage = Usage(
-            documents=len(self.documents),
-            pairs_scored=len(units.texts),
-            requests=len(parts),
-            cache_hits=units.hits,
-            cache_misses=units.misses,
-        )
-        for part, result in zip(parts, scored, strict=True):
-            if len(result.values) != len(part):
-                raise MalformedResponseError(
-                    f"backend returned {len(result.values)} scores for {len(part)} documents",
-                    provider=backend.name,
-                )
-            distinct_scores.extend(result.values)
-            usage += Usage(tokens=result.usage.tokens, search_units=result.usage.search_units)
-        for position, value in enumerate(distinct_scores):
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-                raise MalformedResponseError(
-                    f"backend returned a non-finite or non-numeric score {value!r} "
-                    f"for document {units.texts[position][:40]!r}",
-                    provider=backend.name,
-                )
-        outcomes = units.collapse(distinct_scores)
-        scores = [outcomes[d].score for d in self.distinct_index]
-        order = sorted(range(len(scores)), key=scores.__getitem__, reverse=True)
-        # sorted() is stable, but reverse=True keeps stability too: equal scores stay in input order.
-        if self.score_threshold is not None:
-            order = [i for i in order if scores[i] >= self.score_threshold]
-        if self.top_n is not None:
-            order = order[: self.top_n]
-        results = [
-            RerankResult(
-                index=i,
-                relevance_score=scores[i],
-                document=self.documents[i],
-                chunk=outcomes[self.distinct_index[i]].chunk,
-            )
-            for i in order
-        ]
-        return RerankResponse(results=results, model=backend.model, backend=backend.name, usage=usage)
+from rerankit.errors import ConfigurationError
+from rerankit.types import RerankResponse
 
 
 class Reranker:
@@ -483,94 +356,3 @@ def _resolve_backend(model: Any, options: dict[str, Any], *, role: str) -> Backe
         f"{role} must be a spec string like 'local/<model id>' or a Backend"
         f"{' or a Reranker' if role == 'fallback' else ''}, got {type(model).__name__}"
     )
-
-
-def _score_plan(backend: Backend, plan: _Plan) -> RerankResponse:
-    """Score one validated call on one backend: split, run the parts (threads), merge."""
-    if hasattr(backend, "load_limits"):  # limits the backend learns from its server, once
-        backend.load_limits()
-    units = plan.units_for(backend)
-    parts = units.parts(backend.max_documents_per_request, getattr(backend, "split_request", None))
-    workers = min(len(parts), max(1, backend.max_concurrency))
-    if workers <= 1:
-        scored = [backend.score(plan.query, part) for part in parts]
-    else:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rerankit") as pool:
-            scored = list(pool.map(lambda part: backend.score(plan.query, part), parts))
-    response = plan.finish(units, parts, scored, backend)
-    units.remember()
-    return response
-
-
-async def _ascore_plan(backend: Backend, plan: _Plan) -> RerankResponse:
-    """Async :func:`_score_plan`: the parts run concurrently, bounded by ``max_concurrency``."""
-    if hasattr(backend, "aload_limits"):
-        await backend.aload_limits()
-    units = await plan.aunits_for(backend)
-    parts = units.parts(backend.max_documents_per_request, getattr(backend, "split_request", None))
-    if len(parts) == 1:
-        scored = [await backend.ascore(plan.query, parts[0])]
-    else:
-        scored = await _gather_bounded(
-            [backend.ascore(plan.query, part) for part in parts], backend.max_concurrency
-        )
-    response = plan.finish(units, parts, scored, backend)
-    await units.aremember()
-    return response
-
-
-def _score_with_fallbacks(backends: list[Backend], plan: _Plan) -> RerankResponse:
-    """Score on the first backend; on one of FALLBACK_ERRORS, on the next (inside the handler,
-    so the next backend's error chains to this one)."""
-    backend, *rest = backends
-    try:
-        return _score_plan(backend, plan)
-    except FALLBACK_ERRORS as error:
-        if not rest:
-            raise
-        _log_fallback(backend, rest[0], error)
-        return _score_with_fallbacks(rest, plan)
-
-
-async def _ascore_with_fallbacks(backends: list[Backend], plan: _Plan) -> RerankResponse:
-    """Async :func:`_score_with_fallbacks`."""
-    backend, *rest = backends
-    try:
-        return await _ascore_plan(backend, plan)
-    except FALLBACK_ERRORS as error:
-        if not rest:
-            raise
-        _log_fallback(backend, rest[0], error)
-        return await _ascore_with_fallbacks(rest, plan)
-
-
-def _log_fallback(failed: Backend, fallback: Backend, error: Exception) -> None:
-    logger.warning(
-        "rerank on %s/%s failed (%s: %s); falling back to %s/%s",
-        failed.name,
-        failed.model,
-        type(error).__name__,
-        error,
-        fallback.name,
-        fallback.model,
-    )
-
-
-async def _gather_bounded(coroutines: list, limit: int) -> list:
-    """Run coroutines with at most ``limit`` in flight; on the first failure cancel the rest."""
-    semaphore = asyncio.Semaphore(max(1, limit))
-
-    async def bounded(coroutine):
-        async with semaphore:
-            return await coroutine
-
-    tasks = [asyncio.ensure_future(bounded(coroutine)) for coroutine in coroutines]
-    try:
-        return await asyncio.gather(*tasks)
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        for coroutine in coroutines:
-            coroutine.close()  # a part cancelled before it started was never awaited: no warning
-        raise
