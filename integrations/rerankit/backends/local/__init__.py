@@ -10,6 +10,7 @@ gets (``_routing``).
 from rerankit.backends.local._batching import (
     CPU_MAX_BATCH_TOKENS,
     ConcurrentBatcher,
+    LoopBatchers,
     Request,
     resolve_max_batch_tokens,
     token_budget_batches,
@@ -32,6 +33,7 @@ __all__ = [
     "LLMFormat",
     "LLMReranker",
     "LocalCrossEncoder",
+    "LoopBatchers",
     "ModelCache",
     "Request",
     "check_integer",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -90,6 +92,32 @@ class ConcurrentBatcher:
             return
         for pending, values in zip(taken, results, strict=True):
             _settle(pending, values=values)
+
+
+class LoopBatchers:
+    """One :class:`ConcurrentBatcher` per event loop for one backend (a batcher's futures belong to
+    the loop that made them); a loop that is gone takes its batcher with it.
+
+    Args:
+        score_requests: what each batcher scores a merged list of requests with (pass a lambda that
+            looks up the backend's method, so that a patched or overridden one is used).
+    """
+
+    def __init__(self, score_requests: Callable[[list[Request]], list[list[float]]]) -> None:
+        self._score_requests = score_requests
+        self._batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ConcurrentBatcher] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._lock = threading.Lock()
+
+    def current(self) -> ConcurrentBatcher:
+        """The batcher of the running event loop, made on first use."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            batcher = self._batchers.get(loop)
+            if batcher is None:
+                batcher = self._batchers[loop] = ConcurrentBatcher(self._score_requests)
+            return batcher
 
 
 def _settle(pending: _Pending, *, values: list[float] | None = None, error: Exception | None = None) -> None:

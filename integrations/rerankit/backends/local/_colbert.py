@@ -11,17 +11,14 @@ checkpoint's config says. Only the vectors the scoring mask keeps take part: pad
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import threading
-import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from rerankit.backends.local._batching import (
-    ConcurrentBatcher,
+    LoopBatchers,
     Request,
     resolve_max_batch_tokens,
     token_budget_batches,
@@ -162,10 +159,7 @@ class LocalColBERT:
         key = ("multi-vector", model, revision, self.device, self.dtype, trust_remote_code, convert)
         self.encoder = MODEL_CACHE.get(key, self._load)
         self.similarity = similarity or self.encoder.similarity_fn_name
-        self._batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ConcurrentBatcher] = (
-            weakref.WeakKeyDictionary()
-        )
-        self._batchers_lock = threading.Lock()
+        self._batchers = LoopBatchers(lambda requests: self.score_requests(requests))
 
     def _load(self) -> Any:
         import torch
@@ -207,7 +201,7 @@ class LocalColBERT:
 
     async def ascore(self, query: str, texts: Sequence[str]) -> Scores:
         """:meth:`score` in a worker thread; concurrent calls share forward passes."""
-        return Scores(values=await self._batcher().submit(query, texts))
+        return Scores(values=await self._batchers.current().submit(query, texts))
 
     def score_requests(self, requests: Sequence[Request]) -> list[list[float]]:
         """Score several ``(query, texts)`` requests; every distinct query and document of all of
@@ -260,14 +254,6 @@ class LocalColBERT:
         prompt = self.encoder.prompts.get("document") or ""
         encoded = self.encoder.tokenizer([prompt + text for text in texts], truncation=True, max_length=limit)
         return [len(ids) for ids in encoded["input_ids"]]
-
-    def _batcher(self) -> ConcurrentBatcher:
-        loop = asyncio.get_running_loop()
-        with self._batchers_lock:
-            batcher = self._batchers.get(loop)
-            if batcher is None:
-                batcher = self._batchers[loop] = ConcurrentBatcher(self.score_requests)
-            return batcher
 
     def close(self) -> None:
         """Nothing to release: the model stays in the process-wide cache."""

@@ -11,17 +11,14 @@ causal LMs keep their own sentence-transformers reranker setup (``modules.json``
 chat template, sentence-transformers >= 5.4, ``LogitScore`` head) or are refused.
 """
 
-import asyncio
 import json
 import logging
-import threading
-import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from rerankit.backends.local._batching import (
-    ConcurrentBatcher,
+    LoopBatchers,
     Request,
     resolve_max_batch_tokens,
     token_budget_batches,
@@ -152,7 +149,6 @@ class LocalCrossEncoder(CrossEncoderWindows):
             )
         if backend not in RUNTIMES:
             raise ConfigurationError(f"unknown runtime backend {backend!r}; valid: {', '.join(RUNTIMES)}")
-        check_runtime_installed(backend)
         if model_file is not None:
             if not isinstance(model_file, str) or not model_file.strip():
                 raise ConfigurationError("model_file must be a non-blank path inside the model directory")
@@ -183,10 +179,7 @@ class LocalCrossEncoder(CrossEncoderWindows):
         self.revision = revision
         self.runtime = backend
         self.model_file = model_file
-        self._batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ConcurrentBatcher] = (
-            weakref.WeakKeyDictionary()
-        )
-        self._batchers_lock = threading.Lock()
+        self._batchers = LoopBatchers(lambda requests: self.score_requests(requests))
         self.llm_format = self._choose_llm_format(llm_format)
         if self.llm_format is not None:
             self._check_llm_options()
@@ -210,6 +203,7 @@ class LocalCrossEncoder(CrossEncoderWindows):
                 self.instruction = self.llm_format.default_instruction
             return
         self.llm = None
+        check_runtime_installed(backend)  # after the option checks, which need no runtime
         key = (model, revision, self.device, self.dtype, backend, model_file, max_length, trust_remote_code)
         self.cross_encoder = MODEL_CACHE.get(key, self._load)
         self.is_llm_reranker = self._has_logit_score_head(self.cross_encoder)
@@ -335,7 +329,7 @@ class LocalCrossEncoder(CrossEncoderWindows):
         The event loop never blocks on a forward pass; calls made while the model is busy are merged
         into the next pass (see :class:`ConcurrentBatcher`).
         """
-        return Scores(values=await self._batcher().submit(query, texts))
+        return Scores(values=await self._batchers.current().submit(query, texts))
 
     def score_requests(self, requests: Sequence[Request]) -> list[list[float]]:
         """Score several ``(query, texts)`` requests in shared forward passes; one list per request.
@@ -432,14 +426,6 @@ class LocalCrossEncoder(CrossEncoderWindows):
         counts = {text: len(ids) for text, ids in zip(texts, encoded, strict=True)}
         special = tokenizer.num_special_tokens_to_add(pair=True)
         return [min(limit, counts[query] + counts[text] + special) for query, text in pairs]
-
-    def _batcher(self) -> ConcurrentBatcher:
-        loop = asyncio.get_running_loop()
-        with self._batchers_lock:
-            batcher = self._batchers.get(loop)
-            if batcher is None:
-                batcher = self._batchers[loop] = ConcurrentBatcher(self.score_requests)
-            return batcher
 
     def close(self) -> None:
         """Nothing to release: the model stays in the process-wide cache for the next caller."""

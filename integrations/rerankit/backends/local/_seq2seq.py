@@ -15,15 +15,12 @@ ends the input; inputs that fit are tokenized exactly as the reference does.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import threading
-import weakref
 from collections.abc import Sequence
 from typing import Any
 
 from rerankit.backends.local._batching import (
-    ConcurrentBatcher,
+    LoopBatchers,
     Request,
     resolve_max_batch_tokens,
     token_budget_batches,
@@ -130,10 +127,7 @@ class LocalSeq2Seq:
         self.decoder_start_id = self.seq2seq.config.decoder_start_token_id
         if self.decoder_start_id is None:
             raise ConfigurationError(f"{model!r} has no decoder_start_token_id in its config")
-        self._batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ConcurrentBatcher] = (
-            weakref.WeakKeyDictionary()
-        )
-        self._batchers_lock = threading.Lock()
+        self._batchers = LoopBatchers(lambda requests: self.score_requests(requests))
 
     def _load(self) -> tuple[Any, Any]:
         import torch
@@ -222,7 +216,7 @@ class LocalSeq2Seq:
 
     async def ascore(self, query: str, texts: Sequence[str]) -> Scores:
         """:meth:`score` in a worker thread; concurrent calls share forward passes."""
-        return Scores(values=await self._batcher().submit(query, texts))
+        return Scores(values=await self._batchers.current().submit(query, texts))
 
     def score_requests(self, requests: Sequence[Request]) -> list[list[float]]:
         """Score several ``(query, texts)`` requests in shared forward passes; one list per request."""
@@ -259,14 +253,6 @@ class LocalSeq2Seq:
                 for position, value in zip(batch, probabilities, strict=True):
                     scores[position] = value
         return scores
-
-    def _batcher(self) -> ConcurrentBatcher:
-        loop = asyncio.get_running_loop()
-        with self._batchers_lock:
-            batcher = self._batchers.get(loop)
-            if batcher is None:
-                batcher = self._batchers[loop] = ConcurrentBatcher(self.score_requests)
-            return batcher
 
     def close(self) -> None:
         """Nothing to release: the model stays in the process-wide cache."""
