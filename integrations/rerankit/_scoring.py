@@ -18,9 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from rerankit._chunking import (
-    LongDocuments,
-)
+from rerankit._chunking import LongDocuments
 from rerankit._score_cache import ScoreCache
 from rerankit._scoring_units import ScoringUnits
 from rerankit.backends.base import Backend

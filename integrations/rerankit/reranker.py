@@ -1,4 +1,4 @@
-"""The scoring core every caller goes through.
+"""The scoring core every caller goes through: :class:`Reranker`.
 
 ``Reranker`` validates the call, scores each distinct document once, splits the distinct
 documents over the backend's per-request limit, runs the parts concurrently (bounded by the
@@ -7,7 +7,8 @@ input order), applies ``score_threshold`` and then ``top_n``, and totals the usa
 
 With ``fallbacks``, a call whose backend fails with an error another backend may not share
 (:data:`FALLBACK_ERRORS`, raised after the backend's own retries) is scored again, whole, by the
-next backend; one response never mixes scores from two backends.
+next backend; one response never mixes scores from two backends. The scoring path itself lives in
+:mod:`rerankit._scoring`, the batch API in :mod:`rerankit._batch`.
 """
 
 from __future__ import annotations
