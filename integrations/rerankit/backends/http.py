@@ -23,13 +23,10 @@ never appear in logs, reprs or errors.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
-import threading
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -47,6 +44,8 @@ from tenacity import (
     wait_random,
 )
 
+from rerankit.backends._answers import RETRY_STATUSES, AnswerReader, AttemptFailed
+from rerankit.backends._clients import POOL_SIZE, EndpointClients
 from rerankit.backends._endpoints import (
     BackendHealth,
     CallRoute,
@@ -59,45 +58,18 @@ from rerankit.backends._settings import TransportSettings
 from rerankit.backends.responses import (
     REQUEST_ID_HEADERS,
     Reply,
-    error_class,
     parse_retry_after,
     provider_message,
-    request_id,
-    text_snippet,
 )
 from rerankit.errors import (
     BackendError,
     CircuitOpenError,
-    InvalidRequestError,
-    MalformedResponseError,
-    RerankTimeoutError,
-    ServerError,
 )
 
 logger = logging.getLogger("rerankit")
 
-#: Statuses worth another try: the provider may answer differently in a moment.
-RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
-USER_AGENT = "rerankit/0.1.0 (+https://rerankit.readthedocs.io)"
-#: The most connections in one async pool. httpcore's pool re-scans its queued requests against its
-#: connections on every change, so its CPU cost grows with requests x connections; a larger
-#: ``max_connections`` is split into several pools of this size (see docs/performance.md).
-POOL_SIZE = 8
 #: How often a retry's wait checks whether every breaker has opened (then the wait ends early).
 SLEEP_SLICE = 0.05
-
-
-class _AttemptFailed(Exception):
-    """One attempt's failure: the error to raise if it is the last, and whether to try again."""
-
-    def __init__(
-        self, error: BackendError, *, retryable: bool, reason: str = "", retry_after: float | None = None
-    ) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.retryable = retryable
-        self.reason = reason or type(error).__name__
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -120,42 +92,6 @@ class _Call:
     breakers_open: bool = False
 
 
-class _LoopPools:
-    """The async clients of one event loop: ``connections`` split into pools of at most
-    :data:`POOL_SIZE`, each opened when the ones before it are full; a request goes to the least
-    busy pool."""
-
-    def __init__(self, make_client: Callable[[int], httpx.AsyncClient], connections: int) -> None:
-        self.loop = asyncio.get_running_loop()
-        self._make_client = make_client
-        self._sizes = [min(POOL_SIZE, connections - start) for start in range(0, connections, POOL_SIZE)]
-        self.clients: list[httpx.AsyncClient] = []
-        self._busy: list[int] = []
-
-    @property
-    def is_closed(self) -> bool:
-        return any(client.is_closed for client in self.clients)
-
-    @asynccontextmanager
-    async def client(self) -> AsyncIterator[httpx.AsyncClient]:
-        """The least busy client (relative to its size), counted busy while the request runs."""
-        opened = len(self.clients)
-        index = min(range(opened), key=lambda i: self._busy[i] / self._sizes[i], default=None)
-        if index is None or (self._busy[index] >= self._sizes[index] and opened < len(self._sizes)):
-            self.clients.append(self._make_client(self._sizes[opened]))
-            self._busy.append(0)
-            index = opened
-        self._busy[index] += 1
-        try:
-            yield self.clients[index]
-        finally:
-            self._busy[index] -= 1
-
-    async def aclose(self) -> None:
-        for client in self.clients:
-            await client.aclose()
-
-
 class HTTPTransport:
     """Posts JSON to one provider's endpoints with pooled connections, retries, breakers and typed errors.
 
@@ -173,7 +109,10 @@ class HTTPTransport:
         self, settings: TransportSettings, *, clock: Clock = time.monotonic, rng: random.Random | None = None
     ) -> None:
         self.settings = settings
-        self._lock = threading.Lock()
+        #: Turns answers and faults into replies or typed errors, redacting the keys.
+        self.answers = AnswerReader(settings)
+        #: The endpoints' pooled connections.
+        self.clients = EndpointClients(settings)
         self.router = EndpointRouter(
             settings.provider,
             settings.base_url,
@@ -219,62 +158,17 @@ class HTTPTransport:
         """Each endpoint's breaker state, requests, failures and in-flight count, and the retry budget."""
         return self.router.health(model)
 
-    # -- clients --------------------------------------------------------------------------------
-
-    def _client_options(self, endpoint: Endpoint, connections: int) -> dict[str, Any]:
-        return {
-            "base_url": endpoint.url,
-            "timeout": self.settings.timeout,
-            "follow_redirects": False,
-            "limits": httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-            "headers": {"user-agent": USER_AGENT, "accept": "application/json", **self.settings.headers},
-        }
-
-    def _sync_client(self, endpoint: Endpoint) -> httpx.Client:
-        with self._lock:
-            if endpoint.client is None or endpoint.client.is_closed:
-                endpoint.client = httpx.Client(
-                    **self._client_options(endpoint, self.settings.max_connections)
-                )
-            return endpoint.client
-
-    def _loop_pools(self, endpoint: Endpoint) -> _LoopPools:
-        loop = asyncio.get_running_loop()
-        pools = endpoint.pools
-        if pools is None or pools.is_closed or pools.loop is not loop:
-            # A client's connections belong to the loop that opened them.
-            pools = endpoint.pools = _LoopPools(
-                lambda size: httpx.AsyncClient(**self._client_options(endpoint, size)),
-                self.settings.max_connections,
-            )
-        return pools
-
     def async_pools(self) -> list[Any]:
         """The httpcore connection pools of the current async clients (none before the first call)."""
-        return [
-            client._transport._pool
-            for endpoint in self.endpoints
-            if endpoint.pools is not None
-            for client in endpoint.pools.clients
-        ]
+        return self.clients.async_pools(self.endpoints)
 
     def close(self) -> None:
-        """Close the pooled sync connections (the async client is closed by :meth:`aclose`)."""
-        with self._lock:
-            clients = [endpoint.client for endpoint in self.endpoints if endpoint.client is not None]
-            for endpoint in self.endpoints:
-                endpoint.client = None
-        for client in clients:
-            client.close()
+        """Close the pooled sync connections (the async clients are closed by :meth:`aclose`)."""
+        self.clients.close(self.endpoints)
 
     async def aclose(self) -> None:
         """Close all pools (an async pool opened on another, finished event loop is just dropped)."""
-        self.close()
-        loop = asyncio.get_running_loop()
-        for endpoint in self.endpoints:
-            pools, endpoint.pools = endpoint.pools, None
-            if pools is not None and pools.loop is loop:
-                await pools.aclose()
+        await self.clients.aclose(self.endpoints)
 
     # -- calls ----------------------------------------------------------------------------------
 
@@ -317,7 +211,7 @@ class HTTPTransport:
                         reply = self._send_paths(
                             endpoint, method, path, fallback, body, timeout, call.started
                         )
-                    except _AttemptFailed as failure:
+                    except AttemptFailed as failure:
                         call.route.failed(endpoint, failure.error, probe=probe)
                         raise
                     except BaseException:
@@ -325,7 +219,7 @@ class HTTPTransport:
                         raise
                     call.route.succeeded(endpoint, probe=probe)
                     return reply
-        except _AttemptFailed as failure:
+        except AttemptFailed as failure:
             error = self._final_error(failure, call)
         finally:
             call.route.end()
@@ -358,8 +252,8 @@ class HTTPTransport:
                             try:
                                 reply = await asyncio.wait_for(sending, remaining)
                             except asyncio.TimeoutError:
-                                raise _AttemptFailed(self._deadline_error(), retryable=False) from None
-                    except _AttemptFailed as failure:
+                                raise AttemptFailed(self.answers.deadline_error(), retryable=False) from None
+                    except AttemptFailed as failure:
                         call.route.failed(endpoint, failure.error, probe=probe)
                         raise
                     except BaseException:
@@ -367,7 +261,7 @@ class HTTPTransport:
                         raise
                     call.route.succeeded(endpoint, probe=probe)
                     return reply
-        except _AttemptFailed as failure:
+        except AttemptFailed as failure:
             error = self._final_error(failure, call)
         finally:
             call.route.end()
@@ -380,7 +274,7 @@ class HTTPTransport:
         try:
             chosen = call.route.start()
         except CircuitOpenError as error:
-            raise _AttemptFailed(error, retryable=False) from None
+            raise AttemptFailed(error, retryable=False) from None
         if call.attempts == 1:  # a first attempt that is sent: it earns the retry budget its share
             self.router.budget.record_request()
         return chosen
@@ -404,11 +298,11 @@ class HTTPTransport:
     ) -> Reply:
         """Send to ``path`` (or the path that worked on this endpoint before), trying ``fallback``
         once if this endpoint does not serve it."""
-        first: _AttemptFailed | None = None
+        first: AttemptFailed | None = None
         for candidate in self._paths(endpoint, path, fallback):
             try:
                 reply = self._send(endpoint, method, candidate, body, timeout, started)
-            except _AttemptFailed as failure:
+            except AttemptFailed as failure:
                 first = self._next_path(endpoint, path, fallback, first, failure)
                 continue
             endpoint.paths[path] = candidate
@@ -426,11 +320,11 @@ class HTTPTransport:
         started: float,
     ) -> Reply:
         """Async :meth:`_send_paths`."""
-        first: _AttemptFailed | None = None
+        first: AttemptFailed | None = None
         for candidate in self._paths(endpoint, path, fallback):
             try:
                 reply = await self._asend(endpoint, method, candidate, body, timeout, started)
-            except _AttemptFailed as failure:
+            except AttemptFailed as failure:
                 first = self._next_path(endpoint, path, fallback, first, failure)
                 continue
             endpoint.paths[path] = candidate
@@ -442,9 +336,9 @@ class HTTPTransport:
         endpoint: Endpoint,
         path: str,
         fallback: PathFallback | None,
-        first: _AttemptFailed | None,
-        failure: _AttemptFailed,
-    ) -> _AttemptFailed:
+        first: AttemptFailed | None,
+        failure: AttemptFailed,
+    ) -> AttemptFailed:
         """After ``failure`` on one path: return it to try the fallback path next, or raise."""
         if fallback is None or endpoint.paths.get(path) is not None:
             raise failure
@@ -460,9 +354,9 @@ class HTTPTransport:
         endpoint: Endpoint,
         path: str,
         fallback: PathFallback,
-        first: _AttemptFailed,
-        second: _AttemptFailed,
-    ) -> _AttemptFailed:
+        first: AttemptFailed,
+        second: AttemptFailed,
+    ) -> AttemptFailed:
         if second.error.status_code not in fallback.statuses:
             return second
         error = second.error
@@ -470,7 +364,7 @@ class HTTPTransport:
             f"{endpoint.url} serves neither {path} (HTTP {first.error.status_code}) nor {fallback.path} "
             f"(HTTP {error.status_code}); check base_url: {error.message}"
         )
-        return _AttemptFailed(
+        return AttemptFailed(
             type(error)(
                 message, provider=error.provider, status_code=error.status_code, request_id=error.request_id
             ),
@@ -487,12 +381,12 @@ class HTTPTransport:
         started: float,
     ) -> Reply:
         try:
-            response = self._sync_client(endpoint).request(
+            response = self.clients.sync_client(endpoint).request(
                 method, path, json=body, headers=self._auth(endpoint), timeout=timeout
             )
         except httpx.TransportError as exc:
-            raise self._transport_failure(exc, endpoint, started) from exc
-        return self._reply(response)
+            raise self.answers.transport_failure(exc, endpoint.url, started) from exc
+        return self.answers.reply(response)
 
     async def _asend(
         self,
@@ -504,13 +398,13 @@ class HTTPTransport:
         started: float,
     ) -> Reply:
         try:
-            async with self._loop_pools(endpoint).client() as client:
+            async with self.clients.loop_pools(endpoint).client() as client:
                 response = await client.request(
                     method, path, json=body, headers=self._auth(endpoint), timeout=timeout
                 )
         except httpx.TransportError as exc:
-            raise self._transport_failure(exc, endpoint, started) from exc
-        return self._reply(response)
+            raise self.answers.transport_failure(exc, endpoint.url, started) from exc
+        return self.answers.reply(response)
 
     def _auth(self, endpoint: Endpoint) -> dict[str, str]:
         key = endpoint.api_key
@@ -526,7 +420,7 @@ class HTTPTransport:
             return self.settings.timeout, None
         remaining = self.settings.deadline - (time.monotonic() - started)
         if remaining <= 0:
-            raise _AttemptFailed(self._deadline_error(), retryable=False)
+            raise AttemptFailed(self.answers.deadline_error(), retryable=False)
         return min(self.settings.timeout, remaining), remaining
 
     # -- retry policy ---------------------------------------------------------------------------
@@ -541,7 +435,7 @@ class HTTPTransport:
         return {
             "stop": stop_any(*stops),
             "wait": partial(self._wait, call),
-            "retry": retry_if_exception(lambda exc: isinstance(exc, _AttemptFailed) and exc.retryable),
+            "retry": retry_if_exception(lambda exc: isinstance(exc, AttemptFailed) and exc.retryable),
             "before_sleep": partial(self._log_retry, call),
             "reraise": True,
         }
@@ -561,7 +455,7 @@ class HTTPTransport:
             return 0.0  # another healthy endpoint: its Retry-After and backoff do not apply
         failure = retry_state.outcome.exception() if retry_state.outcome else None
         cap = self.settings.max_retry_wait
-        if isinstance(failure, _AttemptFailed) and failure.retry_after is not None:
+        if isinstance(failure, AttemptFailed) and failure.retry_after is not None:
             return min(failure.retry_after, cap)
         base = self.settings.backoff_base
         backoff = wait_exponential(multiplier=base, max=cap) + wait_random(0, base)
@@ -582,7 +476,7 @@ class HTTPTransport:
 
     def _log_retry(self, call: _Call, retry_state: RetryCallState) -> None:
         failure = retry_state.outcome.exception() if retry_state.outcome else None
-        if not isinstance(failure, _AttemptFailed):  # pragma: no cover - only _AttemptFailed is retried
+        if not isinstance(failure, AttemptFailed):  # pragma: no cover - only AttemptFailed is retried
             return
         error, wait = failure.error, retry_state.upcoming_sleep
         logger.warning(
@@ -597,7 +491,7 @@ class HTTPTransport:
             extra={"provider": self.provider, "status_code": error.status_code, "retry_wait": wait},
         )
 
-    def _final_error(self, failure: _AttemptFailed, call: _Call) -> BackendError:
+    def _final_error(self, failure: AttemptFailed, call: _Call) -> BackendError:
         error = failure.error
         if not failure.retryable:
             return error
@@ -612,98 +506,6 @@ class HTTPTransport:
             status_code=error.status_code,
             request_id=error.request_id,
         )
-
-    # -- turning answers and faults into replies or errors ------------------------------------
-
-    def _deadline_error(self) -> RerankTimeoutError:
-        return RerankTimeoutError(
-            f"{self.provider} call did not finish within its deadline of {self.settings.deadline:g} s",
-            provider=self.provider,
-        )
-
-    def _transport_failure(
-        self, exc: httpx.TransportError, endpoint: Endpoint, started: float
-    ) -> _AttemptFailed:
-        deadline = self.settings.deadline
-        if isinstance(exc, httpx.TimeoutException):
-            if deadline is not None and time.monotonic() - started >= deadline - 1e-3:
-                return _AttemptFailed(self._deadline_error(), retryable=False)
-            kind = type(exc).__name__.replace("Timeout", "").lower() or "request"
-            error: BackendError = RerankTimeoutError(
-                f"{self.provider} did not answer within {self.settings.timeout:g} s ({kind} timeout)",
-                provider=self.provider,
-            )
-            return _AttemptFailed(error, retryable=True, reason=f"{kind} timeout")
-        if isinstance(exc, httpx.ConnectError):
-            message = f"could not connect to {self.provider} at {endpoint.url}: {exc}"
-        elif isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
-            message = (
-                f"{self.provider} dropped the connection before a complete answer ({type(exc).__name__})"
-            )
-        else:
-            return _AttemptFailed(
-                ServerError(
-                    f"request to {self.provider} failed: {type(exc).__name__}", provider=self.provider
-                ),
-                retryable=False,
-            )
-        reason = "connect error" if isinstance(exc, httpx.ConnectError) else "connection dropped"
-        return _AttemptFailed(
-            ServerError(self._redact(message), provider=self.provider), retryable=True, reason=reason
-        )
-
-    def _reply(self, response: httpx.Response) -> Reply:
-        status = response.status_code
-        answer_id = request_id(response)
-        if answer_id is not None:  # some servers echo the request, key included, as its id
-            answer_id = self._redact(answer_id)
-        if 200 <= status < 300:
-            try:
-                payload = json.loads(response.content)
-            except ValueError:
-                kind = response.headers.get("content-type", "no content type")
-                snippet = self._redact(text_snippet(response.text))
-                error = MalformedResponseError(
-                    f"{self.provider} answered HTTP {status} with a body that is not JSON ({kind}): {snippet!r}",
-                    provider=self.provider,
-                    status_code=status,
-                    request_id=answer_id,
-                )
-                raise _AttemptFailed(error, retryable=False) from None
-            return Reply(self.provider, status, payload, answer_id, response.headers)
-        raise self._status_failure(response, answer_id)
-
-    def _status_failure(self, response: httpx.Response, answer_id: str | None) -> _AttemptFailed:
-        status = response.status_code
-        if 300 <= status < 400:
-            target = httpx.URL(response.headers.get("location", ""))
-            port = f":{target.port}" if target.port else ""
-            where = (
-                f"{target.scheme}://{target.host}{port}{target.path}"
-                if target.host
-                else "an unnamed location"
-            )
-            error: BackendError = InvalidRequestError(
-                f"{self.provider} answered a redirect (HTTP {status}) to {where}; redirects are not "
-                "followed so the API key never travels to another address: set base_url to the final address",
-                provider=self.provider,
-                status_code=status,
-                request_id=answer_id,
-            )
-            return _AttemptFailed(error, retryable=False)
-        message = self._redact(provider_message(response))
-        text = f"{self.provider} answered HTTP {status}: {message}"
-        error = error_class(status)(text, provider=self.provider, status_code=status, request_id=answer_id)
-        retryable = status in RETRY_STATUSES
-        retry_after = parse_retry_after(response.headers.get("retry-after")) if retryable else None
-        return _AttemptFailed(error, retryable=retryable, reason=f"HTTP {status}", retry_after=retry_after)
-
-    def _redact(self, text: str) -> str:
-        for key in self.settings.api_keys():
-            secret = key.get_secret_value() if key is not None else ""
-            if secret:
-                text = text.replace(secret, "**********")
-        return text
 
 
 __all__ = [
