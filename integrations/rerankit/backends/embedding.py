@@ -29,6 +29,7 @@ from rerankit.backends.local import (
     resolve_dtype,
 )
 from rerankit.backends.local._devices import check_runtime_installed
+from rerankit.backends.local._options import load_failed
 from rerankit.backends.local._windows import EmbeddingWindows
 from rerankit.errors import ConfigurationError
 from rerankit.types import Scores
@@ -192,9 +193,8 @@ class EmbeddingBackend(EmbeddingWindows):
                 model_kwargs=model_kwargs,
             )
         except (OSError, ValueError) as exc:
-            where = "directory" if Path(self.location).exists() else "hub id or directory"
-            raise ConfigurationError(
-                f"could not load embedding model {self.model!r} ({where}): {exc}", provider="embedding"
+            raise load_failed(
+                "embedding", self.model, exc, provider="embedding", location=self.location
             ) from exc
         if self.max_length is not None:
             encoder.max_seq_length = self.max_length

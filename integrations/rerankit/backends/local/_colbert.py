@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from rerankit.backends.local._batching import (
@@ -25,7 +24,7 @@ from rerankit.backends.local._batching import (
 )
 from rerankit.backends.local._cache import MODEL_CACHE
 from rerankit.backends.local._devices import device_lock, resolve_device, resolve_dtype
-from rerankit.backends.local._options import check_integer
+from rerankit.backends.local._options import check_integer, load_failed
 from rerankit.errors import ConfigurationError
 from rerankit.types import Scores
 
@@ -188,10 +187,7 @@ class LocalColBERT:
                 model_kwargs={"dtype": getattr(torch, self.dtype)},
             )
         except (OSError, ValueError) as exc:
-            where = "directory" if Path(self.model).exists() else "hub id or directory"
-            raise ConfigurationError(
-                f"could not load late-interaction model {self.model!r} ({where}): {exc}", provider=self.name
-            ) from exc
+            raise load_failed("late-interaction", self.model, exc, provider=self.name) from exc
 
     # -- scoring --------------------------------------------------------------------------------
 

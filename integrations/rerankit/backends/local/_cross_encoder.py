@@ -33,7 +33,7 @@ from rerankit.backends.local._devices import (
 )
 from rerankit.backends.local._formats import LLMFormat
 from rerankit.backends.local._llm import LLMReranker
-from rerankit.backends.local._options import check_integer
+from rerankit.backends.local._options import check_integer, load_failed
 from rerankit.backends.local._routing import choose_llm_format, is_causal_lm
 from rerankit.backends.local._windows import CrossEncoderWindows
 from rerankit.errors import ConfigurationError
@@ -289,10 +289,7 @@ class LocalCrossEncoder(CrossEncoderWindows):
                 model_kwargs=model_kwargs,
             )
         except (OSError, ValueError) as exc:
-            where = "directory" if Path(self.model).exists() else "hub id or directory"
-            raise ConfigurationError(
-                f"could not load local model {self.model!r} ({where}): {exc}", provider="local"
-            ) from exc
+            raise load_failed("local", self.model, exc, provider="local") from exc
 
     @staticmethod
     def _has_logit_score_head(cross_encoder: Any) -> bool:
