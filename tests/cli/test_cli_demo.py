@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from rerankit.cli import DEMO_MODEL, FALLBACK_MODEL, choose_demo_model
+from rerankit._demo_model import DEMO_MODEL, FALLBACK_MODEL, choose_demo_model
 
 
 def test_demo_falls_back_to_the_shipped_bi_encoder_offline(empty_hf_cache: Path):
@@ -120,12 +120,12 @@ def test_demo_rejects_a_bad_model(cli):
 
 
 def test_demo_offline_never_probes_the_hub(empty_hf_cache, monkeypatch):
-    import rerankit.cli
+    import rerankit._demo_model
 
     def probe(timeout: float) -> bool:
         raise AssertionError("the hub was probed although HF_HUB_OFFLINE is set")
 
-    monkeypatch.setattr(rerankit.cli, "_hub_reachable", probe)
+    monkeypatch.setattr(rerankit._demo_model, "_hub_reachable", probe)
     started = time.perf_counter()
     spec, note = choose_demo_model(timeout=30.0)
     assert spec == FALLBACK_MODEL and "HF_HUB_OFFLINE is set" in note
