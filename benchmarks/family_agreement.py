@@ -28,7 +28,7 @@ import torch
 def t5_agreement(root: Path, queries: list[str], documents: list[str]) -> dict[str, tuple[float, bool]]:
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-    from rerankit.backends.local import SEQ2SEQ_FORMATS, LocalSeq2Seq
+    from rerankit.backends import SEQ2SEQ_FORMATS, LocalSeq2Seq
     from rerankit.testing._family_models import build_t5_reranker
 
     path = build_t5_reranker(root / "t5")
@@ -61,7 +61,7 @@ def t5_agreement(root: Path, queries: list[str], documents: list[str]) -> dict[s
 
 
 def colbert_agreement(root: Path, queries: list[str], documents: list[str]) -> tuple[float, bool]:
-    from rerankit.backends.local import LocalColBERT
+    from rerankit.backends import LocalColBERT
     from rerankit.testing._family_models import build_minilm_colbert
 
     backend = LocalColBERT(str(build_minilm_colbert(root / "colbert")), device="cpu", batch_size=8)

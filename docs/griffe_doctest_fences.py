@@ -25,7 +25,7 @@ _ROLE = re.compile(r":(?:class|meth|func|attr|mod|exc|data|obj|const):`(~?)([^`]
 def plain_roles(text: str) -> str:
     """Replace Sphinx roles with inline code.
 
-    >>> plain_roles("a :class:`~rerankit.backends.base.Backend` or :meth:`rerank`")
+    >>> plain_roles("a :class:`~rerankit.backends._base.Backend` or :meth:`rerank`")
     'a `Backend` or `rerank`'
     """
     return _ROLE.sub(lambda match: f"`{match[2].rsplit('.', 1)[-1] if match[1] else match[2]}`", text)

@@ -26,7 +26,7 @@ from rerankit import (
     ServerError,
     Usage,
 )
-from rerankit.backends.base import RequestBatchingBackend, has_score_requests
+from rerankit.backends._base import RequestBatchingBackend, has_score_requests
 from rerankit.testing.servers import RerankServer, expected_score
 
 

@@ -18,7 +18,9 @@ import torch
 from transformers import AutoTokenizer
 
 from rerankit import ConfigurationError, InvalidInputError, Reranker
-from rerankit.backends.local import FORMATS, MODEL_CACHE, LLMFormat, LocalCrossEncoder
+from rerankit.backends import LLMFormat, LocalCrossEncoder
+from rerankit.backends._local._cache import MODEL_CACHE
+from rerankit.backends._local._formats import FORMATS
 from tests.llm_references import (
     _load,
     bge_gemma_reference,
@@ -251,7 +253,7 @@ def test_score_requests_batches_across_queries(llm_models: dict[str, Path]) -> N
 
 def test_the_hub_shaped_qwen3_template_is_not_pair_aware(llm_models: dict[str, Path]) -> None:
     # what made sentence-transformers fail at the first rerank on the hub's main revision
-    from rerankit.backends.local._llm import pair_aware_chat_template
+    from rerankit.backends._local._llm import pair_aware_chat_template
 
     assert not pair_aware_chat_template(AutoTokenizer.from_pretrained(llm_models["qwen3"]))
     assert pair_aware_chat_template(AutoTokenizer.from_pretrained(llm_models["qwen3-st"]))
@@ -298,7 +300,7 @@ def test_scores_are_computed_from_fp32_logits_in_half_precision(llm_models: dict
     ],
 )
 def test_formats_are_recognised_by_repository_name(model: str, expected: str | None) -> None:
-    from rerankit.backends.local._formats import recognise
+    from rerankit.backends._local._formats import recognise
 
     found = recognise(model)
     assert (found.name if found else None) == expected

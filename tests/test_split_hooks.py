@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from rerankit import ConfigurationError, Reranker
+from rerankit._types import Scores
 from rerankit.backends._splitting import pack_by_cost
-from rerankit.types import Scores
 
 
 class BudgetBackend:

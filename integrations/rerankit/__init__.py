@@ -5,10 +5,7 @@
 >>> reranker.rerank("query", ["doc a", "doc b"], top_n=1).results  # doctest: +SKIP
 """
 
-from rerankit._score_cache import MemoryScoreCache, RedisScoreCache, ScoreCache
-from rerankit.backends._endpoints import BackendHealth, EndpointHealth
-from rerankit.backends.base import Backend
-from rerankit.errors import (
+from rerankit._errors import (
     AuthenticationError,
     BackendError,
     CircuitOpenError,
@@ -21,10 +18,31 @@ from rerankit.errors import (
     RerankTimeoutError,
     ServerError,
 )
-from rerankit.reranker import Reranker
-from rerankit.types import ChunkSpan, RerankResponse, RerankResult, Scores, Usage
+from rerankit._reranker import Reranker
+from rerankit._score_cache import MemoryScoreCache, RedisScoreCache, ScoreCache
+from rerankit._types import ChunkSpan, RerankResponse, RerankResult, Scores, Usage
+from rerankit.backends._base import Backend
+from rerankit.backends._endpoints import BackendHealth, EndpointHealth
 
 __version__ = "0.1.0"
+
+# Errors show as ``rerankit.RateLimitError`` in tracebacks and reprs, the name users import them by
+# (as httpx does for its public classes), not as the private module that defines them.
+for _error in (
+    AuthenticationError,
+    BackendError,
+    CircuitOpenError,
+    ConfigurationError,
+    InvalidInputError,
+    InvalidRequestError,
+    MalformedResponseError,
+    RateLimitError,
+    RerankError,
+    RerankTimeoutError,
+    ServerError,
+):
+    _error.__module__ = __name__
+del _error
 
 __all__ = [
     "AuthenticationError",

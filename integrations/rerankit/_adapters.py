@@ -1,12 +1,16 @@
-"""What the framework adapters (LangChain, LlamaIndex) share: how one is given its reranker."""
+"""What the framework adapters (LangChain, LlamaIndex) share: how one is given its reranker, and
+which of its options may be serialized."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
-from rerankit.errors import ConfigurationError
-from rerankit.reranker import Reranker
+from rerankit._errors import ConfigurationError
+from rerankit._reranker import Reranker
+from rerankit.backends._base import Backend
+from rerankit.backends._registry import spec_of
 
 
 def check_reranker_arguments(owner: str, model: object, reranker: object, options: Mapping[str, Any]) -> None:
@@ -26,7 +30,7 @@ def check_reranker_arguments(owner: str, model: object, reranker: object, option
     >>> check_reranker_arguments("RerankCompressor", None, None, {})
     Traceback (most recent call last):
     ...
-    rerankit.errors.ConfigurationError: RerankCompressor needs a model spec (model='cohere/rerank-v3.5') or reranker=Reranker(...)
+    rerankit.ConfigurationError: RerankCompressor needs a model spec (model='cohere/rerank-v3.5') or reranker=Reranker(...)
     """
     if reranker is None:
         if model is None:
@@ -42,3 +46,35 @@ def check_reranker_arguments(owner: str, model: object, reranker: object, option
         )
     if not isinstance(reranker, Reranker):
         raise ConfigurationError(f"reranker must be a rerankit.Reranker, got {type(reranker).__name__}")
+
+
+# Option names that carry credentials: never stored on the postprocessor, so never serialized.
+_SECRET_OPTION = re.compile(
+    r"(^|_)(api_?key|key|secret|password|token|credentials?|auth|authorization|headers)$", re.IGNORECASE
+)
+
+
+def serializable_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` as they can be serialized: credentials dropped at any depth, and backends or
+    rerankers (as in ``fallbacks``) replaced by their spec strings.
+
+    >>> serializable_options({"api_key": "k", "timeout": 5, "headers": {"Authorization": "Bearer k"}})
+    {'timeout': 5}
+    """
+
+    def scrub(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {k: scrub(v) for k, v in value.items() if not _SECRET_OPTION.search(str(k))}
+        if isinstance(value, (list, tuple)):
+            items: list[Any] = []
+            for item in value:
+                # A Reranker in a list (a fallback) stands for all the backends it tries.
+                items.extend(map(spec_of, item.backends) if isinstance(item, Reranker) else [scrub(item)])
+            return type(value)(items)
+        if isinstance(value, Reranker):
+            return spec_of(value.backend)
+        if isinstance(value, Backend):
+            return spec_of(value)
+        return value
+
+    return scrub(dict(options))

@@ -1,12 +1,12 @@
 """Many rerank calls at once: the machinery behind ``Reranker.rerank_batch`` and ``arerank_batch``.
 
 Each item of a batch is one ``rerank(queries[i], documents[i], ...)`` call, validated, deduped,
-split and finished by the same :class:`~rerankit.reranker._Plan` a single call uses, so the i-th
+split and finished by the same :class:`~rerankit._Plan` a single call uses, so the i-th
 response is the one ``rerank`` gives (same order, ties, cut, usage and fallbacks). What the batch
 changes is how the pairs reach the backend:
 
 - a backend with ``score_requests`` (the local cross-encoder, see
-  :class:`~rerankit.backends.base.RequestBatchingBackend`) scores the pairs of every item in one
+  :class:`~rerankit.backends._base.RequestBatchingBackend`) scores the pairs of every item in one
   go, in shared forward passes cut by its token budget, so short pairs of one query pack with
   short pairs of another;
 - any other backend (the remote APIs) gets one call per item and part, all of them concurrently,
@@ -28,13 +28,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from rerankit._chunking import LongDocuments
+from rerankit._errors import InvalidInputError, MalformedResponseError, RerankError
 from rerankit._score_cache import ScoreCache
 from rerankit._scoring import FALLBACK_ERRORS, _log_fallback, _Plan
 from rerankit._scoring_units import ScoringUnits
-from rerankit.backends.base import Backend, has_score_requests
-from rerankit.errors import InvalidInputError, MalformedResponseError, RerankError
-from rerankit.types import RerankResponse, Scores
-from rerankit.validation import check_documents, check_query, check_score_threshold, check_top_n
+from rerankit._types import RerankResponse, Scores
+from rerankit._validation import check_documents, check_query, check_score_threshold, check_top_n
+from rerankit.backends._base import Backend, has_score_requests
 
 Outcome = RerankResponse | Exception
 

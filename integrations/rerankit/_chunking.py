@@ -5,7 +5,7 @@ truncated and whatever its tail says is never read. With ``Reranker(..., long_do
 each document is cut into windows that fit beside the query (consecutive windows share ``overlap``
 tokens), every window is scored, and the document's score is the best window's (Cohere's documented
 behaviour, https://docs.cohere.com/docs/reranking-best-practices#document-chunking). The result
-names the winning window (:class:`~rerankit.types.ChunkSpan`).
+names the winning window (:class:`~rerankit.ChunkSpan`).
 
 Windows are counted in the backend's own tokens: a backend that can chunk implements
 :class:`TokenWindows`. Local backends use their tokenizer; remote ones, whose tokenizer is on the
@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from rerankit.errors import ConfigurationError
-from rerankit.types import ChunkSpan
+from rerankit._errors import ConfigurationError
+from rerankit._types import ChunkSpan
 
 #: ``long_documents`` values: cut at the model's window (the default), or score every window.
 LONG_DOCUMENT_MODES = ("truncate", "chunk")

@@ -21,8 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from rerankit.errors import ConfigurationError
-from rerankit.types import ChunkSpan
+from rerankit._errors import ConfigurationError
+from rerankit._types import ChunkSpan
 
 logger = logging.getLogger("rerankit")
 

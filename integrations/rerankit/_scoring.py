@@ -19,18 +19,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rerankit._chunking import LongDocuments
-from rerankit._score_cache import ScoreCache
-from rerankit._scoring_units import ScoringUnits
-from rerankit.backends.base import Backend
-from rerankit.errors import (
+from rerankit._errors import (
     CircuitOpenError,
     MalformedResponseError,
     RateLimitError,
     RerankTimeoutError,
     ServerError,
 )
-from rerankit.types import RerankResponse, RerankResult, Scores, Usage
-from rerankit.validation import check_documents, check_query, check_score_threshold, check_top_n
+from rerankit._score_cache import ScoreCache
+from rerankit._scoring_units import ScoringUnits
+from rerankit._types import RerankResponse, RerankResult, Scores, Usage
+from rerankit._validation import check_documents, check_query, check_score_threshold, check_top_n
+from rerankit.backends._base import Backend
 
 logger = logging.getLogger("rerankit")
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rerankit._chunking import LongDocuments, split_into_windows, truncate_to_budget
+from rerankit._errors import ConfigurationError
 from rerankit._score_cache import CachedScore, ScoreCache, backend_fingerprint, score_key
-from rerankit.errors import ConfigurationError
-from rerankit.types import ChunkSpan
+from rerankit._types import ChunkSpan
 
 logger = logging.getLogger("rerankit")
 

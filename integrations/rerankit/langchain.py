@@ -42,11 +42,11 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from rerankit._adapters import check_reranker_arguments
+from rerankit._errors import ConfigurationError, InvalidInputError
+from rerankit._reranker import Reranker
+from rerankit._types import RerankResponse
+from rerankit._validation import check_query, check_score_threshold, check_top_n
 from rerankit.backends import spec_of
-from rerankit.errors import ConfigurationError, InvalidInputError
-from rerankit.reranker import Reranker
-from rerankit.types import RerankResponse
-from rerankit.validation import check_query, check_score_threshold, check_top_n
 
 #: ``rerank(top_n=USE_CONFIGURED_TOP_N)`` uses the compressor's ``top_n``, as ``CohereRerank.rerank`` does.
 USE_CONFIGURED_TOP_N = -1

@@ -11,7 +11,6 @@ Needs ``llama-index-core`` (``pip install 'rerankit[llama-index]'``).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -28,49 +27,17 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
         "rerankit.llama_index needs llama-index-core: pip install 'rerankit[llama-index]'"
     ) from exc
 
-from rerankit._adapters import check_reranker_arguments
+from rerankit._adapters import check_reranker_arguments, serializable_options
+from rerankit._errors import InvalidInputError
+from rerankit._reranker import Reranker
+from rerankit._types import RerankResponse
+from rerankit._validation import check_query, check_score_threshold, check_top_n
 from rerankit.backends import spec_of
-from rerankit.backends.base import Backend
-from rerankit.errors import InvalidInputError
-from rerankit.reranker import Reranker
-from rerankit.types import RerankResponse
-from rerankit.validation import check_query, check_score_threshold, check_top_n
 
 dispatcher = get_dispatcher(__name__)
 
 #: The metadata key under which ``keep_retrieval_score`` keeps the retriever's score.
 RETRIEVAL_SCORE_KEY = "retrieval_score"
-
-# Option names that carry credentials: never stored on the postprocessor, so never serialized.
-_SECRET_OPTION = re.compile(
-    r"(^|_)(api_?key|key|secret|password|token|credentials?|auth|authorization|headers)$", re.IGNORECASE
-)
-
-
-def public_options(options: Mapping[str, Any]) -> dict[str, Any]:
-    """``options`` as they can be serialized: credentials dropped at any depth, and backends or
-    rerankers (as in ``fallbacks``) replaced by their spec strings.
-
-    >>> public_options({"api_key": "k", "timeout": 5, "headers": {"Authorization": "Bearer k"}})
-    {'timeout': 5}
-    """
-
-    def scrub(value: Any) -> Any:
-        if isinstance(value, Mapping):
-            return {k: scrub(v) for k, v in value.items() if not _SECRET_OPTION.search(str(k))}
-        if isinstance(value, (list, tuple)):
-            items: list[Any] = []
-            for item in value:
-                # A Reranker in a list (a fallback) stands for all the backends it tries.
-                items.extend(map(spec_of, item.backends) if isinstance(item, Reranker) else [scrub(item)])
-            return type(value)(items)
-        if isinstance(value, Reranker):
-            return spec_of(value.backend)
-        if isinstance(value, Backend):
-            return spec_of(value)
-        return value
-
-    return scrub(dict(options))
 
 
 class RerankPostprocessor(BaseNodePostprocessor):
@@ -175,7 +142,7 @@ class RerankPostprocessor(BaseNodePostprocessor):
             score_threshold=score_threshold,
             metadata_mode=metadata_mode,
             keep_retrieval_score=keep_retrieval_score,
-            backend_options=public_options(options),
+            backend_options=serializable_options(options),
             callback_manager=callback_manager or CallbackManager(),
         )
         self._reranker = reranker if reranker is not None else Reranker(model, **options)

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from rerankit.errors import ConfigurationError, InvalidInputError
-from rerankit.reranker import Reranker
-from rerankit.validation import check_documents, check_query, check_score_threshold, check_top_n
+from rerankit._errors import ConfigurationError, InvalidInputError
+from rerankit._reranker import Reranker
+from rerankit._validation import check_documents, check_query, check_score_threshold, check_top_n
 
 if TYPE_CHECKING:
     import pandas

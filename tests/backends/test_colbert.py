@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from rerankit import ConfigurationError, Reranker
-from rerankit.backends.local import LocalColBERT
+from rerankit.backends import LocalColBERT
 from rerankit.testing.models import minilm_model_dir
 
 QUERY = "what is bm25"
@@ -169,7 +169,7 @@ def test_concurrent_calls_share_passes_and_keep_their_scores(colbert_model: Path
 def test_which_checkpoints_are_late_interaction(tmp_path: Path, files: dict, kind: str):
     import json
 
-    from rerankit.backends.local._colbert import checkpoint_kind
+    from rerankit.backends._local._colbert import checkpoint_kind
 
     for name, content in files.items():
         (tmp_path / name).write_text(json.dumps(content))

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 
 from rerankit import Reranker
-from rerankit.backends.embedding import (
+from rerankit._errors import ConfigurationError
+from rerankit.backends._local._cache import MODEL_CACHE
+from rerankit.backends._local._embedding import (
     SHIPPED_MINILM,
     EmbeddingBackend,
     resolve_model_location,
     shipped_minilm_dir,
 )
-from rerankit.backends.local import MODEL_CACHE
-from rerankit.errors import ConfigurationError
 
 QUERY = "Which planet is closest to the Sun?"
 TEXTS = [

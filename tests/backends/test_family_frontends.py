@@ -13,7 +13,7 @@ from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from typer.testing import CliRunner
 
 from rerankit import Reranker
-from rerankit.cli import app
+from rerankit._cli import app
 from rerankit.langchain import RerankCompressor
 from rerankit.llama_index import RerankPostprocessor
 from rerankit.testing._chat_server import ChatCompletionsServer

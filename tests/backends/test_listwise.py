@@ -21,7 +21,7 @@ from rerankit import (
     Reranker,
     ServerError,
 )
-from rerankit.backends.listwise import sliding_windows
+from rerankit.backends._listwise import sliding_windows
 from rerankit.testing._chat_server import ChatCompletionsServer
 
 QUERY = "which passage has the largest number"

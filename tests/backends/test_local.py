@@ -14,8 +14,10 @@ import torch
 from sentence_transformers import CrossEncoder
 
 from rerankit import ConfigurationError, Reranker
-from rerankit.backends import local
-from rerankit.backends.local import MODEL_CACHE, LocalCrossEncoder, resolve_dtype
+from rerankit.backends import LocalCrossEncoder
+from rerankit.backends._local import _cache
+from rerankit.backends._local._cache import MODEL_CACHE
+from rerankit.backends._local._devices import resolve_dtype
 
 QUERY = "how does a cross-encoder rerank passages"
 DOCS = [
@@ -155,7 +157,7 @@ def test_a_model_is_loaded_once_per_process_per_settings(bert_model: Path) -> No
 
 
 def test_the_model_cache_is_bounded() -> None:
-    cache = local.ModelCache(maxsize=2)
+    cache = _cache.ModelCache(maxsize=2)
     for key in "abc":
         cache.get(key, lambda key=key: key.upper())
     assert len(cache) == 2

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from rerankit import ConfigurationError, Reranker
-from rerankit.backends.local import LocalCrossEncoder
+from rerankit.backends import LocalCrossEncoder
 
 
 def test_runtime_and_its_alias_backend_pick_the_same_runtime(bert_model: Path) -> None:

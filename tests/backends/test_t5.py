@@ -18,7 +18,7 @@ import torch
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
 from rerankit import ConfigurationError, Reranker
-from rerankit.backends.local import SEQ2SEQ_FORMATS, LocalSeq2Seq
+from rerankit.backends import SEQ2SEQ_FORMATS, LocalSeq2Seq
 
 QUERY = "what is bm25"
 DOCS = [
@@ -131,7 +131,7 @@ def test_unknown_shapes_are_refused(t5_model: Path, bert_model: Path):
 
 
 def test_hub_ids_pick_their_family():
-    from rerankit.backends.local._seq2seq import resolve_format
+    from rerankit.backends._local._seq2seq import resolve_format
 
     assert resolve_format("castorini/monot5-base-msmarco", None).true_token == "▁true"
     assert resolve_format("unicamp-dl/InRanker-base", None).name == "inranker"

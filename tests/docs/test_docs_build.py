@@ -78,15 +78,15 @@ def test_every_nav_page_is_rendered(site: Path) -> None:
 def test_the_api_reference_is_generated_from_docstrings(site: Path) -> None:
     api = (site / "api" / "index.html").read_text()
     for anchor in (
-        "rerankit.reranker.Reranker",
-        "rerankit.reranker.Reranker.rerank",
-        "rerankit.reranker.Reranker.arerank",
-        "rerankit.types.RerankResponse",
-        "rerankit.types.Usage",
-        "rerankit.errors.RerankError",
-        "rerankit.errors.RateLimitError",
-        "rerankit.backends.base.Backend",
-        "rerankit.backends.local.LocalCrossEncoder",
+        "rerankit.Reranker",
+        "rerankit.Reranker.rerank",
+        "rerankit.Reranker.arerank",
+        "rerankit.RerankResponse",
+        "rerankit.Usage",
+        "rerankit.RerankError",
+        "rerankit.RateLimitError",
+        "rerankit.Backend",
+        "rerankit.backends.LocalCrossEncoder",
     ):
         assert f'id="{anchor}"' in api, f"{anchor} is missing from the API reference"
     # A docstring sentence, so the page shows the docstrings and not only the signatures.

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rerankit.errors import InvalidInputError
+from rerankit._errors import InvalidInputError
 from rerankit.evaluation import DEMO_DATA, load_beir
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rerankit import Reranker
-from rerankit.errors import ConfigurationError
+from rerankit._errors import ConfigurationError
 from rerankit.evaluation import (
     DEMO_DATA,
     BM25Retriever,

@@ -12,7 +12,8 @@ from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle, TextNode
 
 from rerankit import ConfigurationError, InvalidInputError, Reranker, ServerError
-from rerankit.llama_index import RETRIEVAL_SCORE_KEY, RerankPostprocessor, public_options
+from rerankit._adapters import serializable_options
+from rerankit.llama_index import RETRIEVAL_SCORE_KEY, RerankPostprocessor
 from tests.llama_index.llama_index_support import QUERY, failing_backend, make_scored_nodes, reranking_pairs
 
 
@@ -356,7 +357,7 @@ def test_public_options_drop_credentials_at_any_depth() -> None:
         "base_url": "http://127.0.0.1:1",
         "fallbacks": [{"model": "m", "apiKey": "sk-2"}],
     }
-    public = public_options(options)
+    public = serializable_options(options)
     assert public == {
         "max_tokens_per_doc": 512,
         "base_url": "http://127.0.0.1:1",

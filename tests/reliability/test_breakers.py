@@ -20,6 +20,7 @@ from rerankit import (
     Reranker,
     ServerError,
 )
+from rerankit._errors import MalformedResponseError, RateLimitError, RerankTimeoutError
 from rerankit.backends._endpoints import (
     BreakerState,
     CallRoute,
@@ -27,7 +28,6 @@ from rerankit.backends._endpoints import (
     EndpointRouter,
     RetryBudget,
 )
-from rerankit.errors import MalformedResponseError, RateLimitError, RerankTimeoutError
 from tests.loopback import assert_correct, loopback_reranker
 
 QUERY, DOCUMENTS = "what is bm25", ["bm25 is a ranking function", "an apple is a fruit", "vector search"]

@@ -22,7 +22,7 @@ from rerankit import (
     RerankTimeoutError,
     ServerError,
 )
-from rerankit.reranker import FALLBACK_ERRORS
+from rerankit._reranker import FALLBACK_ERRORS
 from rerankit.testing import FakeBackend
 
 DOCS = ["alpha", "beta", "gamma", "delta", "beta"]

@@ -16,6 +16,7 @@ import gc
 import logging
 import os
 import random
+import sys
 import time
 import tracemalloc
 from collections import Counter
@@ -34,13 +35,6 @@ from tests.loopback import (
 )
 
 IN_FLIGHT = 64
-
-
-def connections_of(reranker: Reranker) -> list:
-    """The connections of the httpcore pools behind the reranker's async clients (none before use)."""
-    return [
-        connection for pool in reranker.backend.transport.async_pools() for connection in pool.connections
-    ]
 
 
 #: The load mix: every transient fault but stalls (a stall holds one of the pool's connections for
@@ -63,8 +57,8 @@ async def run_load(
 
     Each call has 1 to ``max_documents`` documents; the gateway splits them in parts of ``split``.
 
-    Returns the figures: calls, requests, parts, faults by kind, retries logged, peak pool and OS
-    connections, and the traced memory after each of the last ``traced_batches`` batches (tracing
+    Returns the figures: calls, requests, parts, faults by kind, retries logged, peak OS connections
+    to the server, and the traced memory after each of the last ``traced_batches`` batches (tracing
     starts once the pool and caches are warm, so it shows what each later batch leaves behind).
     """
     rng = random.Random(seed)
@@ -77,7 +71,7 @@ async def run_load(
     limit = asyncio.Semaphore(IN_FLIGHT)
     faults: Counter = Counter()
     requests = parts = peak_server = 0
-    peak = {"pool": 0, "os": 0}
+    peak = {"os": 0}
     memory: list[int] = []
     server = RerankServer(provider, fault_rate=fault_rate, faults=LOAD_FAULTS, seed=seed, retry_after="0")
     server.latency = lambda request: rng.random() * 0.002
@@ -96,7 +90,6 @@ async def run_load(
 
         async def watch_connections() -> None:
             while True:
-                peak["pool"] = max(peak["pool"], len(connections_of(reranker)))
                 peak["os"] = max(peak["os"], client_connections(server.port) or 0)
                 await asyncio.sleep(0.05)  # reading /proc/net/tcp takes a few ms
 
@@ -139,7 +132,6 @@ async def run_load(
         "faults": faults,
         "retries": retry_log.count,
         "pool_limit": pool_limit,
-        "peak_pool": peak["pool"],
         "peak_os": peak["os"],
         "peak_server_in_flight": peak_server,
         "open_after_close": open_after_close,
@@ -164,7 +156,10 @@ def check_load(figures: dict, label: str, lines: list[str]) -> None:
     assert injected >= 0.2 * figures["requests"]
     # Connections stay within the pool's limit however many calls are in flight, and close with it.
     limit = figures["pool_limit"]
-    assert 1 <= figures["peak_pool"] <= limit and figures["peak_os"] <= limit
+    # (the OS's count of open TCP connections to the server, read from /proc/net/tcp on Linux)
+    assert figures["peak_os"] <= limit
+    if sys.platform == "linux":
+        assert figures["peak_os"] >= 1
     assert figures["peak_server_in_flight"] <= limit
     assert figures["open_after_close"] in (0, None)
     # Flat memory: the traced memory of the later half of the batches is not above the earlier
@@ -178,7 +173,7 @@ def check_load(figures: dict, label: str, lines: list[str]) -> None:
     lines.append(
         f"{label}: calls={figures['calls']} in_flight={IN_FLIGHT} requests={figures['requests']} "
         f"parts={figures['parts']} faults={injected} retries={figures['retries']} lost=0 duplicated=0 "
-        f"mixed=0 pool_limit={limit} peak_pool={figures['peak_pool']} peak_os_connections={figures['peak_os']} "
+        f"mixed=0 pool_limit={limit} peak_os_connections={figures['peak_os']} "
         f"traced_memory_kib={[m // 1024 for m in memory]} memory_growth_per_call={per_call:.0f}B "
         f"mix={dict(sorted(figures['faults'].items()))}"
     )
@@ -216,28 +211,38 @@ def other_tasks() -> set[asyncio.Task]:
     return {task for task in asyncio.all_tasks() if task is not asyncio.current_task()}
 
 
+#: The connections of the rerankers the cancellation tests cancel calls of.
+CONNECTIONS = 4
+
+
 async def assert_clean_after_cancel(reranker: Reranker, server: RerankServer, baseline: set) -> None:
+    """No stray task, no connection left in use (all ``CONNECTIONS`` take a call at once, no socket
+    beyond them is open), and the next calls work."""
     await asyncio.sleep(0)  # let cancelled tasks finish unwinding
     assert other_tasks() <= baseline, f"stray tasks: {other_tasks() - baseline}"
-    connections = connections_of(reranker)
-    busy = [c for c in connections if not c.is_idle()]
-    assert busy == [], f"connections still in use: {busy}"
-    os_connections = client_connections(server.port)
-    if os_connections is not None:  # no socket the pools do not know about
-        assert os_connections <= len(connections)
-    server.latency = 0.0
+    # The server sleeps out the cancelled requests' latency (it does not see the client go away).
+    deadline = time.monotonic() + 5
+    while server.in_flight and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    server.latency = 0.2
     server.reset()
-    assert_correct(
-        await reranker.arerank("what is bm25", ["bm25 ranks", "fruit"]),
-        "what is bm25",
-        ["bm25 ranks", "fruit"],
+    documents = ["bm25 ranks", "fruit"]
+    responses = await asyncio.gather(
+        *(reranker.arerank(f"what is bm25 {n}", documents) for n in range(CONNECTIONS))
     )
+    assert server.max_in_flight == CONNECTIONS, "a connection was still held by the cancelled call"
+    os_connections = client_connections(server.port)
+    if os_connections is not None:  # the OS's count, read from /proc/net/tcp on Linux
+        assert os_connections <= CONNECTIONS
+    server.latency = 0.0
+    for n, response in enumerate(responses):
+        assert_correct(response, f"what is bm25 {n}", documents)
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 async def test_cancelled_mid_request_leaves_nothing_behind(provider, serve) -> None:
     server = serve(provider, latency=2.0)
-    reranker = loopback_reranker(provider, server)
+    reranker = loopback_reranker(provider, server, max_connections=CONNECTIONS)
     baseline = other_tasks()
     server.latency = 0.0
     await reranker.arerank("warm", ["the pool has one idle connection"])
@@ -252,7 +257,9 @@ async def test_cancelled_mid_request_leaves_nothing_behind(provider, serve) -> N
 
 async def test_cancelled_split_call_cancels_every_part(serve) -> None:
     server = serve("gateway", latency=2.0)
-    reranker = loopback_reranker("gateway", server, max_documents_per_request=2, max_concurrency=4)
+    reranker = loopback_reranker(
+        "gateway", server, max_documents_per_request=2, max_concurrency=4, max_connections=CONNECTIONS
+    )
     baseline = other_tasks()
     task = asyncio.ensure_future(reranker.arerank("q", [f"doc {i}" for i in range(8)]))
     while len(server.requests) < 4:
@@ -266,7 +273,7 @@ async def test_cancelled_split_call_cancels_every_part(serve) -> None:
 
 async def test_cancelled_while_waiting_to_retry_leaves_nothing_behind(serve) -> None:
     server = serve("cohere", retry_after="30")
-    reranker = loopback_reranker("cohere", server, max_retry_wait=60)
+    reranker = loopback_reranker("cohere", server, max_retry_wait=60, max_connections=CONNECTIONS)
     baseline = other_tasks()
     server.fail_next("429-retry-after")
     with pytest.raises(asyncio.TimeoutError):

@@ -1,137 +1,110 @@
-"""Backends and the spec-string registry: ``"<backend>/<model id>"`` -> a backend instance.
+"""Backends: the spec-string registry, every backend class, and the kit for writing one.
 
-Each backend module is imported only when its prefix is used, so ``import rerankit`` stays light
-(no torch unless ``local/`` is asked for).
+``Reranker("cohere/rerank-v3.5")`` builds its backend through :func:`create_backend`; the classes
+are exported here too, for type hints and for building a backend directly. Each is imported on
+first use, so ``import rerankit`` loads neither httpx nor torch.
 
-The kit for writing a backend is re-exported here: the :class:`Backend` protocol and, for a remote
-API, ``RemoteBackend``, ``Reply`` and the readers ``parse_scores``, ``scores_in_input_order``,
-``number_at`` and ``whole_number_at``.
+The kit for writing a backend: the :class:`Backend` protocol and, for a remote API,
+:class:`RemoteBackend`, :class:`Reply` and the readers :func:`parse_scores`,
+:func:`scores_in_input_order`, :func:`number_at` and :func:`whole_number_at`.
 """
 
 from __future__ import annotations
 
 import importlib
-import inspect
 from typing import TYPE_CHECKING, Any
 
-from rerankit.backends.base import Backend
-from rerankit.errors import ConfigurationError
+from rerankit.backends._base import Backend
+from rerankit.backends._registry import BACKENDS, create_backend, parse_spec, spec_of
 
-#: spec prefix -> "module:Class"; the class takes ``model`` plus keyword options.
-BACKENDS: dict[str, str] = {
-    "local": "rerankit.backends.local:LocalCrossEncoder",
-    "embedding": "rerankit.backends.embedding:EmbeddingBackend",
-    "gateway": "rerankit.backends.gateway:GatewayBackend",
-    "cohere": "rerankit.backends.cohere:CohereBackend",
-    "jina": "rerankit.backends.jina:JinaBackend",
-    "deepinfra": "rerankit.backends.deepinfra:DeepInfraBackend",
-    "colbert": "rerankit.backends.local:LocalColBERT",
-    "t5": "rerankit.backends.local:LocalSeq2Seq",
-    "listwise": "rerankit.backends.listwise:ListwiseBackend",
-    "tei": "rerankit.backends.tei:TEIBackend",
-    "voyage": "rerankit.backends.voyage:VoyageBackend",
-    "zeroentropy": "rerankit.backends.zeroentropy:ZeroEntropyBackend",
-    "mixedbread": "rerankit.backends.mixedbread:MixedbreadBackend",
-    "pinecone": "rerankit.backends.pinecone:PineconeBackend",
-}
-
-
-def spec_of(backend: Backend) -> str:
-    """The spec string that names ``backend``, the inverse of :func:`parse_spec`: ``"<backend>/<model id>"``."""
-    return f"{backend.name}/{backend.model}"
-
-
-def parse_spec(spec: str) -> tuple[str, str]:
-    """Split ``"<backend>/<model id>"``; the model id is passed on unchanged.
-
-    >>> parse_spec("gateway/cohere/rerank-v3.5")
-    ('gateway', 'cohere/rerank-v3.5')
-    >>> parse_spec("local//abs/path")
-    ('local', '/abs/path')
-    """
-    if not isinstance(spec, str):
-        raise ConfigurationError(f"model must be a spec string or a Backend, got {type(spec).__name__}")
-    prefix, sep, model = spec.partition("/")
-    if not sep or not model:
-        raise ConfigurationError(
-            f"model spec {spec!r} must look like '<backend>/<model id>'; "
-            f"backends: {', '.join(sorted(BACKENDS))}"
-        )
-    if prefix not in BACKENDS:
-        raise ConfigurationError(
-            f"unknown backend {prefix!r} in model spec {spec!r}; valid backends: {', '.join(sorted(BACKENDS))}"
-        )
-    return prefix, model
-
-
-def backend_class(prefix: str) -> type:
-    """The class registered for ``prefix``, imported on first use."""
-    module_name, _, class_name = BACKENDS[prefix].partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        extra = "local" if prefix in ("local", "embedding") else "all"
-        raise ConfigurationError(
-            f"backend {prefix!r} needs packages that are not installed ({exc.name or exc}); "
-            f"install them with: pip install 'rerankit[{extra}]'"
-        ) from exc
-    return getattr(module, class_name)
-
-
-def option_names(cls: type) -> list[str]:
-    """The keyword options a backend class accepts: its ``__init__`` parameters but ``model``, and,
-    when it passes ``**options`` on to its base class, the base's options first."""
-    parameters = inspect.signature(cls.__init__).parameters.values()
-    own = [p.name for p in parameters if p.name not in ("self", "model") and p.kind is not p.VAR_KEYWORD]
-    if not any(p.kind is p.VAR_KEYWORD for p in parameters):
-        return own
-    inherited = option_names(cls.__mro__[1])
-    return inherited + [name for name in own if name not in inherited]
-
-
-def create_backend(spec: str, options: dict[str, Any]) -> Backend:
-    """Build the backend a spec names, rejecting options it does not know by name."""
-    prefix, model = parse_spec(spec)
-    cls = backend_class(prefix)
-    valid = option_names(cls)
-    unknown = sorted(set(options) - set(valid))
-    if unknown:
-        raise ConfigurationError(
-            f"unknown option(s) {', '.join(map(repr, unknown))} for backend {prefix!r}; "
-            f"valid options: {', '.join(valid)}"
-        )
-    return cls(model, **options)
-
-
-#: The kit for writing a remote backend (see ``rerankit.backends.cohere`` for a whole one): the base
-#: class, the 2xx reply it reads, and the defensive readers of scores and usage numbers. Imported on
-#: first use, so ``import rerankit`` does not load httpx and tenacity.
-_BACKEND_KIT = {
-    "RemoteBackend": "rerankit.backends.remote",
-    "Reply": "rerankit.backends.http",
-    "parse_scores": "rerankit.backends.responses",
-    "scores_in_input_order": "rerankit.backends.responses",
-    "number_at": "rerankit.backends.responses",
-    "whole_number_at": "rerankit.backends.responses",
+#: What this package exports besides the registry, each imported on first use (so ``import
+#: rerankit`` loads neither httpx nor torch): name -> "module:attribute".
+#:
+#: - The kit for writing a remote backend (``rerankit/backends/_cohere.py`` is a whole one in 60
+#:   lines): the base class, the 2xx reply it reads, and the defensive readers of scores and usage.
+#: - Every backend class, for type hints and for building one directly instead of by spec string.
+#: - The LLM and seq2seq reranker formats (``llm_format=`` takes a custom :class:`LLMFormat`).
+_LAZY_EXPORTS: dict[str, str] = {
+    "RemoteBackend": "rerankit.backends._remote:RemoteBackend",
+    "Reply": "rerankit.backends._responses:Reply",
+    "parse_scores": "rerankit.backends._responses:parse_scores",
+    "scores_in_input_order": "rerankit.backends._responses:scores_in_input_order",
+    "number_at": "rerankit.backends._responses:number_at",
+    "whole_number_at": "rerankit.backends._responses:whole_number_at",
+    **{BACKENDS[prefix].rpartition(":")[2]: BACKENDS[prefix] for prefix in BACKENDS},
+    "LLMFormat": "rerankit.backends._local._formats:LLMFormat",
+    "LLM_FORMATS": "rerankit.backends._local._formats:FORMATS",
+    "Seq2SeqFormat": "rerankit.backends._local._seq2seq_formats:Seq2SeqFormat",
+    "SEQ2SEQ_FORMATS": "rerankit.backends._local._seq2seq_formats:SEQ2SEQ_FORMATS",
 }
 
 if TYPE_CHECKING:
-    from rerankit.backends.http import Reply
-    from rerankit.backends.remote import RemoteBackend
-    from rerankit.backends.responses import number_at, parse_scores, scores_in_input_order, whole_number_at
+    from rerankit.backends._cohere import CohereBackend
+    from rerankit.backends._deepinfra import DeepInfraBackend
+    from rerankit.backends._gateway import GatewayBackend
+    from rerankit.backends._jina import JinaBackend
+    from rerankit.backends._listwise import ListwiseBackend
+    from rerankit.backends._local import (
+        EmbeddingBackend,
+        LLMFormat,
+        LocalColBERT,
+        LocalCrossEncoder,
+        LocalSeq2Seq,
+        Seq2SeqFormat,
+    )
+    from rerankit.backends._local._formats import FORMATS as LLM_FORMATS
+    from rerankit.backends._local._seq2seq_formats import SEQ2SEQ_FORMATS
+    from rerankit.backends._mixedbread import MixedbreadBackend
+    from rerankit.backends._pinecone import PineconeBackend
+    from rerankit.backends._remote import RemoteBackend
+    from rerankit.backends._responses import (
+        Reply,
+        number_at,
+        parse_scores,
+        scores_in_input_order,
+        whole_number_at,
+    )
+    from rerankit.backends._tei import TEIBackend
+    from rerankit.backends._voyage import VoyageBackend
+    from rerankit.backends._zeroentropy import ZeroEntropyBackend
 
 
 def __getattr__(name: str) -> Any:
-    if name in _BACKEND_KIT:
-        return getattr(importlib.import_module(_BACKEND_KIT[name]), name)
+    if name in _LAZY_EXPORTS:
+        module_name, _, attribute = _LAZY_EXPORTS[name].partition(":")
+        value = getattr(importlib.import_module(module_name), attribute)
+        globals()[name] = value  # later lookups skip this hook
+        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_EXPORTS))
 
 
 __all__ = [
     "BACKENDS",
+    "LLM_FORMATS",
+    "SEQ2SEQ_FORMATS",
     "Backend",
+    "CohereBackend",
+    "DeepInfraBackend",
+    "EmbeddingBackend",
+    "GatewayBackend",
+    "JinaBackend",
+    "LLMFormat",
+    "ListwiseBackend",
+    "LocalColBERT",
+    "LocalCrossEncoder",
+    "LocalSeq2Seq",
+    "MixedbreadBackend",
+    "PineconeBackend",
     "RemoteBackend",
     "Reply",
+    "Seq2SeqFormat",
+    "TEIBackend",
+    "VoyageBackend",
+    "ZeroEntropyBackend",
     "create_backend",
     "number_at",
     "parse_scores",

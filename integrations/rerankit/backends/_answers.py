@@ -1,8 +1,8 @@
 """How the transport reads what came back: a 2xx reply, or a typed error for a status or a fault.
 
-:class:`AnswerReader` turns an ``httpx`` answer into a :class:`~rerankit.backends.responses.Reply`
+:class:`AnswerReader` turns an ``httpx`` answer into a :class:`~rerankit.backends._responses.Reply`
 (JSON checked) or an :class:`AttemptFailed` carrying the error of the family
-(:mod:`rerankit.errors`) and whether another try may help; transport faults (timeouts, refused or
+(:mod:`rerankit._errors`) and whether another try may help; transport faults (timeouts, refused or
 dropped connections) likewise. Every message is redacted of the backend's keys before it is kept.
 """
 
@@ -13,8 +13,14 @@ import time
 
 import httpx
 
-from rerankit.backends._settings import TransportSettings
-from rerankit.backends.responses import (
+from rerankit._errors import (
+    BackendError,
+    InvalidRequestError,
+    MalformedResponseError,
+    RerankTimeoutError,
+    ServerError,
+)
+from rerankit.backends._responses import (
     Reply,
     error_class,
     parse_retry_after,
@@ -22,13 +28,7 @@ from rerankit.backends.responses import (
     request_id,
     text_snippet,
 )
-from rerankit.errors import (
-    BackendError,
-    InvalidRequestError,
-    MalformedResponseError,
-    RerankTimeoutError,
-    ServerError,
-)
+from rerankit.backends._settings import TransportSettings
 
 #: Statuses worth another try: the provider may answer differently in a moment.
 RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})

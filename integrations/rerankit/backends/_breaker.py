@@ -39,7 +39,7 @@ from collections import deque
 from collections.abc import Callable
 from enum import Enum
 
-from rerankit.errors import (
+from rerankit._errors import (
     BackendError,
     MalformedResponseError,
     RateLimitError,

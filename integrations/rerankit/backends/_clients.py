@@ -11,10 +11,11 @@ from typing import Any
 
 import httpx
 
+from rerankit import __version__
 from rerankit.backends._endpoints import Endpoint
 from rerankit.backends._settings import TransportSettings
 
-USER_AGENT = "rerankit/0.1.0 (+https://rerankit.readthedocs.io)"
+USER_AGENT = f"rerankit/{__version__} (+https://rerankit.readthedocs.io)"
 #: The most connections in one async pool. httpcore's pool re-scans its queued requests against its
 #: connections on every change, so its CPU cost grows with requests x connections; a larger
 #: ``max_connections`` is split into several pools of this size (see docs/performance.md).
@@ -89,15 +90,6 @@ class EndpointClients:
                 self.settings.max_connections,
             )
         return pools
-
-    def async_pools(self, endpoints: list[Endpoint]) -> list[Any]:
-        """The httpcore connection pools of the current async clients (none before the first call)."""
-        return [
-            client._transport._pool
-            for endpoint in endpoints
-            if endpoint.pools is not None
-            for client in endpoint.pools.clients
-        ]
 
     def close(self, endpoints: list[Endpoint]) -> None:
         """Close the pooled sync connections (the async clients are closed by :meth:`aclose`)."""

@@ -8,7 +8,7 @@ transport) and the path that worked there (the gateway's ``/v1/rerank`` → ``/r
 :class:`CallRoute` follows one call (one part of a rerank) over its attempts: a retry goes to
 another healthy endpoint when there is one (as LiteLLM's retry "can land on a different
 deployment"), and when no endpoint is left the call fails at once with
-:class:`~rerankit.errors.CircuitOpenError`.
+:class:`~rerankit.CircuitOpenError`.
 """
 
 from __future__ import annotations
@@ -23,6 +23,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
+from rerankit._errors import (
+    BackendError,
+    CircuitOpenError,
+)
 from rerankit.backends._breaker import (
     COUNTED_ERRORS,
     BreakerState,
@@ -30,10 +34,6 @@ from rerankit.backends._breaker import (
     Clock,
     RetryBudget,
     describe_error,
-)
-from rerankit.errors import (
-    BackendError,
-    CircuitOpenError,
 )
 
 logger = logging.getLogger("rerankit")

@@ -1,6 +1,6 @@
 """The options every remote backend shares, validated once by pydantic (:class:`TransportSettings`).
 
-A bad value raises :class:`~rerankit.errors.ConfigurationError` naming the option, when the
+A bad value raises :class:`~rerankit.ConfigurationError` naming the option, when the
 reranker is built.
 """
 
@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from rerankit.errors import ConfigurationError
+from rerankit._errors import ConfigurationError
 
 
 class TransportSettings(BaseModel):

@@ -2,7 +2,7 @@
 
 Some providers limit a request by bytes (ZeroEntropy, TEI's payload limit) or by tokens (Voyage)
 rather than only by how many documents it holds. A backend with such a limit gives the core a
-``split_request(query, texts)`` method (see :class:`rerankit.backends.base.Backend`); this module
+``split_request(query, texts)`` method (see :class:`rerankit.backends._base.Backend`); this module
 holds the one packing rule they share.
 """
 

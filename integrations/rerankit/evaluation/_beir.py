@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from rerankit.errors import InvalidInputError
+from rerankit._errors import InvalidInputError
 
 logger = logging.getLogger("rerankit")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from rerankit.errors import InvalidInputError
+from rerankit._errors import InvalidInputError
 from rerankit.evaluation._beir import Document
 from rerankit.evaluation._results import RankedDocument
 

@@ -7,17 +7,17 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rerankit._errors import ConfigurationError, InvalidInputError
+from rerankit._reranker import Reranker
+from rerankit._types import Usage
 from rerankit.backends import spec_of
-from rerankit.backends.base import Backend
-from rerankit.errors import ConfigurationError, InvalidInputError
+from rerankit.backends._base import Backend
 from rerankit.evaluation._beir import DEMO_DATA, BeirDataset, load_beir
 from rerankit.evaluation._bm25 import BM25Retriever
 from rerankit.evaluation._latency import latency_stats
 from rerankit.evaluation._metrics import default_metrics, score_rankings
 from rerankit.evaluation._progress import Steps, progress_steps
 from rerankit.evaluation._results import EvalResult, RankedDocument, SystemResult
-from rerankit.reranker import Reranker
-from rerankit.types import Usage
 
 if TYPE_CHECKING:
     pass

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rerankit.errors import ConfigurationError
+from rerankit._errors import ConfigurationError
 from rerankit.evaluation._metrics import metric_label
 
 if TYPE_CHECKING:

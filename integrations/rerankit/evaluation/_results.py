@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rerankit.types import Usage
+from rerankit._types import Usage
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

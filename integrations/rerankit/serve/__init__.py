@@ -11,19 +11,9 @@ them into shared forward passes. See docs/serve.md.
 Needs the ``serve`` extra: ``pip install 'rerankit[serve]'``.
 """
 
-from rerankit.serve._app import RERANK_ROUTES, RerankService, create_app
-from rerankit.serve._auth import is_authorized
+from rerankit.serve._app import create_app
 from rerankit.serve._background import BackgroundServer
 from rerankit.serve._config import ServeConfig
-from rerankit.serve._server import bind_socket, run_server
+from rerankit.serve._server import run_server
 
-__all__ = [
-    "RERANK_ROUTES",
-    "BackgroundServer",
-    "RerankService",
-    "ServeConfig",
-    "bind_socket",
-    "create_app",
-    "is_authorized",
-    "run_server",
-]
+__all__ = ["BackgroundServer", "ServeConfig", "create_app", "run_server"]

@@ -17,13 +17,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from rerankit.errors import (
+from rerankit._errors import (
     AuthenticationError,
     InvalidInputError,
     RateLimitError,
     RerankError,
     RerankTimeoutError,
 )
+from rerankit._validation import check_documents, check_query, check_top_n
 from rerankit.serve._admission import Admission, DeadlineExceeded, QueueFull, within_deadline
 from rerankit.serve._auth import is_authorized
 from rerankit.serve._config import ServeConfig
@@ -31,7 +32,6 @@ from rerankit.serve._errors import ErrorStyle, HTTPProblem, error_response
 from rerankit.serve._metrics import ServeMetrics
 from rerankit.serve._models import ServedModel
 from rerankit.serve._schemas import RerankRequest, document_texts, rerank_body
-from rerankit.validation import check_documents, check_query, check_top_n
 
 logger = logging.getLogger("rerankit.serve")
 

@@ -8,10 +8,10 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
-from rerankit.errors import InvalidInputError
-from rerankit.reranker import Reranker
+from rerankit._errors import InvalidInputError
+from rerankit._reranker import Reranker
+from rerankit._validation import is_blank
 from rerankit.serve._config import ServeConfig
-from rerankit.validation import is_blank
 
 logger = logging.getLogger("rerankit.serve")
 

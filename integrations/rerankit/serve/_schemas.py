@@ -22,15 +22,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr
 
-from rerankit.errors import InvalidInputError
-from rerankit.types import RerankResponse
+from rerankit._errors import InvalidInputError
+from rerankit._types import RerankResponse
 
 
 class RerankRequest(BaseModel):
     """A rerank request body.
 
     ``query``, ``documents`` and ``top_n`` are typed ``Any`` on purpose: they are checked by
-    :mod:`rerankit.validation`, so a client gets the very messages the core gives
+    :mod:`rerankit._validation`, so a client gets the very messages the core gives
     (``query is required for rerank``, ``document text is required for rerank at index 3``, ...).
     """
 
@@ -47,7 +47,7 @@ class RerankRequest(BaseModel):
 def document_texts(documents: Any) -> Any:
     """The texts of ``documents``: strings as they are, ``{"text": ...}`` objects by their text.
 
-    Anything that is not a list is returned unchanged for :func:`rerankit.validation.check_documents`
+    Anything that is not a list is returned unchanged for :func:`rerankit._validation.check_documents`
     to refuse with the core's message.
     """
     if not isinstance(documents, list):

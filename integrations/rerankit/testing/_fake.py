@@ -3,7 +3,7 @@
 As httpx ships ``MockTransport`` so that code using a client can be tested without a network,
 rerankit ships :class:`FakeBackend` so that code using a :class:`~rerankit.Reranker` (a pipeline, an
 adapter, a fallback chain) can be tested without a model or a provider. It implements the
-:class:`~rerankit.backends.base.Backend` protocol, sync and async, declares the limits you give it
+:class:`~rerankit.backends._base.Backend` protocol, sync and async, declares the limits you give it
 (so the core splits and schedules exactly as it would for a real backend), and records each call.
 """
 
@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from rerankit.types import Scores, Usage
+from rerankit._types import Scores, Usage
 
 #: How a fake scores: a function of ``(query, text)``, or a mapping from text to score.
 ScoreSource = Callable[[str, str], float] | Mapping[str, float]
@@ -62,7 +62,7 @@ class FakeCall:
 
 
 class FakeBackend:
-    """A configurable fake :class:`~rerankit.backends.base.Backend`.
+    """A configurable fake :class:`~rerankit.backends._base.Backend`.
 
     Args:
         name: The spec prefix it reports in responses and errors. Defaults to ``"fake"``.

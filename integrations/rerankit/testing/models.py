@@ -13,6 +13,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+# The late-interaction and seq2seq checkpoints are built in their own module.
+from rerankit.testing._family_models import build_minilm_colbert, build_t5_reranker
+
 #: A Qwen3-Reranker-style chat template that carries the query/document roles sentence-transformers
 #: maps a pair to; a leading system message (the ``instruction``) replaces the default instruction.
 QWEN3_RERANKER_CHAT_TEMPLATE = (
@@ -224,16 +227,6 @@ def build_qwen3_reranker(path: str | Path, *, seed: int = 0) -> Path:
     return path
 
 
-__all__ = [
-    "QWEN3_RERANKER_CHAT_TEMPLATE",
-    "build_bert_cross_encoder",
-    "build_minilm_cross_encoder",
-    "build_qwen3_reranker",
-    "build_xlmr_cross_encoder",
-    "minilm_model_dir",
-]
-
-
 # --- LLM reranker checkpoints shaped like the hub's (issue 11) -----------------------------------
 
 #: The system/user/assistant core of Qwen3's ordinary chat template (as Qwen3-Reranker's and
@@ -419,14 +412,20 @@ def build_bge_reranker_v2_gemma(path: str | Path, *, seed: int = 1) -> Path:
     return _save_causal_lm(path, GemmaForCausalLM(config), tokenizer, "GemmaForCausalLM")
 
 
-__all__ += [
+__all__ = [
     "QWEN2_CHAT_TEMPLATE",
     "QWEN3_CHAT_TEMPLATE",
+    "QWEN3_RERANKER_CHAT_TEMPLATE",
+    "build_bert_cross_encoder",
     "build_bge_reranker_v2_gemma",
+    "build_minilm_colbert",
+    "build_minilm_cross_encoder",
     "build_mxbai_rerank_v2",
+    "build_qwen3_reranker",
     "build_qwen3_reranker_hub",
     "build_qwen3_reranker_sentence_transformers",
+    "build_t5_reranker",
+    "build_xlmr_cross_encoder",
     "build_zerank_reranker",
+    "minilm_model_dir",
 ]
-
-from rerankit.testing._family_models import build_minilm_colbert as build_minilm_colbert  # noqa: E402

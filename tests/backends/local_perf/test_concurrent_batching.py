@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rerankit import Reranker
-from rerankit.backends.local import ConcurrentBatcher
+from rerankit.backends._local._batching import ConcurrentBatcher
 
 WORDS = [
     "retrieval",

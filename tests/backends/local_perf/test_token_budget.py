@@ -8,7 +8,8 @@ import pytest
 from sentence_transformers import CrossEncoder
 
 from rerankit import ConfigurationError, Reranker
-from rerankit.backends.local import CPU_MAX_BATCH_TOKENS, LocalCrossEncoder, resolve_max_batch_tokens
+from rerankit.backends import LocalCrossEncoder
+from rerankit.backends._local._batching import CPU_MAX_BATCH_TOKENS, resolve_max_batch_tokens
 
 QUERY = "which passage explains reranking"
 DOCUMENTS = [

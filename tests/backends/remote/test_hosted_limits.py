@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from rerankit import ConfigurationError, InvalidRequestError, Reranker
-from rerankit.backends.voyage import estimated_tokens
+from rerankit.backends._voyage import estimated_tokens
 from rerankit.testing.servers import RerankServer, expected_score, expected_search_units
 from tests.loopback import auth_headers, make_reranker
 

@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from rerankit import ConfigurationError, MalformedResponseError, Reranker
-from rerankit.backends.http import Reply, parse_retry_after, provider_message
-from rerankit.backends.responses import parse_scores, scores_in_input_order
+from rerankit.backends._http import Reply, parse_retry_after, provider_message
+from rerankit.backends._responses import parse_scores, scores_in_input_order
 
 TEXTS = ["alpha", "beta", "gamma"]
 

@@ -19,23 +19,23 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from rerankit.backends.local._batching import (
+from rerankit._errors import ConfigurationError
+from rerankit._types import Scores
+from rerankit.backends._local._batching import (
     LoopBatchers,
     Request,
     resolve_max_batch_tokens,
     token_budget_batches,
 )
-from rerankit.backends.local._cache import MODEL_CACHE
-from rerankit.backends.local._devices import device_lock, resolve_device, resolve_dtype
-from rerankit.backends.local._options import check_integer
-from rerankit.backends.local._seq2seq_formats import (
+from rerankit.backends._local._cache import MODEL_CACHE
+from rerankit.backends._local._devices import device_lock, resolve_device, resolve_dtype
+from rerankit.backends._local._options import check_integer
+from rerankit.backends._local._seq2seq_formats import (
     MONOT5_TEMPLATE,
     SEQ2SEQ_FORMATS,
     Seq2SeqFormat,
     resolve_format,
 )
-from rerankit.errors import ConfigurationError
-from rerankit.types import Scores
 
 logger = logging.getLogger("rerankit")
 

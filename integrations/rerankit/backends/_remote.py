@@ -3,7 +3,7 @@
 A provider module subclasses :class:`RemoteBackend` and supplies only what differs: its name,
 default address, key variables, document limit, request path and body, and how to read the
 answer's usage. Scoring, retries, errors and secrets are handled here and in
-:mod:`rerankit.backends.http` once for all of them.
+:mod:`rerankit.backends._http` once for all of them.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from typing import Any, ClassVar
 from pydantic import SecretStr
 
 from rerankit._chunking import estimate_tokens, estimated_token_offsets
+from rerankit._errors import ConfigurationError
+from rerankit._types import Scores, Usage
 from rerankit.backends._endpoints import BackendHealth
-from rerankit.backends.http import HTTPTransport, Reply, TransportSettings
-from rerankit.backends.responses import scores_in_input_order
-from rerankit.errors import ConfigurationError
-from rerankit.types import Scores, Usage
+from rerankit.backends._http import HTTPTransport, Reply, TransportSettings
+from rerankit.backends._responses import scores_in_input_order
 
 #: Defaults of the options every remote backend takes.
 DEFAULT_TIMEOUT = 30.0
@@ -40,7 +40,7 @@ RESERVED_PAIR_TOKENS = 16
 
 
 class RemoteBackend:
-    """Base of the HTTP backends; see :class:`~rerankit.backends.cohere.CohereBackend` for an example.
+    """Base of the HTTP backends; see :class:`~rerankit.backends._cohere.CohereBackend` for an example.
 
     Subclasses set the class attributes below and implement :meth:`request_path`,
     :meth:`request_body` and, when the provider reports cost, :meth:`read_usage`.

@@ -6,7 +6,7 @@ retry budget), keeps per endpoint a pooled ``httpx.Client`` and, per event loop,
 ``httpx.AsyncClient`` pools of at most :data:`POOL_SIZE` connections (created on first use, closed
 by :meth:`~HTTPTransport.close` / :meth:`~HTTPTransport.aclose`), posts JSON with the key in an
 ``Authorization`` header, retries what is worth retrying with tenacity, and turns every failure
-into one of :mod:`rerankit.errors`:
+into one of :mod:`rerankit._errors`:
 
 * retried: 408, 409, 425, 429, 500, 502, 503, 504, connect errors, timeouts, dropped connections;
   waiting ``Retry-After`` (seconds or HTTP date, capped by ``max_retry_wait``) when the provider sends
@@ -44,6 +44,10 @@ from tenacity import (
     wait_random,
 )
 
+from rerankit._errors import (
+    BackendError,
+    CircuitOpenError,
+)
 from rerankit.backends._answers import RETRY_STATUSES, AnswerReader, AttemptFailed
 from rerankit.backends._clients import POOL_SIZE, EndpointClients
 from rerankit.backends._endpoints import (
@@ -54,17 +58,13 @@ from rerankit.backends._endpoints import (
     EndpointRouter,
     RetryBudget,
 )
-from rerankit.backends._settings import TransportSettings
-from rerankit.backends.responses import (
+from rerankit.backends._responses import (
     REQUEST_ID_HEADERS,
     Reply,
     parse_retry_after,
     provider_message,
 )
-from rerankit.errors import (
-    BackendError,
-    CircuitOpenError,
-)
+from rerankit.backends._settings import TransportSettings
 
 logger = logging.getLogger("rerankit")
 
@@ -157,10 +157,6 @@ class HTTPTransport:
     def health(self, model: str) -> BackendHealth:
         """Each endpoint's breaker state, requests, failures and in-flight count, and the retry budget."""
         return self.router.health(model)
-
-    def async_pools(self) -> list[Any]:
-        """The httpcore connection pools of the current async clients (none before the first call)."""
-        return self.clients.async_pools(self.endpoints)
 
     def close(self) -> None:
         """Close the pooled sync connections (the async clients are closed by :meth:`aclose`)."""

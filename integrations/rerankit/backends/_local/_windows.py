@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rerankit.errors import ConfigurationError
+from rerankit._errors import ConfigurationError
 
 
 def tokenizer_offsets(tokenizer: Any, text: str, model: str) -> list[tuple[int, int]]:
@@ -30,7 +30,7 @@ def tokenizer_offsets(tokenizer: Any, text: str, model: str) -> list[tuple[int, 
 
 
 class CrossEncoderWindows:
-    """Token windows and cache key of :class:`~rerankit.backends.local.LocalCrossEncoder`."""
+    """Token windows and cache key of :class:`~rerankit.backends._local.LocalCrossEncoder`."""
 
     name: str
     model: str
@@ -72,7 +72,7 @@ class CrossEncoderWindows:
 
 
 class EmbeddingWindows:
-    """Token windows and cache key of :class:`~rerankit.backends.embedding.EmbeddingBackend`."""
+    """Token windows and cache key of :class:`~rerankit.backends._local._embedding.EmbeddingBackend`."""
 
     name: str
     model: str

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from rerankit.types import Scores
+from rerankit._types import Scores
 
 
 @runtime_checkable

@@ -23,7 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from rerankit._demo_model import DEMO_MODEL, FALLBACK_MODEL, choose_demo_model, fallback_note
-from rerankit.errors import ConfigurationError, InvalidInputError, RerankError
+from rerankit._errors import ConfigurationError, InvalidInputError, RerankError
 from rerankit.evaluation._metrics import metric_label
 
 #: First-stage depth of the demo: BM25 candidates reranked per query.
@@ -203,8 +203,8 @@ def demo(
     show: Annotated[int, typer.Option("--show", min=0, help="Queries to show side by side.")] = 3,
 ) -> None:
     """Two-stage retrieval on the shipped corpus: BM25 first, then a reranker; fully offline."""
+    from rerankit._reranker import Reranker
     from rerankit.evaluation import DEMO_DATA, evaluate, load_beir
-    from rerankit.reranker import Reranker
 
     console = Console(highlight=False)
     options = parse_options(option)
@@ -329,7 +329,7 @@ def rank(
     option: OptionList = None,
 ) -> None:
     """Rerank documents from FILE or stdin for a query and print them best first."""
-    from rerankit.reranker import Reranker
+    from rerankit._reranker import Reranker
 
     options = parse_options(option)
     try:

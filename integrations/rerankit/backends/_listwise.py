@@ -19,13 +19,13 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from rerankit._errors import ConfigurationError, MalformedResponseError
+from rerankit._types import Scores, Usage
+from rerankit.backends._http import Reply
 from rerankit.backends._listwise_parse import Permutation, parse_permutation
 from rerankit.backends._listwise_prompt import DEFAULT_MAX_PASSAGE_WORDS, passage_cutter, permutation_messages
-from rerankit.backends.http import Reply
-from rerankit.backends.remote import RemoteBackend, optional_positive_int, positive_int
-from rerankit.backends.responses import whole_number_at
-from rerankit.errors import ConfigurationError, MalformedResponseError
-from rerankit.types import Scores, Usage
+from rerankit.backends._remote import RemoteBackend, optional_positive_int, positive_int
+from rerankit.backends._responses import whole_number_at
 
 logger = logging.getLogger("rerankit")
 

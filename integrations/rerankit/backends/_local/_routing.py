@@ -5,9 +5,9 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from rerankit.backends.local._formats import FORMATS, LLMFormat, recognise, resolve_format
-from rerankit.backends.local._llm import pair_aware_chat_template
-from rerankit.errors import ConfigurationError
+from rerankit._errors import ConfigurationError
+from rerankit.backends._local._formats import FORMATS, LLMFormat, recognise, resolve_format
+from rerankit.backends._local._llm import pair_aware_chat_template
 
 
 def is_causal_lm(model: str, revision: str | None, trust_remote_code: bool) -> bool:

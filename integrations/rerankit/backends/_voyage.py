@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from rerankit._errors import ConfigurationError
+from rerankit._types import Usage
+from rerankit.backends._remote import RemoteBackend, optional_positive_int
+from rerankit.backends._responses import whole_number_at
 from rerankit.backends._splitting import pack_by_cost, utf8_bytes
-from rerankit.backends.remote import RemoteBackend, optional_positive_int
-from rerankit.backends.responses import whole_number_at
-from rerankit.errors import ConfigurationError
-from rerankit.types import Usage
 
 #: "The total number of tokens, defined as 'the number of query tokens x the number of documents +
 #: sum of the number of tokens in all documents', cannot exceed 600K for rerank-2.5,

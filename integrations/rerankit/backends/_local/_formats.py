@@ -1,6 +1,6 @@
 """LLM reranker formats as data: each family's prompt, score head, calibration and defaults.
 
-Every entry is its authors' own recipe, cited beside it; :mod:`rerankit.backends.local._llm`
+Every entry is its authors' own recipe, cited beside it; :mod:`rerankit.backends._local._llm`
 turns an entry into token ids and scores. A format is recognised from the model id (the hub id or
 a directory named like the hub repository) or forced with the ``llm_format`` option, which also
 takes a custom :class:`LLMFormat`.
@@ -22,7 +22,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from rerankit.errors import ConfigurationError
+from rerankit._errors import ConfigurationError
 
 #: How a score is read from the last position's fp32 logits.
 SCORE_HEADS = ("softmax_true_false", "sigmoid_true", "sigmoid_true_minus_false")
@@ -306,7 +306,7 @@ def resolve_format(llm_format: str | LLMFormat) -> LLMFormat:
         return FORMATS[llm_format]
     raise ConfigurationError(
         f"unknown llm_format {llm_format!r}; known formats: {', '.join(FORMATS)}, or pass an "
-        "rerankit.backends.local.LLMFormat"
+        "rerankit.backends._local.LLMFormat"
     )
 
 

@@ -16,17 +16,17 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from rerankit.backends.local._batching import (
+from rerankit._errors import ConfigurationError
+from rerankit._types import Scores
+from rerankit.backends._local._batching import (
     LoopBatchers,
     Request,
     resolve_max_batch_tokens,
     token_budget_batches,
 )
-from rerankit.backends.local._cache import MODEL_CACHE
-from rerankit.backends.local._devices import device_lock, resolve_device, resolve_dtype
-from rerankit.backends.local._options import check_integer, load_failed
-from rerankit.errors import ConfigurationError
-from rerankit.types import Scores
+from rerankit.backends._local._cache import MODEL_CACHE
+from rerankit.backends._local._devices import device_lock, resolve_device, resolve_dtype
+from rerankit.backends._local._options import check_integer, load_failed
 
 logger = logging.getLogger("rerankit")
 
@@ -103,7 +103,7 @@ class LocalColBERT:
         revision: a hub revision to pin. Defaults to None.
 
     Each distinct document is encoded once per call; concurrent :meth:`ascore` calls on one event
-    loop share forward passes (see :class:`~rerankit.backends.local.ConcurrentBatcher`).
+    loop share forward passes (see :class:`~rerankit.backends._local.ConcurrentBatcher`).
 
     >>> backend = LocalColBERT("lightonai/GTE-ModernColBERT-v1", device="cpu")  # doctest: +SKIP
     >>> backend.score("what is bm25", ["BM25 is a ranking function", "a fruit"]).values  # doctest: +SKIP

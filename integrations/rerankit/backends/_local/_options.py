@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rerankit.errors import ConfigurationError
+from rerankit._errors import ConfigurationError
 
 
 def check_integer(option: str, value: object, *, minimum: int) -> None:

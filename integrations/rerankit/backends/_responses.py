@@ -6,7 +6,7 @@ reference): the list is under ``results``, ``data``, or is the body itself; each
 ``scores`` in input order. :func:`parse_scores` accepts all of them and checks everything it can:
 indices are integers, in range and unique; every document sent is back (unless ``top_n`` was sent);
 scores are finite numbers; an echoed document text matches the one sent at that index. Anything
-else raises :class:`~rerankit.errors.MalformedResponseError` quoting the status and request id.
+else raises :class:`~rerankit.MalformedResponseError` quoting the status and request id.
 
 Error answers: :func:`provider_message` reads the provider's own message from every error body
 shape the providers document, :func:`request_id` the request id from headers or body, and
@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 
-from rerankit.errors import (
+from rerankit._errors import (
     AuthenticationError,
     BackendError,
     InvalidRequestError,

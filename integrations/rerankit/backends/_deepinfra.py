@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from rerankit.backends.remote import (
+from rerankit._errors import ConfigurationError
+from rerankit._types import Usage
+from rerankit.backends._remote import (
     RemoteBackend,
 )
-from rerankit.backends.responses import whole_number_at
-from rerankit.errors import ConfigurationError
-from rerankit.types import Usage
+from rerankit.backends._responses import whole_number_at
 
 
 class DeepInfraBackend(RemoteBackend):

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rerankit.backends.remote import RemoteBackend, optional_positive_int
-from rerankit.backends.responses import number_at
-from rerankit.errors import ConfigurationError
-from rerankit.types import Usage
+from rerankit._errors import ConfigurationError
+from rerankit._types import Usage
+from rerankit.backends._remote import RemoteBackend, optional_positive_int
+from rerankit.backends._responses import number_at
 
 #: _internal/constants.py: ``INFERENCE_API_VERSION: str = "2025-10"``
 DEFAULT_API_VERSION = "2025-10"

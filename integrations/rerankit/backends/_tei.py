@@ -11,12 +11,12 @@ import json
 import threading
 from typing import Any
 
+from rerankit._errors import ConfigurationError
+from rerankit._types import Scores, Usage
+from rerankit.backends._http import Reply
+from rerankit.backends._remote import RemoteBackend, positive_int
+from rerankit.backends._responses import scores_in_input_order
 from rerankit.backends._splitting import json_string_bytes, pack_by_cost
-from rerankit.backends.http import Reply
-from rerankit.backends.remote import RemoteBackend, positive_int
-from rerankit.backends.responses import scores_in_input_order
-from rerankit.errors import ConfigurationError
-from rerankit.types import Scores, Usage
 
 #: ``--payload-limit`` default, in bytes (router/src/main.rs: ``default_value = "2000000"``); not in /info.
 DEFAULT_PAYLOAD_LIMIT = 2_000_000

@@ -20,19 +20,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rerankit.backends.local import (
-    MODEL_CACHE,
+from rerankit._errors import ConfigurationError
+from rerankit._types import Scores
+from rerankit.backends._local._cache import MODEL_CACHE
+from rerankit.backends._local._devices import (
     RUNTIMES,
-    check_integer,
+    check_runtime_installed,
     device_lock,
     resolve_device,
     resolve_dtype,
 )
-from rerankit.backends.local._devices import check_runtime_installed
-from rerankit.backends.local._options import load_failed
-from rerankit.backends.local._windows import EmbeddingWindows
-from rerankit.errors import ConfigurationError
-from rerankit.types import Scores
+from rerankit.backends._local._options import check_integer, load_failed
+from rerankit.backends._local._windows import EmbeddingWindows
 
 logger = logging.getLogger("rerankit")
 

@@ -14,9 +14,9 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from rerankit.backends.local._batching import token_budget_batches
-from rerankit.backends.local._formats import LLMFormat
-from rerankit.errors import ConfigurationError, InvalidInputError
+from rerankit._errors import ConfigurationError, InvalidInputError
+from rerankit.backends._local._batching import token_budget_batches
+from rerankit.backends._local._formats import LLMFormat
 
 _PLACEHOLDER = re.compile(r"\{(instruction|query|document)\}")
 #: Stands in for the document when a chat template is split around it.

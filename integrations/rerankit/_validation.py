@@ -9,7 +9,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Set
 from typing import Any
 
-from rerankit.errors import InvalidInputError
+from rerankit._errors import InvalidInputError
 
 #: Unicode categories that show nothing: controls (NUL, ...) and formats (zero-width space, BOM, ...).
 INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf"})
@@ -63,7 +63,7 @@ def check_query(query: Any) -> str:
     >>> check_query("\\u200b")
     Traceback (most recent call last):
     ...
-    rerankit.errors.InvalidInputError: query is required for rerank (only invisible characters such as U+200B)
+    rerankit.InvalidInputError: query is required for rerank (only invisible characters such as U+200B)
     """
     if query is None:
         raise InvalidInputError("query is required for rerank")
@@ -96,7 +96,7 @@ def check_documents(documents: Any) -> list[str]:
     >>> check_documents(["a", "  "])
     Traceback (most recent call last):
     ...
-    rerankit.errors.InvalidInputError: document text is required for rerank at index 1
+    rerankit.InvalidInputError: document text is required for rerank at index 1
     """
     if documents is None:
         raise InvalidInputError("documents are required for rerank")

@@ -6,7 +6,7 @@ with the model's own activation; a two-logit classifier gives its positive-class
 
 Causal-LM rerankers of a known family (``Qwen/Qwen3-Reranker-0.6B``, ``BAAI/bge-reranker-v2-gemma``,
 ``zeroentropy/zerank-2``, ``mixedbread-ai/mxbai-rerank-base-v2``; see ``_formats``) are scored by
-:class:`~rerankit.backends.local._llm.LLMReranker` exactly as their model cards score them. Other
+:class:`~rerankit.backends._local._llm.LLMReranker` exactly as their model cards score them. Other
 causal LMs keep their own sentence-transformers reranker setup (``modules.json`` or a pair-aware
 chat template, sentence-transformers >= 5.4, ``LogitScore`` head) or are refused.
 """
@@ -17,27 +17,27 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rerankit.backends.local._batching import (
+from rerankit._errors import ConfigurationError
+from rerankit._types import Scores
+from rerankit.backends._local._batching import (
     LoopBatchers,
     Request,
     resolve_max_batch_tokens,
     token_budget_batches,
 )
-from rerankit.backends.local._cache import MODEL_CACHE
-from rerankit.backends.local._devices import (
+from rerankit.backends._local._cache import MODEL_CACHE
+from rerankit.backends._local._devices import (
     RUNTIMES,
     check_runtime_installed,
     device_lock,
     resolve_device,
     resolve_dtype,
 )
-from rerankit.backends.local._formats import LLMFormat
-from rerankit.backends.local._llm import LLMReranker
-from rerankit.backends.local._options import check_integer, load_failed
-from rerankit.backends.local._routing import choose_llm_format, is_causal_lm
-from rerankit.backends.local._windows import CrossEncoderWindows
-from rerankit.errors import ConfigurationError
-from rerankit.types import Scores
+from rerankit.backends._local._formats import LLMFormat
+from rerankit.backends._local._llm import LLMReranker
+from rerankit.backends._local._options import check_integer, load_failed
+from rerankit.backends._local._routing import choose_llm_format, is_causal_lm
+from rerankit.backends._local._windows import CrossEncoderWindows
 
 logger = logging.getLogger("rerankit")
 
@@ -90,7 +90,7 @@ class LocalCrossEncoder(CrossEncoderWindows):
             families that take none (zerank).
         llm_format: the LLM reranker format of a causal LM: a known format's name
             (``"qwen3-reranker"``, ``"bge-reranker-v2-gemma"``, ``"zerank"``, ``"mxbai-rerank-v2"``)
-            or a custom :class:`~rerankit.backends.local.LLMFormat`. None (default): recognised
+            or a custom :class:`~rerankit.backends._local.LLMFormat`. None (default): recognised
             from the model id (the hub id, or a directory named like the hub repository); a causal
             LM of no known family keeps its own sentence-transformers reranker setup
             (``modules.json`` or a pair-aware chat template), and without one is refused.

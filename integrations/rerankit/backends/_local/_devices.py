@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import threading
 
-from rerankit.errors import ConfigurationError
+from rerankit._errors import ConfigurationError
 
 DTYPES = {
     "float32": "float32",

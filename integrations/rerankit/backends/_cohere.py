@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from rerankit.backends.remote import (
+from rerankit._types import Usage
+from rerankit.backends._remote import (
     RemoteBackend,
     optional_int_between,
     optional_positive_int,
 )
-from rerankit.backends.responses import number_at, whole_number_at
-from rerankit.types import Usage
+from rerankit.backends._responses import number_at, whole_number_at
 
 
 class CohereBackend(RemoteBackend):

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from rerankit.backends.remote import RemoteBackend
-from rerankit.backends.responses import whole_number_at
-from rerankit.types import Usage
+from rerankit._types import Usage
+from rerankit.backends._remote import RemoteBackend
+from rerankit.backends._responses import whole_number_at
 
 
 class MixedbreadBackend(RemoteBackend):

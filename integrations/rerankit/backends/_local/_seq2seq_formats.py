@@ -1,12 +1,12 @@
 """The seq2seq families as data: each family's input template, false/true tokens and input length,
-with the source each comes from (see :mod:`rerankit.backends.local._seq2seq` for the scorer)."""
+with the source each comes from (see :mod:`rerankit.backends._local._seq2seq` for the scorer)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from typing import Any
 
-from rerankit.errors import ConfigurationError
+from rerankit._errors import ConfigurationError
 
 
 @dataclass(frozen=True)

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from rerankit.backends.http import PathFallback, Reply
-from rerankit.backends.remote import (
+from rerankit._errors import ConfigurationError
+from rerankit._types import Usage
+from rerankit.backends._http import PathFallback, Reply
+from rerankit.backends._remote import (
     RemoteBackend,
     optional_int_between,
     optional_positive_int,
     positive_int,
 )
-from rerankit.backends.responses import number_at, whole_number_at
-from rerankit.errors import ConfigurationError
-from rerankit.types import Usage
+from rerankit.backends._responses import number_at, whole_number_at
 
 #: The documented path first, then the one vLLM and Infinity serve without a ``/v1`` prefix.
 PATHS = ("/v1/rerank", "/rerank")

@@ -23,14 +23,14 @@ from rerankit._chunking import (
     long_documents_from,
     require_token_windows,
 )
+from rerankit._errors import ConfigurationError
 from rerankit._score_cache import ScoreCache, make_score_cache
 from rerankit._scoring import FALLBACK_ERRORS as FALLBACK_ERRORS  # public here, as before
 from rerankit._scoring import _ascore_with_fallbacks, _Plan, _score_with_fallbacks
+from rerankit._types import RerankResponse
 from rerankit.backends import create_backend
+from rerankit.backends._base import Backend
 from rerankit.backends._endpoints import BackendHealth, backend_health
-from rerankit.backends.base import Backend
-from rerankit.errors import ConfigurationError
-from rerankit.types import RerankResponse
 
 
 class Reranker:
@@ -38,7 +38,7 @@ class Reranker:
 
     ``model`` is a spec string ``"<backend>/<model id>"`` (``local/BAAI/bge-reranker-base``,
     ``local//abs/path``, ``cohere/rerank-v3.5``, ``gateway/cohere/rerank-v3.5``, ...) with the
-    backend's options as keywords, or a ready :class:`~rerankit.backends.base.Backend`.
+    backend's options as keywords, or a ready :class:`~rerankit.backends._base.Backend`.
 
     >>> reranker = Reranker("local/cross-encoder/ms-marco-MiniLM-L6-v2")  # doctest: +SKIP
     >>> response = reranker.rerank("what is BM25?", ["a ranking function", "a fruit"], top_n=1)  # doctest: +SKIP
@@ -84,7 +84,7 @@ class Reranker:
 
     Args:
         model: A spec string ``"<backend>/<model id>"``, or a ready
-            :class:`~rerankit.backends.base.Backend` (then no ``options`` may be given).
+            :class:`~rerankit.backends._base.Backend` (then no ``options`` may be given).
         fallbacks: What to try, in order, when a call fails with one of :data:`FALLBACK_ERRORS`:
             spec strings (built without options, so keys and addresses come from the
             environment), ready Backends, or Rerankers (their backend and fallbacks, in order).

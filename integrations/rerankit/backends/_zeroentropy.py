@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from rerankit._errors import ConfigurationError
+from rerankit._types import Usage
+from rerankit.backends._remote import RemoteBackend
+from rerankit.backends._responses import whole_number_at
 from rerankit.backends._splitting import pack_by_cost, utf8_bytes
-from rerankit.backends.remote import RemoteBackend
-from rerankit.backends.responses import whole_number_at
-from rerankit.errors import ConfigurationError
-from rerankit.types import Usage
 
 #: "The maximum per-request payload size is 5000000 bytes." (API reference, models/rerank)
 PAYLOAD_LIMIT = 5_000_000

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from rerankit.backends.remote import (
+from rerankit._types import Usage
+from rerankit.backends._remote import (
     RemoteBackend,
 )
-from rerankit.backends.responses import whole_number_at
-from rerankit.types import Usage
+from rerankit.backends._responses import whole_number_at
 
 
 class JinaBackend(RemoteBackend):
