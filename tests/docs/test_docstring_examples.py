@@ -38,10 +38,10 @@ MODULES = [
 ]
 #: Modules whose docstrings hold examples that must actually run (not only be skipped).
 WITH_RUNNING_EXAMPLES = {
+    "rerankit",  # the errors' examples: their classes are shown (``__module__``) as rerankit's
     "rerankit._adapters",
     "rerankit.backends._registry",
     "rerankit._cli",
-    "rerankit._errors",
     "rerankit.evaluation._beir",
     "rerankit.evaluation._bm25",
     "rerankit.evaluation._evaluate",
