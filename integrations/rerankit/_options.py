@@ -74,7 +74,11 @@ def describe_invalid(exc: ValidationError, model: type[BaseModel]) -> str:
         field = model.model_fields.get(name)
         if error["type"] == "value_error":  # a validator's own message says what is wrong
             message = error["msg"].removeprefix("Value error, ")
-            problems.append(f"{name} {message}" if name else message)
+            if name and message.startswith(("must ", "lists ")):  # "base_url must be an http(s) address"
+                message = f"{name} {message}"
+            elif name and name not in message:
+                message = f"{name}: {message}"
+            problems.append(message)
             continue
         if error["type"] == "extra_forbidden":
             problems.append(f"unknown option {name!r}; valid options: {', '.join(model.model_fields)}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rerankit import Reranker
-from rerankit._cli import _billed
+from rerankit._cli._eval import _billed
 from rerankit.testing.servers import RerankServer, expected_tokens
 
 QUERY = "what is bm25"

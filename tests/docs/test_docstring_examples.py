@@ -17,7 +17,8 @@ MODULES = [
     "rerankit._adapters",
     "rerankit.backends",
     "rerankit.backends._registry",
-    "rerankit._cli",
+    "rerankit._cli._options",
+    "rerankit._cli._rank",
     "rerankit._errors",
     "rerankit.evaluation",
     "rerankit.evaluation._beir",
@@ -35,13 +36,16 @@ MODULES = [
     "rerankit.testing._fake",
     "rerankit._types",
     "rerankit._validation",
+    "rerankit._options",
+    "rerankit.serve._config",
 ]
 #: Modules whose docstrings hold examples that must actually run (not only be skipped).
 WITH_RUNNING_EXAMPLES = {
     "rerankit",  # the errors' examples: their classes are shown (``__module__``) as rerankit's
     "rerankit._adapters",
     "rerankit.backends._registry",
-    "rerankit._cli",
+    "rerankit._cli._options",
+    "rerankit._cli._rank",
     "rerankit.evaluation._beir",
     "rerankit.evaluation._bm25",
     "rerankit.evaluation._evaluate",
@@ -53,6 +57,8 @@ WITH_RUNNING_EXAMPLES = {
     "rerankit.testing._fake",
     "rerankit._types",
     "rerankit._validation",
+    "rerankit._options",
+    "rerankit.serve._config",
 }
 
 

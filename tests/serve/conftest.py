@@ -46,7 +46,7 @@ def server(bert_spec: str) -> Iterator[BackgroundServer]:
         options={"device": "cpu"},
         served_model_name=MODEL_NAME,
         api_key=API_KEY,
-        max_documents=50,
+        max_documents_per_request=50,
         max_request_bytes=20_000,
     )
     with BackgroundServer(config) as running:

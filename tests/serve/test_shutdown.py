@@ -152,6 +152,31 @@ def test_bad_spec_exits_2_with_a_message() -> None:
     assert "unknown backend 'nosuch'" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        (
+            "--max-documents-per-request",
+            "0",
+            "max_documents_per_request must be an integer of at least 1, got 0",
+        ),
+        ("--max-documents", "0", "max_documents_per_request must be an integer of at least 1, got 0"),
+        ("--request-timeout", "0", "request_timeout must be a number greater than 0, got 0.0"),
+    ],
+)
+def test_a_bad_limit_exits_2_naming_the_option(flag: str, value: str, message: str) -> None:
+    environment = {**os.environ, "PYTHONPATH": str(ROOT / "integrations")}
+    result = subprocess.run(
+        [sys.executable, "-m", "rerankit", "serve", "cohere/rerank-v3.5", flag, value, "--port", "0"],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert message in " ".join(result.stderr.split())
+
+
 def test_a_model_that_cannot_load_exits_1() -> None:
     # A Cohere backend without a key fails to build, as a missing local model does, minus the torch import.
     env = {name: "" for name in ("COHERE_API_KEY", "CO_API_KEY")}

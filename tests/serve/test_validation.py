@@ -124,7 +124,7 @@ def test_other_model_is_404_naming_the_served_one(server: BackgroundServer, path
 
 @pytest.mark.parametrize("path", ROUTES)
 def test_too_many_documents_is_413(server: BackgroundServer, path: str) -> None:
-    limit = server.config.max_documents
+    limit = server.config.max_documents_per_request
     reply = post(server, path, {"query": "q", "documents": [f"d{i}" for i in range(limit + 1)]})
     assert reply.status_code == 413
     assert message_of(reply, path) == f"too many documents: got {limit + 1}, the limit is {limit} per request"
@@ -164,7 +164,7 @@ def test_info_states_the_limits(server: BackgroundServer) -> None:
     info = httpx.get(server.base_url + "/info").json()
     assert info["model"] == MODEL_NAME and info["ready"] is True and info["auth"] is True
     assert info["limits"] == {
-        "max_documents": 50,
+        "max_documents_per_request": 50,
         "max_request_bytes": 20_000,
         "max_queue": server.config.max_queue,
         "request_timeout_s": server.config.request_timeout,

@@ -123,7 +123,7 @@ class RerankService:
                 "auth": self.config.api_key is not None,
                 "routes": [path for path, _, _ in RERANK_ROUTES],
                 "limits": {
-                    "max_documents": self.config.max_documents,
+                    "max_documents_per_request": self.config.max_documents_per_request,
                     "max_request_bytes": self.config.max_request_bytes,
                     "max_queue": self.config.max_queue,
                     "request_timeout_s": self.config.request_timeout,
@@ -169,10 +169,10 @@ class RerankService:
             top_n = check_top_n(parsed.top_n)
         except InvalidInputError as exc:
             raise HTTPProblem(400, exc.message) from None
-        if len(texts) > self.config.max_documents:
+        if len(texts) > self.config.max_documents_per_request:
             raise HTTPProblem(
                 413,
-                f"too many documents: got {len(texts)}, the limit is {self.config.max_documents} per request",
+                f"too many documents: got {len(texts)}, the limit is {self.config.max_documents_per_request} per request",
             )
         try:
             with self.admission.slot():

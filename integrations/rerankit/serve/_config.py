@@ -2,58 +2,75 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 
+from rerankit._options import Options
 from rerankit.backends import parse_spec
 
-#: Default request-body limit: TEI's ``--payload-limit`` default (2 MB), a size every gateway passes.
-DEFAULT_MAX_REQUEST_BYTES = 2_000_000
-#: Default documents per request: what Cohere and Jina accept per call.
-DEFAULT_MAX_DOCUMENTS = 1000
-#: Default requests admitted at once (scoring or waiting for a forward pass); beyond it, 429.
-DEFAULT_MAX_QUEUE = 256
 
-
-class ServeConfig(BaseModel):
+class ServeConfig(Options):
     """What a rerank server serves and the limits it enforces.
 
-    Attributes:
-        spec: the reranker spec, e.g. ``"local/BAAI/bge-reranker-v2-m3"`` (any spec ``Reranker`` takes).
-        options: the backend's options (``{"device": "cuda", "batch_size": 64}``). An ``api_key`` among
-            them (a remote spec's upstream key) is kept as a ``SecretStr``, hidden in reprs and dumps.
-        served_model_name: the model name clients send (as in vLLM); a request naming another model is
-            a 404. Defaults to the spec's model id.
-        api_key: the key requests must carry as ``Authorization: Bearer <key>``; ``None``: no auth.
-        max_documents: most documents per request (413 above it). Defaults to 1,000.
-        max_request_bytes: most bytes per request body (413 above it). Defaults to 2,000,000.
-        max_queue: most requests admitted at once, scoring or waiting for a forward pass; one more
-            is answered 429 with ``Retry-After``. Defaults to 256.
-        request_timeout: seconds a request may take from admission to answer; then 504. Defaults to 30.
-        retry_after: the ``Retry-After`` seconds a 429 (queue full) or a 503 (model loading) carries.
-            Defaults to 1.
-        max_instructions: most distinct per-request ``instruction`` values kept ready at once (an LLM
-            reranker gets one Reranker per instruction, all sharing the loaded model; least recently
-            used first out). Defaults to 16.
+    Each field's description says what it is and its default; an invalid value raises pydantic's
+    ``ValidationError`` (``ServeConfig.validated(...)`` raises a
+    :class:`~rerankit.ConfigurationError` naming each bad option instead).
 
     >>> config = ServeConfig(spec="local/BAAI/bge-reranker-base")
     >>> config.model_name
     'BAAI/bge-reranker-base'
+    >>> ServeConfig.default("max_documents_per_request")
+    1000
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    owner: ClassVar[str | None] = "serve"
 
-    spec: str
-    options: dict[str, Any] = Field(default_factory=dict)
-    served_model_name: str | None = None
-    api_key: SecretStr | None = None
-    max_documents: int = Field(default=DEFAULT_MAX_DOCUMENTS, ge=1)
-    max_request_bytes: int = Field(default=DEFAULT_MAX_REQUEST_BYTES, ge=1)
-    max_queue: int = Field(default=DEFAULT_MAX_QUEUE, ge=1)
-    request_timeout: float = Field(default=30.0, gt=0)
-    retry_after: int = Field(default=1, ge=0)
-    max_instructions: int = Field(default=16, ge=1)
+    spec: str = Field(
+        description='The reranker spec, e.g. ``"local/BAAI/bge-reranker-v2-m3"`` (any spec ``Reranker`` takes).'
+    )
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description='The backend\'s options (``{"device": "cuda", "batch_size": 64}``). An ``api_key`` among '
+        "them (a remote spec's upstream key) is kept as a ``SecretStr``, hidden in reprs and dumps.",
+    )
+    served_model_name: str | None = Field(
+        default=None,
+        description="The model name clients send (as in vLLM); a request naming another model is a 404. "
+        "Defaults to the spec's model id.",
+    )
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="The key requests must carry as ``Authorization: Bearer <key>``; ``None``: no auth.",
+    )
+    # Cohere and Jina accept 1,000 documents per call.
+    max_documents_per_request: int = Field(
+        default=1000, ge=1, description="Most documents per request (413 above it)."
+    )
+    # TEI's --payload-limit default (2 MB), a size every gateway passes.
+    max_request_bytes: int = Field(
+        default=2_000_000, ge=1, description="Most bytes per request body (413 above it)."
+    )
+    max_queue: int = Field(
+        default=256,
+        ge=1,
+        description="Most requests admitted at once, scoring or waiting for a forward pass; one more "
+        "is answered 429 with ``Retry-After``.",
+    )
+    request_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds a request may take from admission to answer; then 504."
+    )
+    retry_after: int = Field(
+        default=1,
+        ge=0,
+        description="The ``Retry-After`` seconds a 429 (queue full) or a 503 (model loading) carries.",
+    )
+    max_instructions: int = Field(
+        default=16,
+        ge=1,
+        description="Most distinct per-request ``instruction`` values kept ready at once (an LLM reranker "
+        "gets one Reranker per instruction, all sharing the loaded model; least recently used first out).",
+    )
 
     @field_validator("spec")
     @classmethod

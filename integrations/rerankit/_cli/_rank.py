@@ -1,0 +1,141 @@
+"""``rerankit rank``: rerank documents from a file or stdin."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from rerankit._cli._app import OptionList, app
+from rerankit._cli._options import fail, options_for, parse_options, quiet_model_loading
+from rerankit._errors import InvalidInputError, RerankError
+
+
+def read_documents(lines: Iterable[str], text_field: str = "text") -> list[dict[str, Any]]:
+    """Documents from lines of text or JSON Lines.
+
+    JSON Lines is chosen when the first non-blank line starts with ``{``; every record must then be
+    an object with a string ``text_field``. Blank lines separate nothing and are skipped. Each
+    document keeps its 1-based ``line`` number for messages and output.
+
+    Args:
+        lines: The input, line by line (a file or stdin).
+        text_field: The field of a JSON record that is ranked. Defaults to ``"text"``.
+
+    Returns:
+        ``{"line": number, "fields": record}`` per document; a line of plain text becomes the
+        record ``{"text": line}``.
+
+    Raises:
+        InvalidInputError: The input is empty, a line is not valid JSON, or a record lacks a
+            string ``text_field`` (the message names the line).
+
+    >>> read_documents(["first\\n", "\\n", "second\\n"])
+    [{'line': 1, 'fields': {'text': 'first'}}, {'line': 3, 'fields': {'text': 'second'}}]
+    >>> read_documents(['{"body": "x", "id": 7}\\n'], text_field="body")
+    [{'line': 1, 'fields': {'body': 'x', 'id': 7}}]
+    """
+    from rerankit.evaluation._beir import json_records
+
+    lines = list(lines)
+    first = next((line.strip() for line in lines if line.strip()), None)
+    if first is None:
+        raise InvalidInputError("no documents: the input is empty")
+    if not first.startswith("{"):
+        records = [
+            {"line": number, "fields": {"text": line.rstrip("\r\n")}}
+            for number, line in enumerate(lines, start=1)
+            if line.strip()
+        ]
+        return records
+    records = []
+    for number, record in json_records(lines):
+        if not isinstance(record.get(text_field), str):
+            raise InvalidInputError(f"line {number}: field {text_field!r} must be a string")
+        records.append({"line": number, "fields": record})
+    return records
+
+
+@app.command()
+def rank(
+    spec: Annotated[
+        str, typer.Argument(metavar="SPEC", help="Reranker spec, e.g. local/BAAI/bge-reranker-base.")
+    ],
+    query: Annotated[str, typer.Option("--query", "-q", help="The query to rank the documents for.")],
+    source: Annotated[
+        str | None,
+        typer.Argument(metavar="[FILE|-]", help="Documents, one per line or JSON Lines; '-' or none: stdin."),
+    ] = None,
+    top_n: Annotated[int | None, typer.Option("--top-n", "-n", min=1, help="Keep the best N.")] = None,
+    score_threshold: Annotated[
+        float | None, typer.Option("--score-threshold", help="Drop documents scoring below this.")
+    ] = None,
+    text_field: Annotated[str, typer.Option("--text-field", help="The JSON Lines field to rank.")] = "text",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    option: OptionList = None,
+) -> None:
+    """Rerank documents from FILE or stdin for a query and print them best first."""
+    from rerankit._reranker import Reranker
+
+    options = parse_options(option)
+    try:
+        if source in (None, "-"):
+            if sys.stdin is None or (source is None and sys.stdin.isatty()):
+                raise fail("give a FILE, or pipe documents on stdin", code=2)
+            records = read_documents(sys.stdin, text_field)
+        else:
+            path = Path(source)
+            if not path.is_file():
+                raise fail(f"{source}: no such file", code=2)
+            with path.open(encoding="utf-8") as lines:
+                records = read_documents(lines, text_field)
+        quiet_model_loading(spec)
+        texts = [record["fields"][text_field] for record in records]
+        with Reranker(spec, **options_for(spec, options)) as reranker:
+            response = reranker.rerank(query, texts, top_n=top_n, score_threshold=score_threshold)
+    except RerankError as exc:
+        raise fail(str(exc)) from exc
+
+    if as_json:
+        payload = {
+            "query": query,
+            "model": response.model,
+            "backend": response.backend,
+            "usage": response.usage.model_dump(),
+            "results": [
+                {
+                    "rank": position,
+                    "index": result.index,
+                    "line": records[result.index]["line"],
+                    "relevance_score": result.relevance_score,
+                    "document": records[result.index]["fields"],
+                }
+                for position, result in enumerate(response.results, start=1)
+            ],
+        }
+        typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+        return
+    table = Table(
+        title=f"[bold]{escape(query)}[/] ({escape(response.backend)}/{escape(response.model)})",
+        title_justify="left",
+    )
+    table.add_column("#", justify="right", style="dim")
+    table.add_column("score", justify="right")
+    table.add_column("line", justify="right", style="dim")
+    table.add_column("document", overflow="fold")
+    for position, result in enumerate(response.results, start=1):
+        table.add_row(
+            str(position),
+            f"{result.relevance_score:.4f}",
+            str(records[result.index]["line"]),
+            Text(result.document),
+        )
+    Console(highlight=False).print(table)
