@@ -17,13 +17,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from pydantic import Field
 
 from rerankit._errors import ConfigurationError
+from rerankit._options import Options
 from rerankit._types import ChunkSpan
 
-#: ``long_documents`` values: cut at the model's window (the default), or score every window.
-LONG_DOCUMENT_MODES = ("truncate", "chunk")
 #: Tokens shared by consecutive windows, so a passage cut at a window edge is whole in one of them.
 DEFAULT_CHUNK_OVERLAP = 32
 #: Windows scored per document at most: ``None``, all of them, so no part of a document goes
@@ -74,23 +75,36 @@ class LongDocuments:
         return [self.mode, self.overlap, self.max_chunks] if self.chunked else [self.mode]
 
 
+class LongDocumentOptions(Options):
+    """``Reranker``'s options for documents longer than the model's window."""
+
+    long_documents: Literal["truncate", "chunk"] = Field(
+        default="truncate",
+        description="``truncate``: cut a document at the model's window; ``chunk``: score every "
+        "window and keep the best.",
+    )
+    chunk_overlap: int = Field(
+        default=DEFAULT_CHUNK_OVERLAP,
+        ge=0,
+        description="With ``chunk``, the tokens neighbouring windows share.",
+    )
+    max_chunks: int | None = Field(
+        default=DEFAULT_MAX_CHUNKS,
+        ge=1,
+        description="With ``chunk``, the most windows scored per document (``None``: all of them).",
+    )
+
+
 def long_documents_from(mode: Any, overlap: Any, max_chunks: Any) -> LongDocuments:
     """Validate ``Reranker``'s ``long_documents``, ``chunk_overlap`` and ``max_chunks`` options.
 
     Raises:
         ConfigurationError: on an unknown mode or a negative overlap or non-positive max_chunks.
     """
-    if mode not in LONG_DOCUMENT_MODES:
-        raise ConfigurationError(
-            f"long_documents must be one of {', '.join(map(repr, LONG_DOCUMENT_MODES))}, got {mode!r}"
-        )
-    if isinstance(overlap, bool) or not isinstance(overlap, int) or overlap < 0:
-        raise ConfigurationError(f"chunk_overlap must be an integer of at least 0 tokens, got {overlap!r}")
-    if max_chunks is not None and (
-        isinstance(max_chunks, bool) or not isinstance(max_chunks, int) or max_chunks < 1
-    ):
-        raise ConfigurationError(f"max_chunks must be None or an integer of at least 1, got {max_chunks!r}")
-    return LongDocuments(mode, overlap, max_chunks)
+    options = LongDocumentOptions.validated(
+        {"long_documents": mode, "chunk_overlap": overlap, "max_chunks": max_chunks}
+    )
+    return LongDocuments(options.long_documents, options.chunk_overlap, options.max_chunks)
 
 
 @dataclass(frozen=True)
@@ -203,7 +217,7 @@ def require_token_windows(backend: Any) -> None:
 __all__ = [
     "DEFAULT_CHUNK_OVERLAP",
     "DEFAULT_MAX_CHUNKS",
-    "LONG_DOCUMENT_MODES",
+    "LongDocumentOptions",
     "LongDocuments",
     "TokenWindows",
     "Window",

@@ -17,12 +17,7 @@ from collections.abc import Sequence
 from contextlib import AsyncExitStack, ExitStack
 from typing import Any
 
-from rerankit._chunking import (
-    DEFAULT_CHUNK_OVERLAP,
-    DEFAULT_MAX_CHUNKS,
-    long_documents_from,
-    require_token_windows,
-)
+from rerankit._chunking import LongDocumentOptions, long_documents_from, require_token_windows
 from rerankit._errors import ConfigurationError
 from rerankit._score_cache import ScoreCache, make_score_cache
 from rerankit._scoring import FALLBACK_ERRORS as FALLBACK_ERRORS  # public here, as before
@@ -114,9 +109,9 @@ class Reranker:
         model: str | Backend,
         *,
         fallbacks: Sequence[str | Backend | Reranker] | None = None,
-        long_documents: str = "truncate",
-        chunk_overlap: int = DEFAULT_CHUNK_OVERLAP,
-        max_chunks: int | None = DEFAULT_MAX_CHUNKS,
+        long_documents: str = LongDocumentOptions.default("long_documents"),
+        chunk_overlap: int = LongDocumentOptions.default("chunk_overlap"),
+        max_chunks: int | None = LongDocumentOptions.default("max_chunks"),
         cache: bool | int | str | ScoreCache | None = None,
         **options: Any,
     ) -> None:
