@@ -35,6 +35,8 @@ else:
     [
         ("rerankit.llama_index", "llama_index", "rerankit[llama-index]"),
         ("rerankit.langchain", "langchain_core", "rerankit[langchain]"),
+        ("rerankit.testing.servers", "uvicorn", "rerankit[serve]"),
+        ("rerankit.testing.servers", "starlette", "rerankit[serve]"),
     ],
 )
 def test_an_adapter_without_its_framework_names_the_extra(module: str, blocked: str, extra: str) -> None:
@@ -49,6 +51,25 @@ def test_an_adapter_without_its_framework_names_the_extra(module: str, blocked: 
     assert result.stdout.startswith("ImportError"), result.stdout
     assert f"pip install '{extra}'" in result.stdout
     assert "cause: ModuleNotFoundError" in result.stdout  # the original error is chained, not lost
+
+
+def test_serve_names_its_extra_only_when_its_app_is_asked_for() -> None:
+    code = BLOCK_AND_IMPORT.format(module="rerankit.serve", blocked="starlette") + (
+        "\nfrom rerankit.serve import ServeConfig\nprint('config', ServeConfig.default('max_queue'))"
+        "\ntry:\n    from rerankit.serve import create_app\nexcept ImportError as exc:\n"
+        "    print(type(exc).__name__, exc, '| cause:', type(exc.__cause__).__name__)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(INTEGRATIONS), "PATH": ""},
+    )
+    imported, config, refused = result.stdout.splitlines()
+    assert (imported, config) == ("imported", "config 256"), result.stdout + result.stderr
+    assert refused.startswith("ImportError") and "pip install 'rerankit[serve]'" in refused
+    assert "cause: ModuleNotFoundError" in refused
 
 
 def test_the_test_kit_imports_without_servers_or_models_extras() -> None:

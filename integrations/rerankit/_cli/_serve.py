@@ -63,10 +63,7 @@ def serve(
     try:
         from rerankit.serve import run_server
     except ImportError as exc:
-        raise fail(
-            f"rerankit serve needs starlette, uvicorn and prometheus-client ({exc.name}): "
-            "pip install 'rerankit[serve]'"
-        ) from exc
+        raise fail(str(exc)) from exc
     quiet_model_loading(spec)
     try:
         config = ServeConfig.validated(

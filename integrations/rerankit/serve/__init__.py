@@ -35,7 +35,14 @@ if TYPE_CHECKING:
 def __getattr__(name: str) -> Any:
     if name in _LAZY_EXPORTS:
         module_name, _, attribute = _LAZY_EXPORTS[name].partition(":")
-        value = getattr(importlib.import_module(module_name), attribute)
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise ImportError(
+                f"rerankit.serve.{name} needs starlette, uvicorn and prometheus-client ({exc.name}): "
+                "pip install 'rerankit[serve]'"
+            ) from exc
+        value = getattr(module, attribute)
         globals()[name] = value  # later lookups skip this hook
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -44,6 +44,14 @@ Answer-shaping faults (the 200 ones) are taken from the queue when the request a
 its answer if the request is valid; an invalid request gets its 4xx instead.
 """
 
+try:
+    import starlette  # noqa: F401
+    import uvicorn  # noqa: F401
+except ImportError as exc:  # pragma: no cover - depends on the installed extras
+    raise ImportError(
+        "rerankit.testing.servers needs starlette and uvicorn: pip install 'rerankit[serve]'"
+    ) from exc
+
 from rerankit.testing.servers._faults import ANSWER_FAULTS, DEFAULT_RANDOM_FAULTS, TRANSPORT_FAULTS
 from rerankit.testing.servers._format import Call, ProviderFormat, Rejected
 from rerankit.testing.servers._registry import DEFAULT_MAX_DOCUMENTS, DEFAULT_PATHS, FORMATS, PROVIDERS
