@@ -35,6 +35,15 @@ MODULES = [
     "rerankit.testing._fake",
     "rerankit._types",
     "rerankit._validation",
+    "rerankit._options",
+    "rerankit.backends._local._options",
+    "rerankit.backends._local._cross_encoder",
+    "rerankit.backends._local._colbert",
+    "rerankit.backends._local._seq2seq",
+    "rerankit.backends._local._seq2seq_formats",
+    "rerankit.backends._local._embedding",
+    "rerankit.evaluation._options",
+    "rerankit.ray",
 ]
 #: Modules whose docstrings hold examples that must actually run (not only be skipped).
 WITH_RUNNING_EXAMPLES = {
@@ -53,6 +62,15 @@ WITH_RUNNING_EXAMPLES = {
     "rerankit.testing._fake",
     "rerankit._types",
     "rerankit._validation",
+    "rerankit._options",
+    "rerankit.backends._local._options",
+    "rerankit.backends._local._cross_encoder",
+    "rerankit.backends._local._colbert",
+    "rerankit.backends._local._seq2seq",
+    "rerankit.backends._local._seq2seq_formats",
+    "rerankit.backends._local._embedding",
+    "rerankit.evaluation._options",
+    "rerankit.ray",
 }
 
 
