@@ -232,7 +232,7 @@ def test_llm_format_forces_a_known_format_or_passes_a_custom_one(llm_models: dic
             yes, no = tokenizer.convert_tokens_to_ids("yes"), tokenizer.convert_tokens_to_ids("no")
             expected.append(torch.softmax(torch.stack([logits[no], logits[yes]]), 0)[1].item())
     check("custom format", by_index(response), expected)
-    with pytest.raises(ConfigurationError, match=r"unknown llm_format 'qwen4'.*qwen3-reranker"):
+    with pytest.raises(ConfigurationError, match=r"llm_format must be one of 'qwen3-reranker'.*got 'qwen4'"):
         Reranker(f"local/{path}", llm_format="qwen4")
 
 

@@ -12,15 +12,27 @@ from __future__ import annotations
 
 import types
 import typing
-from typing import Any, ClassVar, Literal, TypeVar
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from annotated_types import Ge, Gt, Le, Lt
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from pydantic.fields import FieldInfo
 
 from rerankit._errors import ConfigurationError
 
 _Model = TypeVar("_Model", bound="Options")
+
+
+def _non_blank(value: Any) -> Any:
+    if value is None or (isinstance(value, str) and value.strip()):
+        return value
+    raise ValueError("must be a non-blank string")
+
+
+#: An optional text option that, when given, must show something. A wrong type and a blank text
+#: break the same rule and get the same message: ``"instruction must be a non-blank string"``.
+OptionalNonBlankStr = Annotated[str | None, BeforeValidator(_non_blank)]
 
 
 class Options(BaseModel):
@@ -63,6 +75,20 @@ class Options(BaseModel):
         except ValidationError as exc:
             raise ConfigurationError(describe_invalid(exc, cls), provider=provider or cls.owner) from None
 
+    @classmethod
+    def from_arguments(
+        cls: type[_Model], arguments: Mapping[str, Any], *, provider: str | None = None
+    ) -> _Model:
+        """:meth:`validated` of the options among ``arguments``: each field the model declares,
+        taken from a function's arguments (``locals()`` first thing in an ``__init__`` whose
+        keyword parameters are the model's fields); other names are left out.
+
+        Raises:
+            ConfigurationError: As :meth:`validated`.
+        """
+        values = {name: arguments[name] for name in cls.model_fields if name in arguments}
+        return cls.validated(values, provider=provider)
+
 
 def describe_invalid(exc: ValidationError, model: type[BaseModel]) -> str:
     """One clause per bad option: ``"<option> must be <rule>, got <value>"``, or the validator's own
@@ -91,43 +117,93 @@ def describe_invalid(exc: ValidationError, model: type[BaseModel]) -> str:
             problems.append(f"{name}: {error['msg']}")
             continue
         value = error.get("input")
-        problems.append(f"{name} must be {rule}, got {value!r}")
+        # a string option may be a secret: say what was given, never its text
+        got = type(value).__name__ if _takes_strings(field) else repr(value)
+        problems.append(f"{name} must be {rule}, got {got}")
     return "; ".join(dict.fromkeys(problems))
 
 
 def _rule(field: FieldInfo) -> str | None:
-    """The rule a field's type and bounds make, in words (``None`` for other kinds of field)."""
+    """The rule a field's type and bounds make, in words (``None`` for other kinds of field).
+
+    A union lists its arms: ``int | Literal["auto"] | None`` with ``ge=1`` reads "an integer of at
+    least 1, 'auto' or None"; a single arm with ``None`` reads "an integer (or None)".
+    """
     annotation = field.annotation
     arms = list(typing.get_args(annotation)) if _is_union(annotation) else [annotation]
     optional = type(None) in arms
     arms = [arm for arm in arms if arm is not type(None)]
-    if arms == [bool]:
-        noun = "true or false"
-    elif arms == [int]:
+    if len(arms) == 1:
+        noun = _arm_rule(arms[0], field.metadata, alone=True)
+        if noun is None:
+            return None
+        return noun + (" (or None)" if optional else "")
+    if all(_bare(arm)[0] in (int, float) for arm in arms):  # int | float
+        nouns = [_arm_rule(float, field.metadata, alone=True)]
+    else:
+        nouns = [_arm_rule(arm, field.metadata, alone=False) for arm in arms]
+    if any(noun is None for noun in nouns):
+        return None
+    words = [noun for noun in nouns if noun is not None] + (["None"] if optional else [])
+    return ", ".join(words[:-1]) + " or " + words[-1] if len(words) > 1 else words[0]
+
+
+def _bare(arm: Any) -> tuple[Any, list[Any]]:
+    """An arm without ``Annotated``, and the constraints it carried (``Ge(1)``, a ``Field(ge=1)``)."""
+    if typing.get_origin(arm) is not typing.Annotated:
+        return arm, []
+    base, *extras = typing.get_args(arm)
+    metadata: list[Any] = []
+    for extra in extras:
+        metadata.extend(extra.metadata if isinstance(extra, FieldInfo) else [extra])
+    return base, metadata
+
+
+def _arm_rule(arm: Any, field_metadata: list[Any], *, alone: bool) -> str | None:
+    """One arm of a field's type in words; ``alone``: the field's own bounds apply to it."""
+    base, metadata = _bare(arm)
+    if alone:
+        metadata = [*metadata, *field_metadata]
+    if base is bool:
+        return "true or false"
+    if base is str:
+        return "a string"
+    if typing.get_origin(base) is Literal:
+        choices = typing.get_args(base)
+        if len(choices) == 1 and not alone:
+            return repr(choices[0])
+        return "one of " + ", ".join(repr(choice) for choice in choices)
+    if base is int:
         noun = "an integer"
-    elif set(arms) <= {int, float} and arms:
+    elif base is float:
         noun = "a number"
-    elif len(arms) == 1 and typing.get_origin(arms[0]) is Literal:
-        noun = "one of " + ", ".join(repr(choice) for choice in typing.get_args(arms[0]))
+    elif isinstance(base, type) and not alone:
+        return f"a {base.__name__}"
     else:
         return None
-    low = next((m for m in field.metadata if isinstance(m, (Ge, Gt))), None)
-    high = next((m for m in field.metadata if isinstance(m, (Le, Lt))), None)
+    low = next((m for m in metadata if isinstance(m, (Ge, Gt))), None)
+    high = next((m for m in metadata if isinstance(m, (Le, Lt))), None)
     if isinstance(low, Ge) and isinstance(high, Le):
-        noun += f" from {low.ge} to {high.le}"
-    elif isinstance(low, Ge):
+        return noun + f" from {low.ge} to {high.le}"
+    if isinstance(low, Ge):
         noun += f" of at least {low.ge}"
     elif isinstance(low, Gt):
         noun += f" greater than {low.gt}"
-    if isinstance(high, Le) and not isinstance(low, Ge):
+    if isinstance(high, Le):
         noun += f" of at most {high.le}"
     elif isinstance(high, Lt):
         noun += f" below {high.lt}"
-    return noun + (" (or None)" if optional else "")
+    return noun
+
+
+def _takes_strings(field: FieldInfo) -> bool:
+    annotation = field.annotation
+    arms = typing.get_args(annotation) if _is_union(annotation) else (annotation,)
+    return any(_bare(arm)[0] is str for arm in arms)
 
 
 def _is_union(annotation: Any) -> bool:
     return typing.get_origin(annotation) in (typing.Union, types.UnionType)
 
 
-__all__ = ["Options", "describe_invalid"]
+__all__ = ["OptionalNonBlankStr", "Options", "describe_invalid"]

@@ -21,8 +21,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+from pydantic import Field, model_validator
 
 from rerankit._errors import ConfigurationError, InvalidInputError
+from rerankit._options import Options
 from rerankit._reranker import Reranker
 from rerankit._validation import check_documents, check_query, check_score_threshold, check_top_n
 
@@ -38,6 +40,51 @@ SCORES_COLUMN = "rerank_scores"
 DEFAULT_BATCH_SIZE = 64
 
 
+class _ColumnOptions(Options):
+    """Where a row's query, candidates and name are (:class:`BatchReranker`, :func:`rerank_dataset`).
+
+    ``top_n`` and ``score_threshold`` are checked by the core's own rules, as in ``rerank``.
+    """
+
+    query_column: str = Field(default="query", description="The column holding each row's query.")
+    documents_column: str = Field(
+        default="documents", description="The column holding each row's candidate texts (a list of strings)."
+    )
+    id_column: str | None = Field(default=None, description="A column naming each row, used in errors.")
+
+
+class _PoolOptions(_ColumnOptions):
+    """:func:`rerank_dataset`'s settings: the columns, and the actor pool that runs the rows.
+
+    >>> _PoolOptions.validated({"num_actors": 0, "num_gpus_per_actor": -1})
+    Traceback (most recent call last):
+    ...
+    rerankit.ConfigurationError: num_actors must be an integer of at least 1, got 0; num_gpus_per_actor must be a number of at least 0, got -1
+    """
+
+    num_actors: int = Field(
+        default=1, ge=1, description="Actors in the pool (an ActorPoolStrategy of this size)."
+    )
+    num_gpus_per_actor: float = Field(
+        default=0, ge=0, description="GPUs Ray reserves for each actor; fractions share one."
+    )
+    num_cpus_per_actor: float = Field(default=1, ge=0, description="CPUs Ray reserves for each actor.")
+    batch_size: int = Field(default=DEFAULT_BATCH_SIZE, ge=1, description="Rows per rerank_batch call.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_numbers(cls, values: Any) -> Any:
+        """numpy's integers and floats count as the numbers they are (strict checks refuse them)."""
+        if not isinstance(values, dict):
+            return values
+        plain = {}
+        for name, value in values.items():
+            if isinstance(value, numbers.Real) and not isinstance(value, (bool, int, float)):
+                value = int(value) if isinstance(value, numbers.Integral) else float(value)
+            plain[name] = value
+        return plain
+
+
 class BatchReranker:
     """A callable class for ``Dataset.map_batches``: reranks each row's documents for its query.
 
@@ -51,30 +98,42 @@ class BatchReranker:
     ...     compute=ActorPoolStrategy(size=4), num_gpus=1, batch_size=64, batch_format="pyarrow",
     ... )  # doctest: +SKIP
 
+    Called directly, on a pyarrow (or pandas) batch, against a loopback server:
+
+    >>> import pyarrow as pa
+    >>> from rerankit.testing.servers import RerankServer
+    >>> with RerankServer("gateway") as server:
+    ...     reranker = BatchReranker("gateway/m", base_url=server.base_url, api_key="test-key", top_n=1)
+    ...     rows = pa.table({"query": ["what is bm25"], "documents": [["a fruit", "bm25 is a ranking function"]]})
+    ...     reranker(rows).column("rerank_indices").to_pylist()
+    [[1]]
+
     Args:
-        model: the spec string of the reranker each actor builds (``"local/BAAI/bge-reranker-base"``,
+        model: The spec string of the reranker each actor builds (``"local/BAAI/bge-reranker-base"``,
             ``"cohere/rerank-v3.5"``, ...).
-        query_column: the column holding each row's query. Defaults to ``"query"``.
-        documents_column: the column holding each row's candidate texts (a list of strings; an
-            empty list or null gives empty results). Defaults to ``"documents"``.
-        id_column: a column naming each row (``"qid"``), used in errors. Defaults to None.
-        top_n: keep each row's best ``top_n``. Defaults to None (all).
-        score_threshold: drop results scoring below it. Defaults to None.
-        **backend_options: the backend's options (``device=``, ``batch_size=``, ``base_url=``, ...).
+        query_column: The column holding each row's query, a string. Defaults to ``"query"``.
+        documents_column: The column holding each row's candidate texts (a list of strings; an
+            empty list or null gives empty results), a string. Defaults to ``"documents"``.
+        id_column: A column naming each row (``"qid"``), used in errors. Defaults to None.
+        top_n: Keep each row's best ``top_n``, an integer of at least 1. Defaults to None (all).
+        score_threshold: Drop results scoring below it, a finite number. Defaults to None.
+        **backend_options: The backend's options (``device=``, ``batch_size=``, ``base_url=``, ...).
 
     Raises:
-        InvalidInputError: (from a call) a row's query or documents are invalid; the message
-            names the row by ``id_column``.
-        ConfigurationError: a column is missing or the output columns already exist.
+        ConfigurationError: ``model`` is not a spec string, a column name is not a string, or a
+            backend option is wrong (at once); a column is missing or the output columns already
+            exist (from a call).
+        InvalidInputError: ``top_n`` or ``score_threshold`` is invalid (at once); a row's query or
+            documents are invalid (from a call), the message naming the row by ``id_column``.
     """
 
     def __init__(
         self,
         model: str,
         *,
-        query_column: str = "query",
-        documents_column: str = "documents",
-        id_column: str | None = None,
+        query_column: str = _ColumnOptions.default("query_column"),
+        documents_column: str = _ColumnOptions.default("documents_column"),
+        id_column: str | None = _ColumnOptions.default("id_column"),
         top_n: int | None = None,
         score_threshold: float | None = None,
         **backend_options: Any,
@@ -83,6 +142,7 @@ class BatchReranker:
             raise ConfigurationError(
                 f"model must be a spec string each actor builds its Reranker from, got {type(model).__name__}"
             )
+        _ColumnOptions.from_arguments(locals())
         self.query_column = query_column
         self.documents_column = documents_column
         self.id_column = id_column
@@ -188,15 +248,15 @@ def rerank_dataset(
     ds: ray.data.Dataset,
     model: str,
     *,
-    query_column: str = "query",
-    documents_column: str = "documents",
-    id_column: str | None = None,
+    query_column: str = _PoolOptions.default("query_column"),
+    documents_column: str = _PoolOptions.default("documents_column"),
+    id_column: str | None = _PoolOptions.default("id_column"),
     top_n: int | None = None,
     score_threshold: float | None = None,
-    num_actors: int = 1,
-    num_gpus_per_actor: float = 0,
-    num_cpus_per_actor: float = 1,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    num_actors: int = _PoolOptions.default("num_actors"),
+    num_gpus_per_actor: float = _PoolOptions.default("num_gpus_per_actor"),
+    num_cpus_per_actor: float = _PoolOptions.default("num_cpus_per_actor"),
+    batch_size: int = _PoolOptions.default("batch_size"),
     **backend_options: Any,
 ) -> ray.data.Dataset:
     """Rerank every row of ``ds`` on a pool of ``num_actors`` actors, each with its own Reranker.
@@ -209,20 +269,22 @@ def rerank_dataset(
     >>> ranked.write_parquet("s3://bucket/reranked/")  # doctest: +SKIP
 
     Args:
-        ds: rows with a query column and a documents column (a list of strings per row).
-        model: the spec string each actor builds its Reranker from.
-        query_column: the query column. Defaults to ``"query"``.
-        documents_column: the candidates column. Defaults to ``"documents"``.
-        id_column: a column naming each row, used in errors. Defaults to None.
-        top_n: keep each row's best ``top_n``. Defaults to None (all).
-        score_threshold: drop results scoring below it. Defaults to None.
-        num_actors: actors in the pool (an ``ActorPoolStrategy`` of this size). Defaults to 1.
-        num_gpus_per_actor: GPUs Ray reserves for each actor (a local model then runs on its
-            GPU; fractions share one). Defaults to 0.
-        num_cpus_per_actor: CPUs Ray reserves for each actor (and the threads torch uses there).
-            Defaults to 1.
-        batch_size: rows per ``rerank_batch`` call. Defaults to 64.
-        **backend_options: the backend's options (``device=``, ``max_batch_tokens=``,
+        ds: Rows with a query column and a documents column (a list of strings per row).
+        model: The spec string each actor builds its Reranker from.
+        query_column: The query column. Defaults to ``"query"``.
+        documents_column: The candidates column. Defaults to ``"documents"``.
+        id_column: A column naming each row, used in errors. Defaults to None.
+        top_n: Keep each row's best ``top_n``, an integer of at least 1. Defaults to None (all).
+        score_threshold: Drop results scoring below it, a finite number. Defaults to None.
+        num_actors: Actors in the pool (an ``ActorPoolStrategy`` of this size), an integer of at
+            least 1. Defaults to 1.
+        num_gpus_per_actor: GPUs Ray reserves for each actor, a number of at least 0 (a local
+            model then runs on its GPU; fractions share one). Defaults to 0.
+        num_cpus_per_actor: CPUs Ray reserves for each actor (and the threads torch uses there),
+            a number of at least 0. Defaults to 1.
+        batch_size: Rows per ``rerank_batch`` call, an integer of at least 1. Defaults to 64
+            (:data:`DEFAULT_BATCH_SIZE`).
+        **backend_options: The backend's options (``device=``, ``max_batch_tokens=``,
             ``base_url=``, ``max_concurrency=``, ...). Prefer giving API keys through the
             environment of the cluster's nodes: options travel to the actors pickled.
 
@@ -230,15 +292,14 @@ def rerank_dataset(
         The lazy dataset: every column of ``ds`` plus ``rerank_indices`` and ``rerank_scores``.
 
     Raises:
-        ConfigurationError: a pool setting is invalid (at once); a column is missing (when run).
-        InvalidInputError: (when run) a row's query or documents are invalid, named by id.
+        ConfigurationError: A pool setting or a column name breaks its rule (at once; the message
+            names each, with the rule and the value); a column is missing (when run).
+        InvalidInputError: ``top_n`` or ``score_threshold`` is invalid (at once); a row's query or
+            documents are invalid (when run), named by id.
     """
     from ray.data import ActorPoolStrategy
 
-    _check_number("num_actors", num_actors, minimum=1, integer=True)
-    _check_number("num_gpus_per_actor", num_gpus_per_actor, minimum=0)
-    _check_number("num_cpus_per_actor", num_cpus_per_actor, minimum=0)
-    _check_number("batch_size", batch_size, minimum=1, integer=True)
+    pool = _PoolOptions.from_arguments(locals())
     check_top_n(top_n)
     check_score_threshold(score_threshold)
     if not isinstance(model, str):
@@ -257,19 +318,12 @@ def rerank_dataset(
             "score_threshold": score_threshold,
             **backend_options,
         },
-        compute=ActorPoolStrategy(size=num_actors),
-        num_gpus=num_gpus_per_actor or None,
-        num_cpus=num_cpus_per_actor,
-        batch_size=batch_size,
+        compute=ActorPoolStrategy(size=pool.num_actors),
+        num_gpus=pool.num_gpus_per_actor or None,
+        num_cpus=pool.num_cpus_per_actor,
+        batch_size=pool.batch_size,
         batch_format="pyarrow",
     )
-
-
-def _check_number(name: str, value: Any, *, minimum: float, integer: bool = False) -> None:
-    kind = numbers.Integral if integer else numbers.Real
-    if isinstance(value, bool) or not isinstance(value, kind) or value < minimum:
-        expected = "an integer" if integer else "a number"
-        raise ConfigurationError(f"{name} must be {expected} of at least {minimum}, got {value!r}")
 
 
 __all__ = ["DEFAULT_BATCH_SIZE", "INDICES_COLUMN", "SCORES_COLUMN", "BatchReranker", "rerank_dataset"]

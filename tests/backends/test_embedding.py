@@ -100,12 +100,18 @@ def test_names_of_the_shipped_weights_resolve_to_the_package():
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"similarity": "jaccard"}, "unknown similarity 'jaccard'"),
-        ({"batch_size": 0}, "batch_size must be a positive integer"),
+        (
+            {"similarity": "jaccard"},
+            "similarity must be one of 'cosine', 'dot', 'euclidean', 'manhattan' \\(or None\\), got 'jaccard'",
+        ),
+        ({"batch_size": 0}, "batch_size must be an integer of at least 1"),
         ({"max_length": 1}, "max_length must be an integer of at least 2"),
-        ({"truncate_dim": True}, "truncate_dim must be a positive integer"),
+        ({"truncate_dim": True}, "truncate_dim must be an integer of at least 1"),
         ({"query_prompt": 3}, "query_prompt must be a string"),
-        ({"backend": "tensorrt"}, "unknown runtime backend 'tensorrt'"),
+        (
+            {"backend": "tensorrt"},
+            "backend must be one of 'torch', 'onnx', 'openvino' \\(or None\\), got 'tensorrt'",
+        ),
         ({"normalise": True}, "unknown option.*'normalise'.*valid options: device"),
     ],
 )

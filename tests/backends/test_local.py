@@ -211,9 +211,12 @@ def test_relative_directory_spec(monkeypatch: pytest.MonkeyPatch, bert_model: Pa
     ("options", "message"),
     [
         ({"devise": "cpu"}, "unknown option.*'devise'.*valid options: device, dtype, batch_size"),
-        ({"batch_size": 0}, "batch_size must be a positive integer"),
+        ({"batch_size": 0}, "batch_size must be an integer of at least 1"),
         ({"max_length": "long"}, "max_length must be an integer"),
-        ({"backend": "tensorrt"}, "unknown runtime backend 'tensorrt'"),
+        (
+            {"backend": "tensorrt"},
+            "backend must be one of 'torch', 'onnx', 'openvino' \\(or None\\), got 'tensorrt'",
+        ),
         ({"instruction": "judge"}, "instruction applies only to LLM rerankers"),
     ],
 )

@@ -38,6 +38,14 @@ MODULES = [
     "rerankit._validation",
     "rerankit._options",
     "rerankit.serve._config",
+    "rerankit.backends._local._options",
+    "rerankit.backends._local._cross_encoder",
+    "rerankit.backends._local._colbert",
+    "rerankit.backends._local._seq2seq",
+    "rerankit.backends._local._seq2seq_formats",
+    "rerankit.backends._local._embedding",
+    "rerankit.evaluation._options",
+    "rerankit.ray",
 ]
 #: Modules whose docstrings hold examples that must actually run (not only be skipped).
 WITH_RUNNING_EXAMPLES = {
@@ -59,6 +67,14 @@ WITH_RUNNING_EXAMPLES = {
     "rerankit._validation",
     "rerankit._options",
     "rerankit.serve._config",
+    "rerankit.backends._local._options",
+    "rerankit.backends._local._cross_encoder",
+    "rerankit.backends._local._colbert",
+    "rerankit.backends._local._seq2seq",
+    "rerankit.backends._local._seq2seq_formats",
+    "rerankit.backends._local._embedding",
+    "rerankit.evaluation._options",
+    "rerankit.ray",
 }
 
 

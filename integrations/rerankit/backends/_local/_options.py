@@ -1,17 +1,244 @@
-"""Option checks shared by the local backends."""
+"""The local backends' options: one pydantic model per backend, shared fields in common bases.
+
+Each model lists an option once, with its type, bounds, default and description; a backend's
+``__init__`` reads its signature defaults from it (``LocalOptions.default("batch_size")``) and
+checks what it was given with ``validated``, which names each bad option, the rule and the value
+(``"batch_size must be an integer of at least 1, got 0"``). Checks that need the model or the
+filesystem (a directory without the exported file, a format that does not fit the checkpoint)
+stay with the backends, after loading.
+
+>>> CrossEncoderOptions.validated({"dtype": "int3", "batch_size": 0}, provider="local")
+Traceback (most recent call last):
+...
+rerankit.ConfigurationError: dtype must be one of 'auto', 'float32', 'fp32', 'float16', 'fp16', 'half', 'bfloat16', 'bf16', got 'int3'; batch_size must be an integer of at least 1, got 0 (provider=local)
+>>> EmbeddingOptions.validated({"backend": "onnx"}).chosen_runtime
+'onnx'
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Any, Literal, get_args
+
+from annotated_types import Ge
+from pydantic import BeforeValidator, Field, InstanceOf, field_validator, model_validator
 
 from rerankit._errors import ConfigurationError
+from rerankit._options import OptionalNonBlankStr, Options
+from rerankit.backends._local._devices import DTYPES, RUNTIMES
+from rerankit.backends._local._formats import FORMATS, LLMFormat
+from rerankit.backends._local._seq2seq_formats import SEQ2SEQ_FORMATS, template_problem
+
+#: ``dtype=``: ``"auto"`` or a name :data:`~rerankit.backends._local._devices.DTYPES` knows.
+DType = Literal["auto", "float32", "fp32", "float16", "fp16", "half", "bfloat16", "bf16"]
+#: ``runtime=`` (and its alias ``backend=``): where the model runs.
+Runtime = Literal["torch", "onnx", "openvino"]
+#: ``family=`` of the seq2seq backend.
+Seq2SeqFamily = Literal["monot5", "inranker", "mt5"]
+assert set(get_args(DType)) == {"auto", *DTYPES}, "DType and DTYPES list the same names"
+assert get_args(Runtime) == RUNTIMES, "Runtime and RUNTIMES list the same runtimes"
+assert get_args(Seq2SeqFamily) == tuple(SEQ2SEQ_FORMATS), "one name per seq2seq family"
+
+#: ``similarity=`` of the late-interaction backend.
+ColBERTSimilarity = Literal["maxsim", "meanmaxsim"]
+#: ``similarity=`` of the embedding backend (sentence-transformers' ``SimilarityFunction`` names).
+EmbeddingSimilarity = Literal["cosine", "dot", "euclidean", "manhattan"]
+
+#: ``max_batch_tokens=``: a token budget, ``"auto"`` (by device) or ``None`` (none).
+BatchTokens = Annotated[int, Ge(1)] | Literal["auto"] | None
 
 
-def check_integer(option: str, value: object, *, minimum: int) -> None:
-    """A :class:`ConfigurationError` unless ``value`` is an integer (not a bool) of at least ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        wanted = "a positive integer" if minimum == 1 else f"an integer of at least {minimum}"
-        raise ConfigurationError(f"{option} must be {wanted}, got {value!r}")
+def _vocabulary_piece(value: Any) -> Any:
+    if value is None or (isinstance(value, str) and value):
+        return value
+    raise ValueError(f"must be a non-empty vocabulary piece, got {value!r}")
+
+
+def _model_file(value: Any) -> Any:
+    if value is None or (isinstance(value, str) and value.strip()):
+        return value
+    raise ValueError("must be a non-blank path inside the model directory")
+
+
+class LocalOptions(Options):
+    """The options every local backend takes."""
+
+    device: str = Field(
+        default="auto",
+        description='"auto" (cuda, then mps, then cpu) or a torch device string ("cpu", "cuda:1", ...).',
+    )
+    dtype: DType = Field(
+        default="auto",
+        description='"auto" (bf16 on GPUs that support it, else fp16; fp32 on CPU), or the weights\' '
+        'dtype: "float32", "float16" or "bfloat16" (or their short names).',
+    )
+    batch_size: int = Field(default=32, ge=1, description="The most inputs per forward pass.")
+    trust_remote_code: bool = Field(
+        default=False, description="Allow the model repository's own code to run."
+    )
+    revision: str | None = Field(default=None, description="A hub revision (branch, tag or commit) to pin.")
+
+    @field_validator("device")
+    @classmethod
+    def _torch_device(cls, device: str) -> str:
+        if device == "auto":
+            return device
+        try:
+            import torch
+        except ImportError:  # the backend reports the missing package itself
+            return device
+        try:
+            torch.device(device)
+        except (RuntimeError, ValueError) as exc:
+            raise ValueError(f"must be 'auto' or a torch device string, got {device!r} ({exc})") from None
+        return device
+
+
+class TokenBudgetOptions(LocalOptions):
+    """The local options of the backends that cut forward passes by a token budget as well."""
+
+    max_batch_tokens: BatchTokens = Field(
+        default="auto",
+        description="The most padded tokens per forward pass (inputs x longest input): inputs are "
+        'sorted by length and cut by this budget as well as by batch_size. "auto": 4096 on CPU, '
+        "none elsewhere; None: batches of batch_size only.",
+    )
+
+
+class RuntimeOptions(Options):
+    """``runtime=`` and its alias ``backend=`` (sentence-transformers' name for it)."""
+
+    runtime: Runtime | None = Field(
+        default=None,
+        description='The runtime: "torch", "onnx" or "openvino" (the last two need rerankit[accel]). '
+        'None: backend\'s value, else "torch".',
+    )
+    backend: Runtime | None = Field(
+        default=None,
+        description="runtime under sentence-transformers' name (backend=...), kept as an alias; "
+        "giving both with different values is an error.",
+    )
+
+    @model_validator(mode="after")
+    def _one_runtime(self) -> RuntimeOptions:
+        if self.runtime is not None and self.backend is not None and self.runtime != self.backend:
+            raise ValueError(
+                f"runtime={self.runtime!r} and its alias backend={self.backend!r} disagree; give only runtime"
+            )
+        return self
+
+    @property
+    def chosen_runtime(self) -> str:
+        """The runtime named by ``runtime`` or by its alias ``backend``; ``"torch"`` when neither is."""
+        return self.runtime or self.backend or "torch"
+
+
+class CrossEncoderOptions(TokenBudgetOptions, RuntimeOptions):
+    """The options of :class:`~rerankit.backends.LocalCrossEncoder` (classifiers and LLM rerankers)."""
+
+    max_length: int | None = Field(
+        default=None,
+        ge=8,
+        description="Tokens per pair; the document is cut, never the query (nor an LLM reranker's "
+        "prompt). None: the model's own limit.",
+    )
+    instruction: OptionalNonBlankStr = Field(
+        default=None,
+        description="The task instruction of an LLM reranker. None: the family's default.",
+    )
+    llm_format: str | InstanceOf[LLMFormat] | None = Field(
+        default=None,
+        description="The LLM reranker format of a causal LM: a known format's name or an LLMFormat. "
+        "None: recognised from the model id.",
+    )
+    model_file: Annotated[str | None, BeforeValidator(_model_file)] = Field(
+        default=None,
+        description='With runtime "onnx" or "openvino", the exported file to load, relative to the '
+        "model directory. None: the runtime's default file.",
+    )
+
+    @field_validator("llm_format")
+    @classmethod
+    def _known_format(cls, llm_format: str | LLMFormat | None) -> str | LLMFormat | None:
+        if isinstance(llm_format, str) and llm_format not in FORMATS:
+            choices = ", ".join(repr(name) for name in FORMATS)
+            raise ValueError(f"must be one of {choices}, an LLMFormat or None, got {llm_format!r}")
+        return llm_format
+
+    @model_validator(mode="after")
+    def _model_file_needs_an_exported_runtime(self) -> CrossEncoderOptions:
+        if self.model_file is not None and self.chosen_runtime == "torch":
+            raise ValueError(
+                "model_file picks an exported file of backend='onnx' or backend='openvino'; "
+                f"got backend='torch' with model_file={self.model_file!r}"
+            )
+        return self
+
+
+class ColBERTOptions(TokenBudgetOptions):
+    """The options of :class:`~rerankit.backends.LocalColBERT`."""
+
+    convert: bool = Field(
+        default=False,
+        description="Load a single-vector model or bare encoder anyway, adding an untrained token "
+        "projection (scores are not meaningful until it is trained).",
+    )
+    similarity: ColBERTSimilarity | None = Field(
+        default=None, description="MaxSim or MeanMaxSim. None: the checkpoint's own."
+    )
+
+
+class Seq2SeqOptions(TokenBudgetOptions):
+    """The options of :class:`~rerankit.backends.LocalSeq2Seq`."""
+
+    family: Seq2SeqFamily | None = Field(
+        default=None, description="The model family. None: the family the hub id names."
+    )
+    template: str | None = Field(
+        default=None,
+        description="The encoder input with {query} and then {document}. None: the family's.",
+    )
+    true_token: Annotated[str | None, BeforeValidator(_vocabulary_piece)] = Field(
+        default=None, description='The vocabulary piece for "relevant". None: the family\'s.'
+    )
+    false_token: Annotated[str | None, BeforeValidator(_vocabulary_piece)] = Field(
+        default=None, description='The vocabulary piece for "not relevant". None: the family\'s.'
+    )
+    max_length: int | None = Field(
+        default=None,
+        ge=8,
+        description="Encoder tokens per pair; a longer document is cut. None: the family's 512.",
+    )
+
+    @field_validator("template")
+    @classmethod
+    def _template_holds_both_texts(cls, template: str | None) -> str | None:
+        problem = None if template is None else template_problem(template)
+        if problem is not None:
+            raise ValueError(problem)
+        return template
+
+
+class EmbeddingOptions(LocalOptions, RuntimeOptions):
+    """The options of :class:`~rerankit.backends.EmbeddingBackend`."""
+
+    max_length: int | None = Field(
+        default=None, ge=2, description="Tokens per text; longer texts are cut. None: the model's limit."
+    )
+    similarity: EmbeddingSimilarity | None = Field(
+        default=None,
+        description="The similarity function (euclidean and manhattan are negated distances). "
+        "None: the model's own.",
+    )
+    query_prompt: str | None = Field(
+        default=None, description="Text put before the query. None: the model's own query prompt."
+    )
+    document_prompt: str | None = Field(
+        default=None, description="Text put before each document. None: the model's own document prompt."
+    )
+    truncate_dim: int | None = Field(
+        default=None, ge=1, description="Keep only the first dimensions of each embedding (Matryoshka)."
+    )
 
 
 def load_failed(
@@ -25,3 +252,21 @@ def load_failed(
     """
     where = "directory" if Path(location or model).exists() else "hub id or directory"
     return ConfigurationError(f"could not load {kind} model {model!r} ({where}): {error}", provider=provider)
+
+
+__all__ = [
+    "BatchTokens",
+    "ColBERTOptions",
+    "ColBERTSimilarity",
+    "CrossEncoderOptions",
+    "DType",
+    "EmbeddingOptions",
+    "EmbeddingSimilarity",
+    "LocalOptions",
+    "Runtime",
+    "RuntimeOptions",
+    "Seq2SeqFamily",
+    "Seq2SeqOptions",
+    "TokenBudgetOptions",
+    "load_failed",
+]

@@ -29,7 +29,7 @@ from rerankit.backends._local._batching import (
 )
 from rerankit.backends._local._cache import MODEL_CACHE
 from rerankit.backends._local._devices import device_lock, resolve_device, resolve_dtype
-from rerankit.backends._local._options import check_integer
+from rerankit.backends._local._options import Seq2SeqOptions
 from rerankit.backends._local._seq2seq_formats import (
     MONOT5_TEMPLATE,
     SEQ2SEQ_FORMATS,
@@ -43,31 +43,49 @@ logger = logging.getLogger("rerankit")
 class LocalSeq2Seq:
     """A monoT5-style seq2seq reranker run in this process (spec prefix ``t5/``).
 
+    The score is ``p(true)`` in (0, 1): 0.5 is the model's indifference point.
+
     Args:
-        model: a hub id (``castorini/monot5-base-msmarco``, ``unicamp-dl/InRanker-base``,
+        model: A hub id (``castorini/monot5-base-msmarco``, ``unicamp-dl/InRanker-base``,
             ``unicamp-dl/mt5-base-mmarco-v2``) or a local directory.
         family: ``"monot5"``, ``"inranker"`` or ``"mt5"`` (see :data:`SEQ2SEQ_FORMATS`). Defaults
             to None: the family the hub id names; a model no family claims needs it (or all of
             ``template``, ``true_token`` and ``false_token``).
-        template: the encoder input with ``{query}`` and ``{document}``. Defaults to None (the
-            family's, ``"Query: {query} Document: {document} Relevant:"``).
-        true_token: the vocabulary piece for "relevant". Defaults to None (the family's).
-        false_token: the vocabulary piece for "not relevant". Defaults to None (the family's).
-        max_length: encoder tokens per pair; a longer document is cut, never the query nor the
-            text after ``{document}``. Defaults to None (the family's 512).
-        device: ``"auto"`` (cuda, then mps, then cpu) or a torch device string. Defaults to "auto".
+        template: The encoder input, holding ``{query}`` once and then ``{document}`` once.
+            Defaults to None (the family's, ``"Query: {query} Document: {document} Relevant:"``).
+        true_token: The vocabulary piece for "relevant", a non-empty string. Defaults to None (the
+            family's).
+        false_token: The vocabulary piece for "not relevant", a non-empty string. Defaults to None
+            (the family's).
+        max_length: Encoder tokens per pair, at least 8; a longer document is cut, never the query
+            nor the text after ``{document}``. Defaults to None (the family's 512).
+        device: ``"auto"`` (cuda, then mps, then cpu) or a torch device string. Defaults to
+            ``"auto"``.
         dtype: ``"auto"`` (bf16 on GPUs that support it, else fp16; fp32 on CPU) or
-            ``float32``/``float16``/``bfloat16``. Defaults to "auto".
-        batch_size: the most pairs per forward pass. Defaults to 32.
-        max_batch_tokens: the most padded tokens per forward pass; ``"auto"``: 4096 on CPU, none
-            elsewhere. Defaults to "auto".
-        trust_remote_code: allow the model repository's own code to run. Defaults to False.
-        revision: a hub revision to pin. Defaults to None.
+            ``"float32"``/``"float16"``/``"bfloat16"`` (or ``"fp32"``, ``"fp16"``, ``"half"``,
+            ``"bf16"``). Defaults to ``"auto"``.
+        batch_size: The most pairs per forward pass; at least 1. Defaults to 32.
+        max_batch_tokens: The most padded tokens per forward pass, at least 1; ``"auto"``: 4096 on
+            CPU, none elsewhere; ``None``: batches of ``batch_size`` only. Defaults to ``"auto"``.
+        trust_remote_code: Allow the model repository's own code to run. Defaults to False.
+        revision: A hub revision to pin. Defaults to None.
 
-    The score is ``p(true)`` in (0, 1): 0.5 is the model's indifference point.
+    Raises:
+        ConfigurationError: An option breaks its rule (named, with the rule and the value); no
+            family fits the model; the model does not load, is not an encoder-decoder, or lacks
+            a score token in its vocabulary.
 
     >>> backend = LocalSeq2Seq("castorini/monot5-base-msmarco", device="cpu")  # doctest: +SKIP
     >>> backend.score("what is bm25", ["BM25 is a ranking function", "a fruit"]).values  # doctest: +SKIP
+
+    Offline, with a tiny random checkpoint (its scores mean nothing):
+
+    >>> import tempfile
+    >>> from rerankit.testing.models import build_t5_reranker
+    >>> path = build_t5_reranker(f"{tempfile.mkdtemp()}/t5")
+    >>> backend = LocalSeq2Seq(str(path), family="monot5", device="cpu")
+    >>> [0 < score < 1 for score in backend.score("bm25", ["a ranking function", "a fruit"]).values]
+    [True, True]
     """
 
     name = "t5"
@@ -78,26 +96,19 @@ class LocalSeq2Seq:
         self,
         model: str,
         *,
-        family: str | None = None,
-        template: str | None = None,
-        true_token: str | None = None,
-        false_token: str | None = None,
-        max_length: int | None = None,
-        device: str = "auto",
-        dtype: str = "auto",
-        batch_size: int = 32,
-        max_batch_tokens: int | str | None = "auto",
-        trust_remote_code: bool = False,
-        revision: str | None = None,
+        family: str | None = Seq2SeqOptions.default("family"),
+        template: str | None = Seq2SeqOptions.default("template"),
+        true_token: str | None = Seq2SeqOptions.default("true_token"),
+        false_token: str | None = Seq2SeqOptions.default("false_token"),
+        max_length: int | None = Seq2SeqOptions.default("max_length"),
+        device: str = Seq2SeqOptions.default("device"),
+        dtype: str = Seq2SeqOptions.default("dtype"),
+        batch_size: int = Seq2SeqOptions.default("batch_size"),
+        max_batch_tokens: int | str | None = Seq2SeqOptions.default("max_batch_tokens"),
+        trust_remote_code: bool = Seq2SeqOptions.default("trust_remote_code"),
+        revision: str | None = Seq2SeqOptions.default("revision"),
     ) -> None:
-        check_integer("batch_size", batch_size, minimum=1)
-        if max_length is not None:
-            check_integer("max_length", max_length, minimum=8)
-        if max_batch_tokens not in (None, "auto"):
-            check_integer("max_batch_tokens", max_batch_tokens, minimum=1)
-        for option, value in (("true_token", true_token), ("false_token", false_token)):
-            if value is not None and (not isinstance(value, str) or not value):
-                raise ConfigurationError(f"{option} must be a non-empty vocabulary piece, got {value!r}")
+        Seq2SeqOptions.from_arguments(locals(), provider=self.name)
         try:
             import torch  # noqa: F401
             import transformers  # noqa: F401

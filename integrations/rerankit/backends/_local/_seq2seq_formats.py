@@ -120,14 +120,26 @@ def resolve_format(
     return replace(fmt, **overrides) if overrides else fmt
 
 
-def _check_template(template: Any) -> None:
+def template_problem(template: Any) -> str | None:
+    """What is wrong with ``template`` (completing "template ..."), or ``None`` when it is usable.
+
+    >>> template_problem("Query: {query} Document: {document} Relevant:") is None
+    True
+    """
     if not isinstance(template, str) or template.count("{query}") != 1 or template.count("{document}") != 1:
-        raise ConfigurationError(
-            "template must be a string holding '{query}' once and then '{document}' once, "
+        return (
+            "must be a string holding '{query}' once and then '{document}' once, "
             f"like {MONOT5_TEMPLATE!r}; got {template!r}"
         )
     if template.index("{query}") > template.index("{document}"):
-        raise ConfigurationError("template must put '{query}' before '{document}'")
+        return "must put '{query}' before '{document}'"
+    return None
 
 
-__all__ = ["MONOT5_TEMPLATE", "SEQ2SEQ_FORMATS", "Seq2SeqFormat", "resolve_format"]
+def _check_template(template: Any) -> None:
+    problem = template_problem(template)
+    if problem is not None:
+        raise ConfigurationError(f"template {problem}")
+
+
+__all__ = ["MONOT5_TEMPLATE", "SEQ2SEQ_FORMATS", "Seq2SeqFormat", "resolve_format", "template_problem"]
