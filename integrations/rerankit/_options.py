@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import types
 import typing
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from annotated_types import Ge, Gt, Le, Lt
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from pydantic.fields import FieldInfo
 
 from rerankit._errors import ConfigurationError
@@ -98,7 +98,7 @@ def _rule(field: FieldInfo) -> str | None:
     optional = type(None) in arms
     arms = [arm for arm in arms if arm is not type(None)]
     if arms == [bool]:
-        noun = "true or false"
+        noun = "True or False"
     elif arms == [int]:
         noun = "an integer"
     elif set(arms) <= {int, float} and arms:
@@ -126,4 +126,15 @@ def _is_union(annotation: Any) -> bool:
     return typing.get_origin(annotation) in (typing.Union, types.UnionType)
 
 
-__all__ = ["Options", "describe_invalid"]
+def _non_blank(value: Any) -> Any:
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise ValueError("must be a non-blank string")
+    return value
+
+
+#: A string that is not only whitespace; a bad one reads ``"instruction must be a non-blank string"``
+#: (``NonBlankStr | None`` lets ``None`` through).
+NonBlankStr = Annotated[str, BeforeValidator(_non_blank)]
+
+
+__all__ = ["NonBlankStr", "Options", "describe_invalid"]
