@@ -71,6 +71,7 @@ WITH_RUNNING_EXAMPLES = {
     "rerankit.backends._listwise",
     "rerankit.backends._splitting",
     "rerankit._options",
+    "rerankit.backends._remote",
     "rerankit._cli",
     "rerankit._errors",
     "rerankit.evaluation._beir",

@@ -16,10 +16,11 @@ class JinaBackend(RemoteBackend):
     documents per request; usage reports ``usage.total_tokens``. Documents longer than the 8k-token
     context (shared with the query) are cut client-side.
 
+    Its options are those of every remote backend (``base_url``, ``timeout``, ``max_retries``, ...;
+    see :class:`~rerankit.backends.RemoteBackend`); Jina has none of its own.
+
     Args:
-        model: A Jina reranker (``jina-reranker-v2-base-multilingual``, ``jina-reranker-m0``, ...).
-        **options: The options of every remote backend (``timeout``, ``max_retries``, ...; see
-            :class:`~rerankit.backends.RemoteBackend`); Jina has none of its own.
+        model: A Jina reranker (``jina-reranker-v2-base-multilingual``, ...).
 
     Raises:
         ConfigurationError: An option breaks its rule, or no key is given or set.

@@ -21,11 +21,12 @@ class MixedbreadBackend(RemoteBackend):
     Sends ``return_input: false``; up to 1,000 inputs per request (the core splits longer lists);
     usage reports ``usage.total_tokens``.
 
+    Its options are those of every remote backend (``base_url``, ``timeout``, ``max_retries``, ...;
+    see :class:`~rerankit.backends.RemoteBackend`); Mixedbread has none of its own. The address may
+    also come from ``MIXEDBREAD_BASE_URL``.
+
     Args:
         model: A Mixedbread reranker (``mixedbread-ai/mxbai-rerank-large-v2``, ...).
-        **options: The options of every remote backend (``timeout``, ``max_retries``, ...; see
-            :class:`~rerankit.backends.RemoteBackend`); Mixedbread has none of its own. The address
-            may also come from ``MIXEDBREAD_BASE_URL``.
 
     Raises:
         ConfigurationError: An option breaks its rule, or no key is given or set.

@@ -31,7 +31,26 @@ class RemoteBackend:
     """Base of the HTTP backends; see :class:`~rerankit.backends._cohere.CohereBackend` for an example.
 
     Subclasses set the class attributes below and implement :meth:`request_path`,
-    :meth:`request_body` and, when the provider reports cost, :meth:`read_usage`.
+    :meth:`request_body` and, when the provider reports cost, :meth:`read_usage`. A whole
+    backend, here for Jina's wire format against the loopback server that speaks it:
+
+    >>> from rerankit import Reranker
+    >>> from rerankit.testing.servers import RerankServer
+    >>> class MyJina(RemoteBackend):
+    ...     name = "my-jina"
+    ...     default_base_url = "https://api.jina.ai"
+    ...     api_key_env = ("JINA_API_KEY",)
+    ...     max_documents_per_request = 1000
+    ...     def request_path(self):
+    ...         return "/v1/rerank"
+    ...     def request_body(self, query, texts):
+    ...         return {"model": self.model, "query": query, "documents": texts}
+    >>> with RerankServer("jina") as server:
+    ...     backend = MyJina("jina-reranker-v2-base-multilingual", base_url=server.base_url, api_key="test-key")
+    ...     with Reranker(backend) as reranker:
+    ...         response = reranker.rerank("what is BM25?", ["a fruit", "BM25 is a ranking function"])
+    >>> response.backend, response.results[0].index
+    ('my-jina', 1)
     """
 
     #: Spec prefix, also the ``provider`` on errors.
@@ -84,7 +103,7 @@ class RemoteBackend:
 
         Every option is checked here, once (:class:`~rerankit.backends._settings.RemoteOptions`
         and :class:`~rerankit.backends._settings.TransportSettings`); see
-        [Retries, timeouts and errors](errors.md#options) and [Reliability](reliability.md).
+        the options table of docs/errors.md and, for breakers and retry budgets, docs/reliability.md.
 
         Args:
             model: The provider's model id (the part of the spec after ``<backend>/``).
@@ -95,8 +114,8 @@ class RemoteBackend:
             api_key: One key for all addresses, or a list with one per address; a string or a
                 ``SecretStr``, never logged. Defaults to the provider's ``api_key_env`` variable.
             timeout: Seconds each step of one request (connect, write, read) may take. Defaults to 30.
-            max_retries: Retries after the first attempt, for 408, 409, 425, 429, 5xx answers,
-                timeouts and dropped connections. Defaults to 3.
+            max_retries: Retries after the first attempt, for 408, 409, 425, 429, 500, 502, 503
+                and 504 answers, timeouts and dropped connections. Defaults to 3.
             max_concurrency: Requests one call has in flight at once: the parts of a split call run
                 this many at a time. Defaults to 8.
             max_connections: Connections kept open per endpoint, shared by all calls. Defaults to 64.
@@ -119,7 +138,7 @@ class RemoteBackend:
                 longer pairs (a self-hosted TEI's ``max_input_length``, say): documents are cut to
                 it client-side, and ``long_documents="chunk"`` windows fit it. Tokens are counted
                 by the conservative :func:`rerankit._chunking.estimate_tokens`
-                ([long documents](long-documents.md)). ``None``: the provider's documented limit,
+                (docs/long-documents.md). ``None``: the provider's documented limit,
                 if any. Defaults to None.
 
         Raises:
