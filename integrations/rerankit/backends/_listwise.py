@@ -168,6 +168,16 @@ class ListwiseBackend(RemoteBackend):
 
     >>> from rerankit import Reranker
     >>> reranker = Reranker("listwise/gpt-4o-mini", base_url="https://api.openai.com", api_key="...")  # doctest: +SKIP
+
+    Here against the loopback chat server of rerankit's tests, whose "LLM" ranks longer passages
+    first; scores are ``1 / rank``:
+
+    >>> from rerankit.testing._chat_server import ChatCompletionsServer
+    >>> with ChatCompletionsServer(relevance=len) as server:
+    ...     reranker = Reranker("listwise/test-llm", base_url=server.base_url, api_key="test-key")
+    ...     response = reranker.rerank("q", ["short", "the longest passage", "a middle one"])
+    >>> [(result.index, result.relevance_score) for result in response.results]
+    [(1, 1.0), (2, 0.5), (0, 0.3333333333333333)]
     """
 
     name = "listwise"
