@@ -47,7 +47,17 @@ class Options(BaseModel):
 
     @classmethod
     def default(cls, name: str) -> Any:
-        """The default of option ``name``, as the model declares it."""
+        """The default of option ``name``, as the model declares it.
+
+        Args:
+            name: A field of the model.
+
+        Returns:
+            The field's default (its ``default_factory`` called, if it has one).
+
+        Raises:
+            KeyError: The model has no field ``name``.
+        """
         return cls.model_fields[name].get_default(call_default_factory=True)
 
     @classmethod

@@ -149,6 +149,11 @@ class RemoteBackend:
             raise ConfigurationError(
                 f"{self.name} needs a model id, like '{self.name}/<model>'", provider=self.name
             )
+        if not hasattr(self, "max_documents_per_request"):
+            raise TypeError(
+                f"{type(self).__name__} must set the class attribute max_documents_per_request "
+                "(the provider's documented most documents per request; None: no count limit)"
+            )
         self.model = model
         options = RemoteOptions.validated(
             {"max_concurrency": max_concurrency, "max_document_tokens": max_document_tokens},

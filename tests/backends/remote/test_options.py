@@ -223,3 +223,13 @@ def test_a_key_of_the_wrong_type_is_refused_without_its_value() -> None:
     assert caught.value.provider == "cohere"
     settings = TransportSettings(provider="cohere", base_url="http://127.0.0.1:9", api_key=SecretStr("sk-1"))
     assert "sk-1" not in repr(settings) and settings.timeout == TransportSettings.default("timeout")
+
+
+def test_a_backend_without_a_documents_limit_is_refused_when_built() -> None:
+    class NoLimit(RemoteBackend):
+        name = "no-limit"
+        default_base_url = "http://127.0.0.1:9"
+        api_key_required = False
+
+    with pytest.raises(TypeError, match="NoLimit must set the class attribute max_documents_per_request"):
+        NoLimit("m")
