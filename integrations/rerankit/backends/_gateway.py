@@ -54,9 +54,14 @@ class GatewayOptions(Options):
     def _model_ids(cls, value: object) -> object:
         if value is None:
             return None
-        if isinstance(value, (list, tuple)) and all(isinstance(m, str) and m.strip() for m in value):
-            return tuple(value)
-        raise ValueError("must be a list of model ids like ['vllm/BAAI/bge-reranker-v2-m3']")
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(
+                f"must be a list of model ids like ['vllm/BAAI/bge-reranker-v2-m3'], got {type(value).__name__}"
+            )
+        for position, model in enumerate(value):
+            if not isinstance(model, str) or not model.strip():
+                raise ValueError(f"entry {position} is {model!r}, expected a model id")
+        return tuple(value)
 
 
 class GatewayBackend(RemoteBackend):

@@ -46,7 +46,7 @@ class PineconeOptions(Options):
     @classmethod
     def _version(cls, value: object) -> object:
         if not isinstance(value, str) or not value.strip():
-            raise ValueError(f"must be a non-blank string like {DEFAULT_API_VERSION!r}")
+            raise ValueError(f"must be a non-blank string like {DEFAULT_API_VERSION!r}, got {value!r}")
         return value.strip()
 
     @field_validator("parameters", mode="before")

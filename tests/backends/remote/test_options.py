@@ -150,7 +150,12 @@ def test_a_provider_without_options_of_its_own_takes_the_shared_ones(backend) ->
         (
             "gateway/m",
             {"gateway_fallbacks": "vllm/x"},
-            "gateway_fallbacks must be a list of model ids like ['vllm/BAAI/bge-reranker-v2-m3']",
+            "gateway_fallbacks must be a list of model ids like ['vllm/BAAI/bge-reranker-v2-m3'], got str",
+        ),
+        (
+            "gateway/m",
+            {"gateway_fallbacks": ["vllm/x", " "]},
+            "gateway_fallbacks entry 1 is ' ', expected a model id",
         ),
         (
             "tei/m",
@@ -178,7 +183,7 @@ def test_a_provider_without_options_of_its_own_takes_the_shared_ones(backend) ->
         (
             "pinecone/bge-reranker-v2-m3",
             {"api_version": 2025},
-            "api_version must be a non-blank string like '2025-10'",
+            "api_version must be a non-blank string like '2025-10', got 2025",
         ),
         ("listwise/m", {"temperature": 3}, "temperature must be a number from 0 to 2, got 3"),
         (
