@@ -45,7 +45,7 @@ def message(**values: object) -> str:
         ({"label": 3}, "label must be a string (or None), got int"),
         ({"instruction": "  "}, "instruction must be a non-blank string"),
         ({"instruction": 3}, "instruction must be a non-blank string"),
-        ({"flag": "yes"}, "flag must be true or false, got 'yes'"),
+        ({"flag": "yes"}, "flag must be True or False, got 'yes'"),
         (
             {"nope": 1},
             "unknown option 'nope'; valid options: budget, share, length, mode, label, api_key, instruction, flag",

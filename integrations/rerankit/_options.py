@@ -33,6 +33,9 @@ def _non_blank(value: Any) -> Any:
 #: An optional text option that, when given, must show something. A wrong type and a blank text
 #: break the same rule and get the same message: ``"instruction must be a non-blank string"``.
 OptionalNonBlankStr = Annotated[str | None, BeforeValidator(_non_blank)]
+#: The same rule for a text option that is required when given (``NonBlankStr | None`` lets
+#: ``None`` through).
+NonBlankStr = Annotated[str, BeforeValidator(_non_blank)]
 
 
 class Options(BaseModel):
@@ -59,7 +62,17 @@ class Options(BaseModel):
 
     @classmethod
     def default(cls, name: str) -> Any:
-        """The default of option ``name``, as the model declares it."""
+        """The default of option ``name``, as the model declares it.
+
+        Args:
+            name: A field of the model.
+
+        Returns:
+            The field's default (its ``default_factory`` called, if it has one).
+
+        Raises:
+            KeyError: The model has no field ``name``.
+        """
         return cls.model_fields[name].get_default(call_default_factory=True)
 
     @classmethod
@@ -165,7 +178,7 @@ def _arm_rule(arm: Any, field_metadata: list[Any], *, alone: bool) -> str | None
     if alone:
         metadata = [*metadata, *field_metadata]
     if base is bool:
-        return "true or false"
+        return "True or False"
     if base is str:
         return "a string"
     if typing.get_origin(base) is Literal:
@@ -206,4 +219,4 @@ def _is_union(annotation: Any) -> bool:
     return typing.get_origin(annotation) in (typing.Union, types.UnionType)
 
 
-__all__ = ["OptionalNonBlankStr", "Options", "describe_invalid"]
+__all__ = ["NonBlankStr", "OptionalNonBlankStr", "Options", "describe_invalid"]

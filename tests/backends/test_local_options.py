@@ -61,7 +61,7 @@ def test_the_signature_is_the_options_model(backend: type, options: type) -> Non
         (
             LocalCrossEncoder,
             {"trust_remote_code": "yes"},
-            "trust_remote_code must be true or false, got 'yes'",
+            "trust_remote_code must be True or False, got 'yes'",
         ),
         (LocalCrossEncoder, {"revision": 3}, "revision must be a string \\(or None\\), got int"),
         (
@@ -74,7 +74,7 @@ def test_the_signature_is_the_options_model(backend: type, options: type) -> Non
             {"dtype": "int3"},
             "dtype must be one of 'auto', 'float32', .*'bf16', got 'int3'",
         ),
-        (LocalColBERT, {"convert": 1}, "convert must be true or false, got 1"),
+        (LocalColBERT, {"convert": 1}, "convert must be True or False, got 1"),
         (
             LocalColBERT,
             {"similarity": "cosine"},

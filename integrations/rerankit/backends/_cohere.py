@@ -4,13 +4,30 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field
+
+from rerankit._options import Options
 from rerankit._types import Usage
-from rerankit.backends._remote import (
-    RemoteBackend,
-    optional_int_between,
-    optional_positive_int,
-)
+from rerankit.backends._remote import RemoteBackend
 from rerankit.backends._responses import number_at, whole_number_at
+
+
+class CohereOptions(Options):
+    """The options of :class:`CohereBackend` beside those of every remote backend."""
+
+    # https://docs.cohere.com/reference/rerank (as the team's wire-formats reference records it):
+    # max_tokens_per_doc defaults to 4096; priority is 0-999, lower first.
+    max_tokens_per_doc: int | None = Field(
+        default=None,
+        ge=1,
+        description="Tokens of each document Cohere keeps (it truncates the rest); None: Cohere's 4096.",
+    )
+    priority: int | None = Field(
+        default=None,
+        ge=0,
+        le=999,
+        description="Cohere's request priority, 0 to 999 (lower is served first); None: not sent.",
+    )
 
 
 class CohereBackend(RemoteBackend):
@@ -19,14 +36,35 @@ class CohereBackend(RemoteBackend):
     Up to 1,000 documents per request (the core splits longer lists); usage reports the billed
     search units.
 
+    Args:
+        model: A Cohere rerank model (``rerank-v3.5``, ``rerank-v4.0-pro``, ...).
+        max_tokens_per_doc: Tokens of each document Cohere keeps; longer ones are truncated by
+            Cohere (counting its own tokens), and ``long_documents="chunk"`` windows fit it.
+            ``None``: Cohere's default of 4,096. Defaults to None.
+        priority: Cohere's request priority, an integer from 0 to 999 (lower is served first);
+            ``None``: not sent. Defaults to None.
+        **options: The options of every remote backend (``base_url``, ``timeout``, ``max_retries``,
+            ...; see :class:`~rerankit.backends.RemoteBackend`).
+
+    Raises:
+        ConfigurationError: An option breaks its rule, or no key is given or set.
+
+    Here against the loopback server that speaks Cohere's format:
+
     >>> from rerankit import Reranker
-    >>> reranker = Reranker("cohere/rerank-v3.5", api_key="...", max_tokens_per_doc=512)  # doctest: +SKIP
+    >>> from rerankit.testing.servers import RerankServer
+    >>> with RerankServer("cohere") as server:
+    ...     reranker = Reranker("cohere/rerank-v3.5", base_url=server.base_url, api_key="test-key", max_tokens_per_doc=512)
+    ...     response = reranker.rerank("what is BM25?", ["a fruit", "BM25 is a ranking function"])
+    ...     sent = server.requests[0].json
+    >>> response.results[0].index, sent["max_tokens_per_doc"]
+    (1, 512)
     """
 
     name = "cohere"
     default_base_url = "https://api.cohere.com"
     api_key_env = ("COHERE_API_KEY", "CO_API_KEY")
-    documents_limit = 1000
+    max_documents_per_request = 1000
     # https://docs.cohere.com/changelog/rerank-v3.5: "max_tokens_per_doc will determine the maximum
     # amount of tokens a document can have before truncation. The default value ... is 4096."
     document_token_limit = 4096
@@ -37,13 +75,16 @@ class CohereBackend(RemoteBackend):
         self,
         model: str,
         *,
-        max_tokens_per_doc: int | None = None,
-        priority: int | None = None,
+        max_tokens_per_doc: int | None = CohereOptions.default("max_tokens_per_doc"),
+        priority: int | None = CohereOptions.default("priority"),
         **options: Any,
     ) -> None:
+        own = CohereOptions.validated(
+            {"max_tokens_per_doc": max_tokens_per_doc, "priority": priority}, provider=self.name
+        )
         super().__init__(model, **options)
-        self.max_tokens_per_doc = optional_positive_int("max_tokens_per_doc", max_tokens_per_doc, self.name)
-        self.priority = optional_int_between("priority", priority, 0, 999, self.name)
+        self.max_tokens_per_doc = own.max_tokens_per_doc
+        self.priority = own.priority
 
     def request_path(self) -> str:
         return "/v2/rerank"
@@ -64,4 +105,4 @@ class CohereBackend(RemoteBackend):
         )
 
 
-__all__ = ["CohereBackend"]
+__all__ = ["CohereBackend", "CohereOptions"]

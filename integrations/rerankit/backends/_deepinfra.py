@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from rerankit._errors import ConfigurationError
+from pydantic import Field
+
+from rerankit._options import NonBlankStr, Options
 from rerankit._types import Usage
-from rerankit.backends._remote import (
-    RemoteBackend,
-)
+from rerankit.backends._remote import RemoteBackend
 from rerankit.backends._responses import whole_number_at
+
+
+class DeepInfraOptions(Options):
+    """The options of :class:`DeepInfraBackend` beside those of every remote backend."""
+
+    instruction: NonBlankStr | None = Field(
+        default=None, description="Sent as instruction: the task (Qwen3-Reranker style); None: not sent."
+    )
 
 
 class DeepInfraBackend(RemoteBackend):
@@ -20,26 +28,43 @@ class DeepInfraBackend(RemoteBackend):
     optional ``instruction`` (Qwen3-Reranker style); scores come back in input order. Up to 1,024
     documents per request; usage reports ``input_tokens``.
 
+    Args:
+        model: A DeepInfra reranker (``Qwen/Qwen3-Reranker-4B``, ...), sent in the path.
+        instruction: The task instruction (Qwen3-Reranker style), a non-blank string; ``None``: not
+            sent (the model's default). Defaults to None.
+        **options: The options of every remote backend (``timeout``, ``max_retries``, ...; see
+            :class:`~rerankit.backends.RemoteBackend`).
+
+    Raises:
+        ConfigurationError: ``instruction`` is blank or not a string, or no key is given or set.
+
+    Here against the loopback server that speaks DeepInfra's format:
+
     >>> from rerankit import Reranker
-    >>> reranker = Reranker("deepinfra/Qwen/Qwen3-Reranker-4B", api_key="...")  # doctest: +SKIP
+    >>> from rerankit.testing.servers import RerankServer
+    >>> with RerankServer("deepinfra") as server:
+    ...     reranker = Reranker("deepinfra/Qwen/Qwen3-Reranker-4B", base_url=server.base_url, api_key="test-key")
+    ...     response = reranker.rerank("what is BM25?", ["a fruit", "BM25 is a ranking function"])
+    ...     path = server.requests[0].path
+    >>> response.results[0].index, path
+    (1, '/v1/inference/Qwen/Qwen3-Reranker-4B')
     """
 
     name = "deepinfra"
     default_base_url = "https://api.deepinfra.com"
     api_key_env = ("DEEPINFRA_API_KEY", "DEEPINFRA_TOKEN")
-    documents_limit = 1024
+    max_documents_per_request = 1024
 
     def __init__(
         self,
         model: str,
         *,
-        instruction: str | None = None,
+        instruction: str | None = DeepInfraOptions.default("instruction"),
         **options: Any,
     ) -> None:
+        own = DeepInfraOptions.validated({"instruction": instruction}, provider=self.name)
         super().__init__(model, **options)
-        if instruction is not None and (not isinstance(instruction, str) or not instruction.strip()):
-            raise ConfigurationError("instruction must be a non-empty string", provider=self.name)
-        self.instruction = instruction
+        self.instruction = own.instruction
 
     def request_path(self) -> str:
         return f"/v1/inference/{self.model.strip('/')}"
@@ -57,4 +82,4 @@ class DeepInfraBackend(RemoteBackend):
         return Usage(tokens=tokens)
 
 
-__all__ = ["DeepInfraBackend"]
+__all__ = ["DeepInfraBackend", "DeepInfraOptions"]

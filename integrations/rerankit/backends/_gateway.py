@@ -8,15 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from rerankit._errors import ConfigurationError
+from pydantic import Field, field_validator
+
+from rerankit._options import NonBlankStr, Options
 from rerankit._types import Usage
 from rerankit.backends._http import PathFallback, Reply
-from rerankit.backends._remote import (
-    RemoteBackend,
-    optional_int_between,
-    optional_positive_int,
-    positive_int,
-)
+from rerankit.backends._remote import RemoteBackend
 from rerankit.backends._responses import number_at, whole_number_at
 
 #: The documented path first, then the one vLLM and Infinity serve without a ``/v1`` prefix.
@@ -27,71 +24,126 @@ PATH_FALLBACK_STATUSES = frozenset({404, 405, 501})
 PATH_FALLBACK = PathFallback(PATHS[1], PATH_FALLBACK_STATUSES)
 
 
+class GatewayOptions(Options):
+    """The options of :class:`GatewayBackend` beside those of every remote backend."""
+
+    max_documents_per_request: int = Field(
+        default=1000, ge=1, description="Most documents one request carries; longer lists are split."
+    )
+    max_tokens_per_doc: int | None = Field(
+        default=None, ge=1, description="Passed through: tokens of each document the provider keeps."
+    )
+    priority: int | None = Field(default=None, ge=0, description="Passed through: the request priority.")
+    gateway_fallbacks: tuple[str, ...] | None = Field(
+        default=None, description="Passed through as the body's fallbacks: the gateway's own model fallbacks."
+    )
+    # vLLM entrypoints/pooling/base/protocol.py PoolingBasicRequestMixin:
+    # truncate_prompt_tokens: Annotated[int, Field(ge=-1)] | None
+    truncate_prompt_tokens: int | None = Field(
+        default=None,
+        ge=-1,
+        le=2**31 - 1,
+        description="vLLM's truncate_prompt_tokens: tokens each prompt is cut to (-1: the model's limit).",
+    )
+    instruction: NonBlankStr | None = Field(
+        default=None, description="Passed through: the task instruction (Qwen3-Reranker style)."
+    )
+
+    @field_validator("gateway_fallbacks", mode="before")
+    @classmethod
+    def _model_ids(cls, value: object) -> object:
+        if value is None:
+            return None
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(
+                f"must be a list of model ids like ['vllm/BAAI/bge-reranker-v2-m3'], got {type(value).__name__}"
+            )
+        for position, model in enumerate(value):
+            if not isinstance(model, str) or not model.strip():
+                raise ValueError(f"entry {position} is {model!r}, expected a model id")
+        return tuple(value)
+
+
 class GatewayBackend(RemoteBackend):
     """Scores through an OpenAI-compatible ``/v1/rerank`` gateway at ``base_url`` (or ``RERANKIT_GATEWAY_URL``).
 
     The key (``api_key`` or ``RERANKIT_GATEWAY_API_KEY``) is optional: self-hosted servers often
     need none. When ``/v1/rerank`` answers 404, 405 or 501 the same body is sent once to
     ``/rerank``, and the path that worked is used for the backend's lifetime (per endpoint, when
-    ``base_url`` lists several).
-    ``max_tokens_per_doc``, ``priority`` and ``gateway_fallbacks`` (sent as the body's
-    ``fallbacks``: the gateway's own model fallbacks) are passed through when set, and so are
-    vLLM's ``truncate_prompt_tokens`` (an integer of at least -1; -1: the model's limit) and
-    ``instruction`` (Qwen3-Reranker style).
+    ``base_url`` lists several). The options below but ``max_documents_per_request`` are sent in
+    the body only when set.
+
+    Args:
+        model: The model id, sent as given (``gateway/cohere/rerank-v3.5`` sends
+            ``"cohere/rerank-v3.5"``).
+        max_documents_per_request: Most documents one request carries; the core splits longer
+            lists. Defaults to 1000.
+        max_tokens_per_doc: Tokens of each document the provider keeps (Cohere's meaning); an
+            integer of at least 1. Defaults to None.
+        priority: The gateway's request priority, an integer of at least 0. Defaults to None.
+        gateway_fallbacks: Model ids sent as the body's ``fallbacks``: the gateway's own model
+            fallbacks (not :class:`~rerankit.Reranker`'s ``fallbacks``, which fall back between
+            rerankit backends on the client side). Defaults to None.
+        truncate_prompt_tokens: vLLM's ``truncate_prompt_tokens``, an integer of at least -1
+            (-1: the model's limit). Defaults to None.
+        instruction: The task instruction (Qwen3-Reranker style), a non-blank string.
+            Defaults to None.
+        **options: The options of every remote backend (``base_url``, ``timeout``, ``max_retries``,
+            ...; see :class:`~rerankit.backends.RemoteBackend`).
+
+    Raises:
+        ConfigurationError: An option breaks its rule, or no address is given or set.
+
+    Here against a loopback server that serves only ``/rerank`` (as vLLM and Infinity do):
 
     >>> from rerankit import Reranker
-    >>> reranker = Reranker("gateway/cohere/rerank-v3.5", base_url="http://localhost:8080")  # doctest: +SKIP
+    >>> from rerankit.testing.servers import RerankServer
+    >>> with RerankServer("gateway", paths=["/rerank"]) as server:
+    ...     reranker = Reranker("gateway/cohere/rerank-v3.5", base_url=server.base_url, api_key="test-key")
+    ...     response = reranker.rerank("what is BM25?", ["a fruit", "BM25 is a ranking function"])
+    ...     paths = [request.path for request in server.requests]
+    >>> response.results[0].index, paths
+    (1, ['/v1/rerank', '/rerank'])
     """
 
     name = "gateway"
     base_url_env = ("RERANKIT_GATEWAY_URL",)
     api_key_env = ("RERANKIT_GATEWAY_API_KEY",)
     api_key_required = False
-    documents_limit = 1000
+    max_documents_per_request = GatewayOptions.default("max_documents_per_request")
 
     def __init__(
         self,
         model: str,
         *,
-        max_documents_per_request: int = 1000,
-        max_tokens_per_doc: int | None = None,
-        priority: int | None = None,
-        gateway_fallbacks: list[str] | None = None,
-        truncate_prompt_tokens: int | None = None,
-        instruction: str | None = None,
+        max_documents_per_request: int = GatewayOptions.default("max_documents_per_request"),
+        max_tokens_per_doc: int | None = GatewayOptions.default("max_tokens_per_doc"),
+        priority: int | None = GatewayOptions.default("priority"),
+        gateway_fallbacks: list[str] | None = GatewayOptions.default("gateway_fallbacks"),  # noqa: B008 (None)
+        truncate_prompt_tokens: int | None = GatewayOptions.default("truncate_prompt_tokens"),
+        instruction: str | None = GatewayOptions.default("instruction"),
         **options: Any,
     ) -> None:
+        own = GatewayOptions.validated(
+            {
+                "max_documents_per_request": max_documents_per_request,
+                "max_tokens_per_doc": max_tokens_per_doc,
+                "priority": priority,
+                "gateway_fallbacks": gateway_fallbacks,
+                "truncate_prompt_tokens": truncate_prompt_tokens,
+                "instruction": instruction,
+            },
+            provider=self.name,
+        )
         super().__init__(model, **options)
-        # vLLM entrypoints/pooling/base/protocol.py PoolingBasicRequestMixin:
-        # truncate_prompt_tokens: Annotated[int, Field(ge=-1)] | None
-        self.truncate_prompt_tokens = optional_int_between(
-            "truncate_prompt_tokens", truncate_prompt_tokens, -1, 2**31 - 1, self.name
-        )
-        if instruction is not None and (not isinstance(instruction, str) or not instruction.strip()):
-            raise ConfigurationError("instruction must be a non-empty string", provider=self.name)
-        self.instruction = instruction
-        self.max_documents_per_request = positive_int(
-            "max_documents_per_request", max_documents_per_request, self.name
-        )
-        self.max_tokens_per_doc = optional_positive_int("max_tokens_per_doc", max_tokens_per_doc, self.name)
-        if priority is not None and (
-            isinstance(priority, bool) or not isinstance(priority, int) or priority < 0
-        ):
-            raise ConfigurationError(
-                f"priority must be an integer of at least 0, got {priority!r}", provider=self.name
-            )
-        self.priority = priority
-        if gateway_fallbacks is not None and (
-            isinstance(gateway_fallbacks, str)
-            or not all(isinstance(m, str) and m.strip() for m in gateway_fallbacks)
-        ):
-            raise ConfigurationError(
-                "gateway_fallbacks must be a list of model ids like ['vllm/BAAI/bge-reranker-v2-m3']",
-                provider=self.name,
-            )
+        self.max_documents_per_request = own.max_documents_per_request
+        self.max_tokens_per_doc = own.max_tokens_per_doc
+        self.priority = own.priority
         # Sent as the body's "fallbacks" field; named apart from Reranker(..., fallbacks=[...]),
         # which falls back between rerankit backends on the client side.
-        self.gateway_fallbacks = list(gateway_fallbacks) if gateway_fallbacks is not None else None
+        self.gateway_fallbacks = list(own.gateway_fallbacks) if own.gateway_fallbacks is not None else None
+        self.truncate_prompt_tokens = own.truncate_prompt_tokens
+        self.instruction = own.instruction
 
     def request_path(self) -> str:
         return PATHS[0]
@@ -124,4 +176,4 @@ class GatewayBackend(RemoteBackend):
         return await self.transport.apost(PATHS[0], body, fallback=PATH_FALLBACK)
 
 
-__all__ = ["PATHS", "PATH_FALLBACK_STATUSES", "GatewayBackend"]
+__all__ = ["PATHS", "PATH_FALLBACK_STATUSES", "GatewayBackend", "GatewayOptions"]

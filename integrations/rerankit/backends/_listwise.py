@@ -19,19 +19,21 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from pydantic import Field, field_validator, model_validator
+
 from rerankit._errors import ConfigurationError, MalformedResponseError
+from rerankit._options import Options
 from rerankit._types import Scores, Usage
 from rerankit.backends._http import Reply
 from rerankit.backends._listwise_parse import Permutation, parse_permutation
 from rerankit.backends._listwise_prompt import DEFAULT_MAX_PASSAGE_WORDS, passage_cutter, permutation_messages
-from rerankit.backends._remote import RemoteBackend, optional_positive_int, positive_int
+from rerankit.backends._remote import RemoteBackend
 from rerankit.backends._responses import whole_number_at
 
 logger = logging.getLogger("rerankit")
 
-#: RankGPT's window and step (sunnweiwei/RankGPT ``sliding_windows``; rank_llm's defaults).
-DEFAULT_WINDOW_SIZE = 20
-DEFAULT_STEP = 10
+#: Request fields ``extra_body`` may not set: the backend writes them.
+RESERVED_FIELDS = frozenset({"model", "messages", "stream"})
 
 
 def sliding_windows(count: int, window_size: int, step: int) -> list[tuple[int, int]]:
@@ -74,30 +76,91 @@ def rank_scores(order: Sequence[int], count: int) -> list[float]:
     return scores
 
 
+class ListwiseOptions(Options):
+    """The options of :class:`ListwiseBackend` beside those of every remote backend."""
+
+    # RankGPT's window and step (sunnweiwei/RankGPT ``sliding_windows``; rank_llm's defaults).
+    window_size: int = Field(default=20, ge=1, description="Passages per request (at least 2).")
+    step: int = Field(
+        default=10, ge=1, description="How far the window moves each time; less than window_size."
+    )
+    max_passage_words: int | None = Field(
+        default=DEFAULT_MAX_PASSAGE_WORDS,
+        ge=1,
+        description="Each passage cut to this many words; None: no cut.",
+    )
+    max_passage_characters: int | None = Field(
+        default=None, ge=1, description="Each passage cut to this many characters; None: no cut."
+    )
+    max_passage_tokens: int | None = Field(
+        default=None, ge=1, description="Each passage cut to this many tokens of tokenizer; None: no cut."
+    )
+    tokenizer: Any = Field(
+        default=None, description="The tokenizer counting max_passage_tokens (id or object)."
+    )
+    temperature: float = Field(default=0.0, ge=0, le=2, description="The sampling temperature sent.")
+    max_completion_tokens: int | None = Field(
+        default=None, ge=1, description="Sent as max_completion_tokens; None: not sent."
+    )
+    extra_body: dict[str, Any] | None = Field(
+        default=None, description="More request fields, sent as given ({'seed': 0})."
+    )
+
+    @field_validator("extra_body", mode="before")
+    @classmethod
+    def _request_fields(cls, value: object) -> object:
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise ValueError("must be a dict of request fields")
+        reserved = sorted(set(value) & RESERVED_FIELDS)
+        if reserved:
+            raise ValueError(f"may not set {', '.join(reserved)}")
+        return value
+
+    @model_validator(mode="after")
+    def _check_together(self) -> ListwiseOptions:
+        if self.window_size < 2 or self.step >= self.window_size:
+            raise ValueError(
+                "window_size must be at least 2 and step less than it; "
+                f"got window_size={self.window_size}, step={self.step}"
+            )
+        if (self.max_passage_tokens is None) != (self.tokenizer is None):
+            raise ValueError("max_passage_tokens and tokenizer go together: the tokenizer counts the tokens")
+        return self
+
+
 class ListwiseBackend(RemoteBackend):
     """Ranks with an LLM behind ``POST {base_url}/v1/chat/completions`` (spec prefix ``listwise/``).
 
     Args:
-        model: the chat model, sent as ``model`` (``gpt-4o-mini``, ``Qwen/Qwen2.5-7B-Instruct``,
+        model: The chat model, sent as ``model`` (``gpt-4o-mini``, ``Qwen/Qwen2.5-7B-Instruct``,
             ``castorini/rank_zephyr_7b_v1_full``, ``llama3.1:8b`` on Ollama).
-        window_size: passages per request. Defaults to 20.
-        step: how far the window moves toward the front each time; less than ``window_size``.
+        window_size: Passages per request, at least 2. Defaults to 20.
+        step: How far the window moves toward the front each time; less than ``window_size``.
             With a model that ranks each window correctly, the top ``step`` passages of the whole
             list come out exactly (when ``step <= window_size - step``). Defaults to 10.
-        max_passage_words: each passage cut to this many whitespace words (RankGPT's budget).
-            Defaults to 300; ``None``: no word budget.
-        max_passage_characters: each passage cut to this many characters (RankGPT's rule for
+        max_passage_words: Each passage cut to this many whitespace words (RankGPT's budget);
+            ``None``: no word budget. Defaults to 300.
+        max_passage_characters: Each passage cut to this many characters (RankGPT's rule for
             Chinese and Japanese). Defaults to None.
-        max_passage_tokens: each passage cut to this many tokens of ``tokenizer``. Defaults to None.
-        tokenizer: a Hugging Face tokenizer (id, directory, or loaded tokenizer) counting
+        max_passage_tokens: Each passage cut to this many tokens of ``tokenizer``. Defaults to None.
+        tokenizer: A Hugging Face tokenizer (id, directory, or loaded tokenizer) counting
             ``max_passage_tokens``; required with it. Defaults to None.
-        temperature: sampling temperature sent. Defaults to 0.0 (RankGPT's).
-        max_completion_tokens: the most tokens of an answer, sent as ``max_completion_tokens``.
+        temperature: The sampling temperature sent, from 0 to 2. Defaults to 0.0 (RankGPT's).
+        max_completion_tokens: The most tokens of an answer, sent as ``max_completion_tokens``.
             Defaults to None (not sent).
-        extra_body: more request fields, sent as given (``{"seed": 0}``). Defaults to None.
-        **options: the options every remote backend takes (``base_url``, ``api_key``,
-            ``timeout``, ``max_retries``, ...). The key comes from ``api_key`` or
-            ``RERANKIT_LISTWISE_API_KEY`` and is optional (vLLM and Ollama need none).
+        extra_body: More request fields, sent as given (``{"seed": 0}``); it may not set
+            ``model``, ``messages`` or ``stream``. Defaults to None.
+        **options: The options every remote backend takes (``base_url``, ``api_key``,
+            ``timeout``, ``max_retries``, ...; see :class:`~rerankit.backends.RemoteBackend`).
+            The key comes from ``api_key`` or ``RERANKIT_LISTWISE_API_KEY`` and is optional
+            (vLLM and Ollama need none).
+
+    Raises:
+        ConfigurationError: An option breaks its rule, ``max_passage_tokens`` comes without
+            ``tokenizer`` (or the other way round), the tokenizer does not load, or no address is
+            given or set.
 
     An answer is repaired deterministically (see :mod:`rerankit.backends._listwise_parse`);
     an answer that ranks nothing is retried up to ``max_retries`` times and then raised as
@@ -105,6 +168,16 @@ class ListwiseBackend(RemoteBackend):
 
     >>> from rerankit import Reranker
     >>> reranker = Reranker("listwise/gpt-4o-mini", base_url="https://api.openai.com", api_key="...")  # doctest: +SKIP
+
+    Here against the loopback chat server of rerankit's tests, whose "LLM" ranks longer passages
+    first; scores are ``1 / rank``:
+
+    >>> from rerankit.testing._chat_server import ChatCompletionsServer
+    >>> with ChatCompletionsServer(relevance=len) as server:
+    ...     reranker = Reranker("listwise/test-llm", base_url=server.base_url, api_key="test-key")
+    ...     response = reranker.rerank("q", ["short", "the longest passage", "a middle one"])
+    >>> [(result.index, result.relevance_score) for result in response.results]
+    [(1, 1.0), (2, 0.5), (0, 0.3333333333333333)]
     """
 
     name = "listwise"
@@ -112,61 +185,49 @@ class ListwiseBackend(RemoteBackend):
     base_url_env = ("RERANKIT_LISTWISE_BASE_URL",)
     api_key_env = ("RERANKIT_LISTWISE_API_KEY",)
     api_key_required = False
-    documents_limit = None  # type: ignore[assignment]  # windows span the whole list: never split
+    max_documents_per_request = None  # windows span the whole list: never split
 
     def __init__(
         self,
         model: str,
         *,
-        window_size: int = DEFAULT_WINDOW_SIZE,
-        step: int = DEFAULT_STEP,
-        max_passage_words: int | None = DEFAULT_MAX_PASSAGE_WORDS,
-        max_passage_characters: int | None = None,
-        max_passage_tokens: int | None = None,
-        tokenizer: Any = None,
-        temperature: float = 0.0,
-        max_completion_tokens: int | None = None,
-        extra_body: dict[str, Any] | None = None,
+        window_size: int = ListwiseOptions.default("window_size"),
+        step: int = ListwiseOptions.default("step"),
+        max_passage_words: int | None = ListwiseOptions.default("max_passage_words"),
+        max_passage_characters: int | None = ListwiseOptions.default("max_passage_characters"),
+        max_passage_tokens: int | None = ListwiseOptions.default("max_passage_tokens"),
+        tokenizer: Any = ListwiseOptions.default("tokenizer"),  # noqa: B008 (None)
+        temperature: float = ListwiseOptions.default("temperature"),
+        max_completion_tokens: int | None = ListwiseOptions.default("max_completion_tokens"),
+        extra_body: dict[str, Any] | None = ListwiseOptions.default("extra_body"),  # noqa: B008 (None)
         **options: Any,
     ) -> None:
+        own = ListwiseOptions.validated(
+            {
+                "window_size": window_size,
+                "step": step,
+                "max_passage_words": max_passage_words,
+                "max_passage_characters": max_passage_characters,
+                "max_passage_tokens": max_passage_tokens,
+                "tokenizer": tokenizer,
+                "temperature": temperature,
+                "max_completion_tokens": max_completion_tokens,
+                "extra_body": extra_body,
+            },
+            provider=self.name,
+        )
         super().__init__(model, **options)
-        self.window_size = positive_int("window_size", window_size, self.name)
-        self.step = positive_int("step", step, self.name)
-        if self.window_size < 2 or self.step >= self.window_size:
-            raise ConfigurationError(
-                f"window_size must be at least 2 and step less than it; got window_size={window_size}, step={step}",
-                provider=self.name,
-            )
-        max_passage_tokens = optional_positive_int("max_passage_tokens", max_passage_tokens, self.name)
-        if (max_passage_tokens is None) != (tokenizer is None):
-            raise ConfigurationError(
-                "max_passage_tokens and tokenizer go together: the tokenizer counts the tokens",
-                provider=self.name,
-            )
-        if (
-            isinstance(temperature, bool)
-            or not isinstance(temperature, (int, float))
-            or not 0 <= temperature <= 2
-        ):
-            raise ConfigurationError(
-                f"temperature must be a number from 0 to 2, got {temperature!r}", provider=self.name
-            )
-        if extra_body is not None and not isinstance(extra_body, dict):
-            raise ConfigurationError("extra_body must be a dict of request fields", provider=self.name)
-        reserved = sorted(set(extra_body or {}) & {"model", "messages", "stream"})
-        if reserved:
-            raise ConfigurationError(f"extra_body may not set {', '.join(reserved)}", provider=self.name)
+        self.window_size = own.window_size
+        self.step = own.step
         self.cut_passage: Callable[[str], str] = passage_cutter(
-            max_words=optional_positive_int("max_passage_words", max_passage_words, self.name),
-            max_characters=optional_positive_int("max_passage_characters", max_passage_characters, self.name),
-            max_tokens=max_passage_tokens,
-            tokenizer=_load_tokenizer(tokenizer) if tokenizer is not None else None,
+            max_words=own.max_passage_words,
+            max_characters=own.max_passage_characters,
+            max_tokens=own.max_passage_tokens,
+            tokenizer=_load_tokenizer(own.tokenizer) if own.tokenizer is not None else None,
         )
-        self.temperature = float(temperature)
-        self.max_completion_tokens = optional_positive_int(
-            "max_completion_tokens", max_completion_tokens, self.name
-        )
-        self.extra_body = dict(extra_body or {})
+        self.temperature = float(own.temperature)
+        self.max_completion_tokens = own.max_completion_tokens
+        self.extra_body = dict(own.extra_body or {})
 
     # -- the request and the answer -----------------------------------------------------------
 
@@ -296,4 +357,4 @@ def _load_tokenizer(tokenizer: Any) -> Any:
         ) from exc
 
 
-__all__ = ["DEFAULT_STEP", "DEFAULT_WINDOW_SIZE", "ListwiseBackend", "rank_scores", "sliding_windows"]
+__all__ = ["ListwiseBackend", "ListwiseOptions", "rank_scores", "sliding_windows"]

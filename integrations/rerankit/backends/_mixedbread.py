@@ -21,15 +21,33 @@ class MixedbreadBackend(RemoteBackend):
     Sends ``return_input: false``; up to 1,000 inputs per request (the core splits longer lists);
     usage reports ``usage.total_tokens``.
 
+    Its options are those of every remote backend (``base_url``, ``timeout``, ``max_retries``, ...;
+    see :class:`~rerankit.backends.RemoteBackend`); Mixedbread has none of its own. The address may
+    also come from ``MIXEDBREAD_BASE_URL``.
+
+    Args:
+        model: A Mixedbread reranker (``mixedbread-ai/mxbai-rerank-large-v2``, ...).
+
+    Raises:
+        ConfigurationError: An option breaks its rule, or no key is given or set.
+
+    Here against the loopback server that speaks Mixedbread's format:
+
     >>> from rerankit import Reranker
-    >>> reranker = Reranker("mixedbread/mixedbread-ai/mxbai-rerank-large-v2", api_key="...")  # doctest: +SKIP
+    >>> from rerankit.testing.servers import RerankServer
+    >>> with RerankServer("mixedbread") as server:
+    ...     reranker = Reranker("mixedbread/mixedbread-ai/mxbai-rerank-large-v2", base_url=server.base_url, api_key="test-key")
+    ...     response = reranker.rerank("what is BM25?", ["a fruit", "BM25 is a ranking function"])
+    ...     sent = server.requests[0].json
+    >>> response.results[0].index, sent["return_input"]
+    (1, False)
     """
 
     name = "mixedbread"
     default_base_url = "https://api.mixedbread.com"  # _client.py ENVIRONMENTS["production"]
     base_url_env = ("MIXEDBREAD_BASE_URL",)  # _client.py: os.environ.get("MIXEDBREAD_BASE_URL")
     api_key_env = ("MXBAI_API_KEY",)  # _client.py: os.environ.get("MXBAI_API_KEY")
-    documents_limit = 1000  # API reference: input "Maximum items: 1000"
+    max_documents_per_request = 1000  # API reference: input "Maximum items: 1000"
 
     def request_path(self) -> str:
         return "/v1/reranking"

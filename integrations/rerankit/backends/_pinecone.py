@@ -10,9 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import Field, field_validator
+
 from rerankit._errors import ConfigurationError
+from rerankit._options import Options
 from rerankit._types import Usage
-from rerankit.backends._remote import RemoteBackend, optional_positive_int
+from rerankit.backends._remote import RemoteBackend
 from rerankit.backends._responses import number_at
 
 #: _internal/constants.py: ``INFERENCE_API_VERSION: str = "2025-10"``
@@ -26,6 +29,36 @@ MODEL_DOCUMENT_LIMITS: dict[str, int] = {
 }
 
 
+class PineconeOptions(Options):
+    """The options of :class:`PineconeBackend` beside those of every remote backend."""
+
+    api_version: str = Field(default=DEFAULT_API_VERSION, description="The X-Pinecone-Api-Version header.")
+    parameters: dict[str, Any] | None = Field(
+        default=None, description="Model-specific parameters, sent as given ({'truncate': 'END'})."
+    )
+    max_documents_per_request: int | None = Field(
+        default=None,
+        ge=1,
+        description="Most documents one request carries; None: the model's documented limit.",
+    )
+
+    @field_validator("api_version", mode="before")
+    @classmethod
+    def _version(cls, value: object) -> object:
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"must be a non-blank string like {DEFAULT_API_VERSION!r}, got {value!r}")
+        return value.strip()
+
+    @field_validator("parameters", mode="before")
+    @classmethod
+    def _mapping(cls, value: object) -> object:
+        if value is None or isinstance(value, dict):
+            return value
+        if isinstance(value, Mapping):
+            return dict(value)
+        raise ValueError(f"must be a mapping like {{'truncate': 'END'}}, got {type(value).__name__}")
+
+
 class PineconeBackend(RemoteBackend):
     """Scores with Pinecone's ``/rerank``; the key comes from ``api_key`` or ``PINECONE_API_KEY``.
 
@@ -36,20 +69,35 @@ class PineconeBackend(RemoteBackend):
     as search units (the eval table calls them rerank units).
 
     Args:
-        model: a Pinecone-hosted reranking model; another needs ``max_documents_per_request``.
-        api_version: the ``X-Pinecone-Api-Version`` header. Defaults to ``"2025-10"``.
-        parameters: model-specific ``parameters`` sent as is, e.g. ``{"truncate": "END"}``.
-        max_documents_per_request: the document limit, for a model not listed above.
-        **options: the options of every remote backend (``timeout``, ``max_retries``, ...).
+        model: A Pinecone-hosted reranking model; another needs ``max_documents_per_request``.
+        api_version: The ``X-Pinecone-Api-Version`` header. Defaults to ``"2025-10"``.
+        parameters: Model-specific ``parameters`` sent as given, e.g. ``{"truncate": "END"}``.
+            Defaults to None (not sent).
+        max_documents_per_request: The document limit, for a model not listed above. Defaults to
+            None (the listed model's limit).
+        **options: The options of every remote backend (``timeout``, ``max_retries``, ...; see
+            :class:`~rerankit.backends.RemoteBackend`).
+
+    Raises:
+        ConfigurationError: An option breaks its rule, the model has no known document limit and
+            ``max_documents_per_request`` is not given, or no key is given or set.
+
+    Here against the loopback server that speaks Pinecone's format:
 
     >>> from rerankit import Reranker
-    >>> reranker = Reranker("pinecone/bge-reranker-v2-m3", api_key="...", parameters={"truncate": "END"})  # doctest: +SKIP
+    >>> from rerankit.testing.servers import RerankServer
+    >>> with RerankServer("pinecone") as server:
+    ...     reranker = Reranker("pinecone/bge-reranker-v2-m3", base_url=server.base_url, api_key="test-key", parameters={"truncate": "END"})
+    ...     response = reranker.rerank("what is BM25?", ["a fruit", "BM25 is a ranking function"])
+    ...     sent = server.requests[0].json
+    >>> response.results[0].index, sent["parameters"], reranker.backend.max_documents_per_request
+    (1, {'truncate': 'END'}, 100)
     """
 
     name = "pinecone"
     default_base_url = "https://api.pinecone.io"  # _internal/constants.py DEFAULT_BASE_URL
     api_key_env = ("PINECONE_API_KEY",)
-    documents_limit = 100
+    max_documents_per_request = min(MODEL_DOCUMENT_LIMITS.values())  # each instance: its model's
     auth_header = "Api-Key"  # _internal/http_client.py: headers["Api-Key"] = config.api_key
     auth_scheme = ""
 
@@ -57,24 +105,23 @@ class PineconeBackend(RemoteBackend):
         self,
         model: str,
         *,
-        api_version: str = DEFAULT_API_VERSION,
-        parameters: Mapping[str, Any] | None = None,
-        max_documents_per_request: int | None = None,
+        api_version: str = PineconeOptions.default("api_version"),
+        parameters: Mapping[str, Any] | None = PineconeOptions.default("parameters"),
+        max_documents_per_request: int | None = PineconeOptions.default("max_documents_per_request"),
         **options: Any,
     ) -> None:
-        if not isinstance(api_version, str) or not api_version.strip():
-            raise ConfigurationError(
-                "api_version must be a non-empty string like '2025-10'", provider=self.name
-            )
-        self.api_version = api_version.strip()
+        own = PineconeOptions.validated(
+            {
+                "api_version": api_version,
+                "parameters": parameters,
+                "max_documents_per_request": max_documents_per_request,
+            },
+            provider=self.name,
+        )
+        self.api_version = own.api_version  # request_headers(), read by super().__init__
         super().__init__(model, **options)
-        if parameters is not None and not isinstance(parameters, Mapping):
-            raise ConfigurationError(
-                f"parameters must be a mapping like {{'truncate': 'END'}}, got {type(parameters).__name__}",
-                provider=self.name,
-            )
-        self.parameters = dict(parameters) if parameters is not None else None
-        limit = optional_positive_int("max_documents_per_request", max_documents_per_request, self.name)
+        self.parameters = own.parameters
+        limit = own.max_documents_per_request
         if limit is None:
             limit = MODEL_DOCUMENT_LIMITS.get(model)
         if limit is None:
@@ -110,4 +157,4 @@ class PineconeBackend(RemoteBackend):
         return Usage(search_units=number_at(payload, "usage", "rerank_units"))
 
 
-__all__ = ["DEFAULT_API_VERSION", "MODEL_DOCUMENT_LIMITS", "PineconeBackend"]
+__all__ = ["DEFAULT_API_VERSION", "MODEL_DOCUMENT_LIMITS", "PineconeBackend", "PineconeOptions"]

@@ -18,22 +18,10 @@ from rerankit._chunking import estimate_tokens, estimated_token_offsets
 from rerankit._errors import ConfigurationError
 from rerankit._types import Scores, Usage
 from rerankit.backends._endpoints import BackendHealth
-from rerankit.backends._http import HTTPTransport, Reply, TransportSettings
+from rerankit.backends._http import HTTPTransport, Reply
 from rerankit.backends._responses import scores_in_input_order
+from rerankit.backends._settings import RemoteOptions, TransportSettings
 
-#: Defaults of the options every remote backend takes.
-DEFAULT_TIMEOUT = 30.0
-DEFAULT_MAX_RETRIES = 3
-DEFAULT_MAX_CONCURRENCY = 8
-DEFAULT_MAX_CONNECTIONS = 64
-DEFAULT_MAX_RETRY_WAIT = 60.0
-DEFAULT_BACKOFF_BASE = 0.5
-DEFAULT_BREAKER_THRESHOLD = 3
-DEFAULT_BREAKER_COOLDOWN = 5.0
-DEFAULT_BREAKER_MAX_COOLDOWN = 30.0
-DEFAULT_RETRY_BUDGET_RATIO = 0.2
-DEFAULT_RETRY_BUDGET_FLOOR = 2.0
-DEFAULT_RETRY_BUDGET_WINDOW = 10.0
 #: Tokens kept free beside the query for a provider's special and prompt tokens, when its
 #: per-document limit is a context shared with the query.
 RESERVED_PAIR_TOKENS = 16
@@ -43,7 +31,26 @@ class RemoteBackend:
     """Base of the HTTP backends; see :class:`~rerankit.backends._cohere.CohereBackend` for an example.
 
     Subclasses set the class attributes below and implement :meth:`request_path`,
-    :meth:`request_body` and, when the provider reports cost, :meth:`read_usage`.
+    :meth:`request_body` and, when the provider reports cost, :meth:`read_usage`. A whole
+    backend, here for Jina's wire format against the loopback server that speaks it:
+
+    >>> from rerankit import Reranker
+    >>> from rerankit.testing.servers import RerankServer
+    >>> class MyJina(RemoteBackend):
+    ...     name = "my-jina"
+    ...     default_base_url = "https://api.jina.ai"
+    ...     api_key_env = ("JINA_API_KEY",)
+    ...     max_documents_per_request = 1000
+    ...     def request_path(self):
+    ...         return "/v1/rerank"
+    ...     def request_body(self, query, texts):
+    ...         return {"model": self.model, "query": query, "documents": texts}
+    >>> with RerankServer("jina") as server:
+    ...     backend = MyJina("jina-reranker-v2-base-multilingual", base_url=server.base_url, api_key="test-key")
+    ...     with Reranker(backend) as reranker:
+    ...         response = reranker.rerank("what is BM25?", ["a fruit", "BM25 is a ranking function"])
+    >>> response.backend, response.results[0].index
+    ('my-jina', 1)
     """
 
     #: Spec prefix, also the ``provider`` on errors.
@@ -56,8 +63,9 @@ class RemoteBackend:
     api_key_env: ClassVar[tuple[str, ...]] = ()
     #: Whether calls without a key are refused before any request.
     api_key_required: ClassVar[bool] = True
-    #: The provider's documented most documents per request.
-    documents_limit: ClassVar[int]
+    #: Most documents per request: on the class the provider's documented limit (``None``: no
+    #: count limit), on an instance the one in effect (an option, or what the server reported).
+    max_documents_per_request: int | None
     #: The header the key travels in, and its scheme (``""``: the bare key).
     auth_header: ClassVar[str] = "authorization"
     auth_scheme: ClassVar[str] = "Bearer"
@@ -74,45 +82,85 @@ class RemoteBackend:
         *,
         base_url: str | Sequence[str] | None = None,
         api_key: str | SecretStr | Sequence[str | SecretStr] | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
-        max_connections: int = DEFAULT_MAX_CONNECTIONS,
-        deadline: float | None = None,
-        max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT,
-        backoff_base: float = DEFAULT_BACKOFF_BASE,
-        circuit_breaker: bool = True,
-        breaker_threshold: int = DEFAULT_BREAKER_THRESHOLD,
-        breaker_cooldown: float = DEFAULT_BREAKER_COOLDOWN,
-        breaker_max_cooldown: float = DEFAULT_BREAKER_MAX_COOLDOWN,
-        retry_budget: bool = True,
-        retry_budget_ratio: float = DEFAULT_RETRY_BUDGET_RATIO,
-        retry_budget_floor: float = DEFAULT_RETRY_BUDGET_FLOOR,
-        retry_budget_window: float = DEFAULT_RETRY_BUDGET_WINDOW,
-        max_document_tokens: int | None = None,
+        timeout: float = TransportSettings.default("timeout"),
+        max_retries: int = TransportSettings.default("max_retries"),
+        max_concurrency: int = RemoteOptions.default("max_concurrency"),
+        max_connections: int = TransportSettings.default("max_connections"),
+        deadline: float | None = TransportSettings.default("deadline"),
+        max_retry_wait: float = TransportSettings.default("max_retry_wait"),
+        backoff_base: float = TransportSettings.default("backoff_base"),
+        circuit_breaker: bool = TransportSettings.default("circuit_breaker"),
+        breaker_threshold: int = TransportSettings.default("breaker_threshold"),
+        breaker_cooldown: float = TransportSettings.default("breaker_cooldown"),
+        breaker_max_cooldown: float = TransportSettings.default("breaker_max_cooldown"),
+        retry_budget: bool = TransportSettings.default("retry_budget"),
+        retry_budget_ratio: float = TransportSettings.default("retry_budget_ratio"),
+        retry_budget_floor: float = TransportSettings.default("retry_budget_floor"),
+        retry_budget_window: float = TransportSettings.default("retry_budget_window"),
+        max_document_tokens: int | None = RemoteOptions.default("max_document_tokens"),
     ) -> None:
         """The options every remote backend takes; a provider adds its own and passes these on.
 
-        ``base_url`` may list several endpoints (replicas, regions), each with its own circuit
-        breaker and pools; ``api_key`` is one key for all or a list with one per endpoint. See
-        docs/errors.md#options and docs/reliability.md for the breaker and retry-budget options.
+        Every option is checked here, once (:class:`~rerankit.backends._settings.RemoteOptions`
+        and :class:`~rerankit.backends._settings.TransportSettings`); see
+        the options table of docs/errors.md and, for breakers and retry budgets, docs/reliability.md.
 
-        ``max_document_tokens`` is the (query + document) token limit of a server that rejects
-        longer pairs (a self-hosted TEI's ``max_input_length``, say): documents are cut to it
-        client-side, and ``long_documents="chunk"`` windows fit it. ``None`` (default): the
-        provider's documented limit, if any. Tokens are counted by the conservative
-        :func:`rerankit._chunking.estimate_tokens` (docs/long-documents.md).
+        Args:
+            model: The provider's model id (the part of the spec after ``<backend>/``).
+            base_url: One address or a list of them (replicas, regions), ``http(s)://host[:port][/prefix]``
+                without credentials; each request goes to the healthy one with the fewest requests
+                in flight, each has its own circuit breaker and pools. Defaults to the provider's
+                address (or its ``base_url_env`` variable; some providers need one).
+            api_key: One key for all addresses, or a list with one per address; a string or a
+                ``SecretStr``, never logged. Defaults to the provider's ``api_key_env`` variable.
+            timeout: Seconds each step of one request (connect, write, read) may take. Defaults to 30.
+            max_retries: Retries after the first attempt, for 408, 409, 425, 429, 500, 502, 503
+                and 504 answers, timeouts and dropped connections. Defaults to 3.
+            max_concurrency: Requests one call has in flight at once: the parts of a split call run
+                this many at a time. Defaults to 8.
+            max_connections: Connections kept open per endpoint, shared by all calls. Defaults to 64.
+            deadline: Seconds a whole part may take, retries and waits included; ``None``: no
+                deadline. Defaults to None.
+            max_retry_wait: Cap in seconds on any one wait between attempts, ``Retry-After``
+                included. Defaults to 60.
+            backoff_base: First backoff in seconds when the provider sends no ``Retry-After``; it
+                doubles each retry, plus up to ``backoff_base`` of jitter. Defaults to 0.5.
+            circuit_breaker: Whether each endpoint has a circuit breaker. Defaults to True.
+            breaker_threshold: Consecutive failed calls that open an endpoint's breaker. Defaults to 3.
+            breaker_cooldown: First cool-down in seconds, doubled at each re-opening. Defaults to 5.
+            breaker_max_cooldown: Cap on the cool-down in seconds; at least ``breaker_cooldown``.
+                Defaults to 30.
+            retry_budget: Whether retries are limited to a share of recent requests. Defaults to True.
+            retry_budget_ratio: Retries allowed per first attempt over the window. Defaults to 0.2.
+            retry_budget_floor: Retries per second allowed whatever the traffic. Defaults to 2.
+            retry_budget_window: Seconds requests and retries count for the budget. Defaults to 10.
+            max_document_tokens: The (query + document) token limit of a server that rejects
+                longer pairs (a self-hosted TEI's ``max_input_length``, say): documents are cut to
+                it client-side, and ``long_documents="chunk"`` windows fit it. Tokens are counted
+                by the conservative :func:`rerankit._chunking.estimate_tokens`
+                (docs/long-documents.md). ``None``: the provider's documented limit,
+                if any. Defaults to None.
+
+        Raises:
+            ConfigurationError: ``model`` is blank, an option breaks its rule (the message names
+                each bad one), or the address or a required key is missing.
         """
         if not isinstance(model, str) or not model.strip():
             raise ConfigurationError(
                 f"{self.name} needs a model id, like '{self.name}/<model>'", provider=self.name
             )
+        if not hasattr(self, "max_documents_per_request"):
+            raise TypeError(
+                f"{type(self).__name__} must set the class attribute max_documents_per_request "
+                "(the provider's documented most documents per request; None: no count limit)"
+            )
         self.model = model
-        self.max_concurrency = positive_int("max_concurrency", max_concurrency, self.name)
-        self.max_documents_per_request = self.documents_limit
-        self.max_document_tokens = optional_positive_int(
-            "max_document_tokens", max_document_tokens, self.name
+        options = RemoteOptions.validated(
+            {"max_concurrency": max_concurrency, "max_document_tokens": max_document_tokens},
+            provider=self.name,
         )
+        self.max_concurrency = options.max_concurrency
+        self.max_document_tokens = options.max_document_tokens
         self.transport = HTTPTransport(
             TransportSettings(
                 provider=self.name,
@@ -126,7 +174,7 @@ class RemoteBackend:
                 deadline=deadline,
                 max_retry_wait=max_retry_wait,
                 backoff_base=backoff_base,
-                max_connections=positive_int("max_connections", max_connections, self.name),
+                max_connections=max_connections,
                 circuit_breaker=circuit_breaker,
                 breaker_threshold=breaker_threshold,
                 breaker_cooldown=breaker_cooldown,
@@ -300,47 +348,4 @@ class RemoteBackend:
         return SecretStr(api_key.strip()) if api_key is not None else None
 
 
-def positive_int(option: str, value: Any, provider: str) -> int:
-    """``value`` if it is an integer of at least 1, else a :class:`ConfigurationError`."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigurationError(
-            f"{option} must be an integer of at least 1, got {value!r}", provider=provider
-        )
-    return value
-
-
-def optional_positive_int(option: str, value: Any, provider: str) -> int | None:
-    """``value`` if it is ``None`` or an integer of at least 1, else a :class:`ConfigurationError`."""
-    return None if value is None else positive_int(option, value, provider)
-
-
-def optional_int_between(option: str, value: Any, low: int, high: int, provider: str) -> int | None:
-    """``value`` if it is ``None`` or an integer in ``low..high``, else a :class:`ConfigurationError`."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ConfigurationError(
-            f"{option} must be an integer from {low} to {high}, got {value!r}", provider=provider
-        )
-    return value
-
-
-__all__ = [
-    "DEFAULT_BACKOFF_BASE",
-    "DEFAULT_BREAKER_COOLDOWN",
-    "DEFAULT_BREAKER_MAX_COOLDOWN",
-    "DEFAULT_BREAKER_THRESHOLD",
-    "DEFAULT_MAX_CONCURRENCY",
-    "DEFAULT_MAX_CONNECTIONS",
-    "DEFAULT_MAX_RETRIES",
-    "DEFAULT_MAX_RETRY_WAIT",
-    "DEFAULT_RETRY_BUDGET_FLOOR",
-    "DEFAULT_RETRY_BUDGET_RATIO",
-    "DEFAULT_RETRY_BUDGET_WINDOW",
-    "DEFAULT_TIMEOUT",
-    "RESERVED_PAIR_TOKENS",
-    "RemoteBackend",
-    "optional_int_between",
-    "optional_positive_int",
-    "positive_int",
-]
+__all__ = ["RESERVED_PAIR_TOKENS", "RemoteBackend"]

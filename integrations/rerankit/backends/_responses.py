@@ -4,7 +4,7 @@ Successful answers: providers disagree on the shape of a rerank answer (see the 
 reference): the list is under ``results``, ``data``, or is the body itself; each item's score is
 ``relevance_score`` or ``score``; the echoed document is a string or an object; DeepInfra sends bare
 ``scores`` in input order. :func:`parse_scores` accepts all of them and checks everything it can:
-indices are integers, in range and unique; every document sent is back (unless ``top_n`` was sent);
+indices are integers, in range and unique; every document sent is back;
 scores are finite numbers; an echoed document text matches the one sent at that index. Anything
 else raises :class:`~rerankit.MalformedResponseError` quoting the status and request id.
 
@@ -74,11 +74,22 @@ RESULT_LIST_KEYS = ("results", "data")
 SCORE_KEYS = ("relevance_score", "score")
 
 
-def parse_scores(reply: Reply, texts: Sequence[str], *, top_n: int | None = None) -> dict[int, float]:
-    """Map each returned document index to its score, after checking the answer can be trusted.
+def parse_scores(reply: Reply, texts: Sequence[str]) -> dict[int, float]:
+    """Each document's score by its index in ``texts``, after checking the answer can be trusted.
 
-    ``texts`` are the documents sent, in order; ``top_n`` the cut sent to the provider, if any
-    (without it every document must come back).
+    ``texts`` are the documents sent, in order; every one of them must come back.
+
+    Args:
+        reply: The provider's 2xx answer.
+        texts: The documents sent, in order.
+
+    Returns:
+        Document index -> score, in the order the answer lists them.
+
+    Raises:
+        MalformedResponseError: The answer has no result list, an index out of range or listed
+            twice, a document without a score, a score that is not a finite number, or an echoed
+            document that is not the one sent at its index.
 
     >>> reply = Reply("demo", 200, {"results": [{"index": 1, "relevance_score": 0.9}, {"index": 0, "score": 0.1}]}, None)
     >>> parse_scores(reply, ["a", "b"])
@@ -86,28 +97,30 @@ def parse_scores(reply: Reply, texts: Sequence[str], *, top_n: int | None = None
     """
     payload = reply.payload
     if isinstance(payload, dict) and "scores" in payload and not _result_list(payload):
-        scores = _scores_in_input_order(reply, payload["scores"], len(texts))
+        scores = _positional_scores(reply, payload["scores"], len(texts))
     else:
         items = _result_list(payload)
         if items is None:
             raise reply.malformed(f"no result list ({_describe_shape(payload)})")
         if items and all(_is_number(item) for item in items):
-            scores = _scores_in_input_order(reply, items, len(texts))
+            scores = _positional_scores(reply, items, len(texts))
         else:
             scores = _indexed_scores(reply, items, texts)
-    expected = len(texts) if top_n is None else min(top_n, len(texts))
-    if len(scores) < expected and top_n is None:
+    if len(scores) < len(texts):
         missing = [index for index in range(len(texts)) if index not in scores]
         raise reply.malformed(
             f"{len(scores)} scores for {len(texts)} documents; no score for document(s) {_first(missing)}"
         )
-    if len(scores) > expected:
-        raise reply.malformed(f"{len(scores)} results for a top_n of {top_n}")
     return scores
 
 
 def scores_in_input_order(reply: Reply, texts: Sequence[str]) -> list[float]:
-    """One score per text sent, in input order (every text must have come back)."""
+    """One score per text sent, in input order: :func:`parse_scores` as a list.
+
+    >>> reply = Reply("demo", 200, {"results": [{"index": 1, "relevance_score": 0.9}, {"index": 0, "score": 0.1}]}, None)
+    >>> scores_in_input_order(reply, ["a", "b"])
+    [0.1, 0.9]
+    """
     scores = parse_scores(reply, texts)
     return [scores[index] for index in range(len(texts))]
 
@@ -144,7 +157,8 @@ def _result_list(payload: Any) -> list[Any] | None:
     return None
 
 
-def _scores_in_input_order(reply: Reply, values: Any, count: int) -> dict[int, float]:
+def _positional_scores(reply: Reply, values: Any, count: int) -> dict[int, float]:
+    """A bare list of scores, one per document in input order, keyed by index (as :func:`parse_scores` returns)."""
     if not isinstance(values, list):
         raise reply.malformed(f"'scores' is {type(values).__name__}, expected a list")
     if len(values) != count:
@@ -153,6 +167,7 @@ def _scores_in_input_order(reply: Reply, values: Any, count: int) -> dict[int, f
 
 
 def _indexed_scores(reply: Reply, items: list[Any], texts: Sequence[str]) -> dict[int, float]:
+    """Result objects that each name their document's ``index``, keyed by it."""
     scores: dict[int, float] = {}
     for position, item in enumerate(items):
         if not isinstance(item, dict):

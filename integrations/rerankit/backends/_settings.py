@@ -1,7 +1,11 @@
-"""The options every remote backend shares, validated once by pydantic (:class:`TransportSettings`).
+"""The options every remote backend takes, each declared once: :class:`RemoteOptions` (what
+:class:`~rerankit.backends.RemoteBackend` itself keeps) and :class:`TransportSettings` (what the
+HTTP transport uses).
 
-A bad value raises :class:`~rerankit.ConfigurationError` naming the option, when the
-reranker is built.
+Both are :class:`~rerankit._options.Options`: a bad value raises
+:class:`~rerankit.ConfigurationError` naming the option, the rule and the value got (never a key),
+when the reranker is built. Their field defaults are the signature defaults of
+``RemoteBackend.__init__``.
 """
 
 from __future__ import annotations
@@ -9,60 +13,107 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 
 from rerankit._errors import ConfigurationError
+from rerankit._options import Options, describe_invalid
 
 
-class TransportSettings(BaseModel):
-    """The options every remote backend shares, validated once.
+class RemoteOptions(Options):
+    """What :class:`~rerankit.backends.RemoteBackend` keeps beside the transport.
+
+    >>> RemoteOptions.default("max_concurrency")
+    8
+    >>> RemoteOptions.validated({"max_concurrency": 0}, provider="cohere")
+    Traceback (most recent call last):
+    ...
+    rerankit.ConfigurationError: max_concurrency must be an integer of at least 1, got 0 (provider=cohere)
+    """
+
+    max_concurrency: int = Field(
+        default=8, ge=1, description="Requests one call has in flight at once (the parts of a split call)."
+    )
+    max_document_tokens: int | None = Field(
+        default=None,
+        ge=1,
+        description="(Query + document) token limit of a server that rejects longer pairs; documents "
+        "are cut to it client-side. None: the provider's documented limit, if any.",
+    )
+
+
+class TransportSettings(Options):
+    """The options of the one HTTP transport, validated once.
 
     ``base_url`` is one address or several (replicas); ``api_key`` one key for all of them or a
-    tuple with one per address.
+    tuple with one per address. Built directly, a bad value raises
+    :class:`~rerankit.ConfigurationError` too (with ``provider`` set).
 
     >>> TransportSettings(provider="cohere", base_url="https://api.cohere.com/").base_url
     ('https://api.cohere.com',)
+    >>> TransportSettings(provider="cohere", base_url="https://api.cohere.com", timeout=0)
+    Traceback (most recent call last):
+    ...
+    rerankit.ConfigurationError: timeout must be a number greater than 0, got 0 (provider=cohere)
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, hide_input_in_errors=True)
-
-    provider: str
-    base_url: tuple[str, ...]
-    api_key: SecretStr | tuple[SecretStr, ...] | None = None
-    auth_scheme: str = "Bearer"
-    #: The header the key travels in; with a scheme of ``""`` the key is sent bare (Pinecone's ``Api-Key``).
-    auth_header: str = "authorization"
-    #: Headers every request carries besides the key (an API version, for instance).
-    headers: dict[str, str] = Field(default_factory=dict)
-    timeout: float = Field(default=30.0, gt=0)
-    max_retries: int = Field(default=3, ge=0)
-    deadline: float | None = Field(default=None, gt=0)
-    max_retry_wait: float = Field(default=60.0, ge=0)
-    backoff_base: float = Field(default=0.5, ge=0)
-    max_connections: int = Field(default=64, ge=1)
-    circuit_breaker: bool = True
-    breaker_threshold: int = Field(default=3, ge=1)
-    breaker_cooldown: float = Field(default=5.0, gt=0)
-    breaker_max_cooldown: float = Field(default=30.0, gt=0)
-    retry_budget: bool = True
-    retry_budget_ratio: float = Field(default=0.2, ge=0)
-    retry_budget_floor: float = Field(default=2.0, ge=0)
-    retry_budget_window: float = Field(default=10.0, gt=0)
+    provider: str = Field(description="The backend's name, on errors and logs.")
+    base_url: tuple[str, ...] = Field(
+        description="One address or a list of them (replicas, regions), each http(s) without credentials."
+    )
+    api_key: SecretStr | tuple[SecretStr, ...] | None = Field(
+        default=None, description="One key for all addresses, or one per address; None: no key."
+    )
+    auth_scheme: str = Field(
+        default="Bearer", description="The key's scheme in its header; '': the bare key (Pinecone's Api-Key)."
+    )
+    auth_header: str = Field(default="authorization", description="The header the key travels in.")
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Headers every request carries besides the key (an API version)."
+    )
+    timeout: float = Field(default=30.0, gt=0, description="Seconds each step of one request may take.")
+    max_retries: int = Field(default=3, ge=0, description="Retries after the first attempt.")
+    deadline: float | None = Field(
+        default=None,
+        gt=0,
+        description="Seconds a whole part may take, retries and waits included; None: no deadline.",
+    )
+    max_retry_wait: float = Field(
+        default=60.0, ge=0, description="Cap on any one wait between attempts, Retry-After included."
+    )
+    backoff_base: float = Field(
+        default=0.5, ge=0, description="First backoff without a Retry-After; doubled each retry, plus jitter."
+    )
+    max_connections: int = Field(
+        default=64, ge=1, description="Connections kept open per endpoint, shared by all calls."
+    )
+    circuit_breaker: bool = Field(default=True, description="A circuit breaker per endpoint.")
+    breaker_threshold: int = Field(
+        default=3, ge=1, description="Consecutive failed calls that open an endpoint's breaker."
+    )
+    breaker_cooldown: float = Field(
+        default=5.0, gt=0, description="First cool-down in seconds, doubled at each re-opening."
+    )
+    breaker_max_cooldown: float = Field(
+        default=30.0, gt=0, description="Cap on the cool-down, in seconds (at least breaker_cooldown)."
+    )
+    retry_budget: bool = Field(default=True, description="Retries limited to a share of recent requests.")
+    retry_budget_ratio: float = Field(
+        default=0.2, ge=0, description="Retries allowed per first attempt over the window."
+    )
+    retry_budget_floor: float = Field(
+        default=2.0, ge=0, description="Retries per second allowed whatever the traffic."
+    )
+    retry_budget_window: float = Field(
+        default=10.0, gt=0, description="Seconds requests and retries count for the budget."
+    )
 
     def __init__(self, **values: Any) -> None:
         try:
             super().__init__(**values)
         except ValidationError as exc:
+            provider = values.get("provider")
             raise ConfigurationError(
-                _describe_invalid_options(exc), provider=values.get("provider")
+                describe_invalid(exc, type(self)), provider=provider if isinstance(provider, str) else None
             ) from None
 
     @field_validator("base_url", mode="before")
@@ -107,7 +158,7 @@ def _checked_base_url(base_url: str) -> str:
     try:
         url = httpx.URL(base_url)
     except httpx.InvalidURL as exc:
-        raise ValueError(f"not a valid address: {exc}") from None
+        raise ValueError(f"is not a valid address: {exc}") from None
     if url.scheme not in ("http", "https") or not url.host:
         raise ValueError("must be an http(s) address like 'https://host[:port][/prefix]'")
     if url.userinfo:
@@ -117,12 +168,4 @@ def _checked_base_url(base_url: str) -> str:
     return str(url).rstrip("/")
 
 
-def _describe_invalid_options(exc: ValidationError) -> str:
-    problems = [
-        f"{'.'.join(str(part) for part in error['loc'])}: {error['msg'].removeprefix('Value error, ')}"
-        for error in exc.errors(include_url=False, include_input=False)
-    ]
-    return "invalid option(s): " + "; ".join(problems)
-
-
-__all__ = ["TransportSettings"]
+__all__ = ["RemoteOptions", "TransportSettings"]

@@ -9,20 +9,35 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field
 
 from rerankit._errors import ConfigurationError
+from rerankit._options import Options
 from rerankit._types import Scores, Usage
 from rerankit.backends._http import Reply
-from rerankit.backends._remote import RemoteBackend, positive_int
+from rerankit.backends._remote import RemoteBackend
 from rerankit.backends._responses import scores_in_input_order
 from rerankit.backends._splitting import json_string_bytes, pack_by_cost
 
-#: ``--payload-limit`` default, in bytes (router/src/main.rs: ``default_value = "2000000"``); not in /info.
-DEFAULT_PAYLOAD_LIMIT = 2_000_000
-#: ``truncation_direction`` values TEI accepts (types.rs ``TruncationDirection``: ``Left``/``Right``,
-#: aliases ``left``/``right``).
-TRUNCATION_DIRECTIONS = ("Left", "Right", "left", "right")
+
+class TEIOptions(Options):
+    """The options of :class:`TEIBackend` beside those of every remote backend."""
+
+    truncate: bool | None = Field(
+        default=None, description="Sent as truncate; None: the server's --auto-truncate (on since TEI 1.9)."
+    )
+    # types.rs TruncationDirection: Left/Right, with the aliases left/right.
+    truncation_direction: Literal["Left", "Right", "left", "right"] | None = Field(
+        default=None, description="Which end truncation cuts; None: TEI's default, Right."
+    )
+    raw_scores: bool = Field(default=False, description="Ask for logits instead of sigmoid scores.")
+    # router/src/main.rs: --payload-limit, default_value = "2000000"; not in /info.
+    payload_limit: int = Field(default=2_000_000, ge=1, description="The server's --payload-limit in bytes.")
+    max_client_batch_size: int | None = Field(
+        default=None, ge=1, description="Texts per request, instead of reading GET /info; None: ask /info."
+    )
 
 
 class TEIBackend(RemoteBackend):
@@ -36,61 +51,70 @@ class TEIBackend(RemoteBackend):
     servers started with ``--api-key``. Usage is the ``x-compute-tokens`` header.
 
     Args:
-        model: the model the server serves, as ``/info`` names it.
-        truncate: send ``truncate`` (``None``: the server's ``--auto-truncate``, on by default
-            since TEI 1.9).
-        truncation_direction: ``"Left"`` or ``"Right"`` (``None``: TEI's default, right).
-        raw_scores: ask for logits instead of sigmoid scores. Defaults to ``False``.
-        payload_limit: the server's ``--payload-limit`` in bytes. Defaults to 2,000,000.
-        max_client_batch_size: skip ``/info`` and split to this many texts per request.
-        **options: the options of every remote backend (``timeout``, ``max_retries``, ...).
+        model: The model the server serves, as ``/info`` names it.
+        truncate: Send ``truncate``; ``None``: the server's ``--auto-truncate`` (on by default
+            since TEI 1.9). Defaults to None.
+        truncation_direction: ``"Left"`` or ``"Right"`` (or TEI's aliases ``"left"``, ``"right"``);
+            ``None``: TEI's default, right. Defaults to None.
+        raw_scores: Ask for logits instead of sigmoid scores. Defaults to False.
+        payload_limit: The server's ``--payload-limit`` in bytes. Defaults to 2,000,000.
+        max_client_batch_size: Skip ``/info`` and split to this many texts per request.
+            Defaults to None (read ``/info``).
+        **options: The options of every remote backend (``timeout``, ``max_retries``, ...; see
+            :class:`~rerankit.backends.RemoteBackend`).
+
+    Raises:
+        ConfigurationError: An option breaks its rule or no address is given or set; on first
+            use, the server serves another model or an embedding model.
+
+    Here against the loopback server that speaks TEI's format (its ``/info`` says 32 a request):
 
     >>> from rerankit import Reranker
-    >>> reranker = Reranker("tei/BAAI/bge-reranker-base", base_url="http://localhost:8080")  # doctest: +SKIP
+    >>> from rerankit.testing.servers import RerankServer
+    >>> with RerankServer("tei", api_key=None) as server:
+    ...     reranker = Reranker("tei/BAAI/bge-reranker-base", base_url=server.base_url)
+    ...     response = reranker.rerank("what is BM25?", ["a fruit", "BM25 is a ranking function"])
+    >>> response.results[0].index, reranker.backend.max_documents_per_request
+    (1, 32)
     """
 
     name = "tei"
     base_url_env = ("RERANKIT_TEI_URL",)
     api_key_env = ("RERANKIT_TEI_API_KEY",)
     api_key_required = False  # --api-key is optional (router/src/main.rs)
-    documents_limit = 32  # --max-client-batch-size default (router/src/main.rs), until /info says
+    max_documents_per_request = 32  # --max-client-batch-size default (router/src/main.rs), until /info says
 
     def __init__(
         self,
         model: str,
         *,
-        truncate: bool | None = None,
-        truncation_direction: str | None = None,
-        raw_scores: bool = False,
-        payload_limit: int = DEFAULT_PAYLOAD_LIMIT,
-        max_client_batch_size: int | None = None,
+        truncate: bool | None = TEIOptions.default("truncate"),
+        truncation_direction: str | None = TEIOptions.default("truncation_direction"),
+        raw_scores: bool = TEIOptions.default("raw_scores"),
+        payload_limit: int = TEIOptions.default("payload_limit"),
+        max_client_batch_size: int | None = TEIOptions.default("max_client_batch_size"),
         **options: Any,
     ) -> None:
+        own = TEIOptions.validated(
+            {
+                "truncate": truncate,
+                "truncation_direction": truncation_direction,
+                "raw_scores": raw_scores,
+                "payload_limit": payload_limit,
+                "max_client_batch_size": max_client_batch_size,
+            },
+            provider=self.name,
+        )
         super().__init__(model, **options)
-        if truncate is not None and not isinstance(truncate, bool):
-            raise ConfigurationError(
-                f"truncate must be True, False or None, got {truncate!r}", provider=self.name
-            )
-        if truncation_direction is not None and truncation_direction not in TRUNCATION_DIRECTIONS:
-            raise ConfigurationError(
-                f"truncation_direction must be 'Left' or 'Right', got {truncation_direction!r}",
-                provider=self.name,
-            )
-        if not isinstance(raw_scores, bool):
-            raise ConfigurationError(
-                f"raw_scores must be True or False, got {raw_scores!r}", provider=self.name
-            )
-        self.truncate = truncate
-        self.truncation_direction = truncation_direction
-        self.raw_scores = raw_scores
-        self.payload_limit = positive_int("payload_limit", payload_limit, self.name)
+        self.truncate = own.truncate
+        self.truncation_direction = own.truncation_direction
+        self.raw_scores = own.raw_scores
+        self.payload_limit = own.payload_limit
         #: What ``GET /info`` answered (``None`` until read, or when ``max_client_batch_size`` is given).
         self.info: dict[str, Any] | None = None
-        self._limits_known = max_client_batch_size is not None
-        if max_client_batch_size is not None:
-            self.max_documents_per_request = positive_int(
-                "max_client_batch_size", max_client_batch_size, self.name
-            )
+        self._limits_known = own.max_client_batch_size is not None
+        if own.max_client_batch_size is not None:
+            self.max_documents_per_request = own.max_client_batch_size
         self._info_lock = threading.Lock()
 
     # -- limits from GET /info -------------------------------------------------------------------
@@ -176,4 +200,4 @@ class TEIBackend(RemoteBackend):
         return Scores(values=scores_in_input_order(reply, texts), usage=usage)
 
 
-__all__ = ["DEFAULT_PAYLOAD_LIMIT", "TEIBackend"]
+__all__ = ["TEIBackend", "TEIOptions"]

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field
+
 from rerankit._errors import ConfigurationError
+from rerankit._options import Options
 from rerankit._types import Usage
-from rerankit.backends._remote import RemoteBackend, optional_positive_int
+from rerankit.backends._remote import RemoteBackend
 from rerankit.backends._responses import whole_number_at
 from rerankit.backends._splitting import pack_by_cost, utf8_bytes
 
@@ -44,6 +47,20 @@ def estimated_tokens(text: str) -> int:
     return utf8_bytes(text) + SPECIAL_TOKENS_PER_TEXT
 
 
+class VoyageOptions(Options):
+    """The options of :class:`VoyageBackend` beside those of every remote backend."""
+
+    truncation: bool | None = Field(
+        default=None,
+        description="Sent as truncation; None: Voyage's default, true (over-long texts are truncated).",
+    )
+    max_total_tokens: int | None = Field(
+        default=None,
+        ge=1,
+        description="The total-token limit of a request; None: the model's documented one.",
+    )
+
+
 class VoyageBackend(RemoteBackend):
     """Scores with Voyage's ``/v1/rerank``; the key comes from ``api_key`` or ``VOYAGE_API_KEY``.
 
@@ -54,37 +71,47 @@ class VoyageBackend(RemoteBackend):
     Args:
         model: ``rerank-2.5``, ``rerank-2.5-lite``, ``rerank-2``, ``rerank-2-lite``, ``rerank-1`` or
             ``rerank-lite-1``; another model needs ``max_total_tokens``.
-        truncation: send ``truncation`` (``None``: Voyage's default, true: over-long queries and
-            documents are truncated; false: they are a 400).
-        max_total_tokens: the total-token limit, for a model not listed above.
-        **options: the options of every remote backend (``timeout``, ``max_retries``, ...).
+        truncation: Send ``truncation``; ``None``: Voyage's default, true (over-long queries and
+            documents are truncated); false: they are a 400. Defaults to None.
+        max_total_tokens: The total-token limit, for a model not listed above. Defaults to None
+            (the listed model's limit).
+        **options: The options of every remote backend (``timeout``, ``max_retries``, ...; see
+            :class:`~rerankit.backends.RemoteBackend`).
+
+    Raises:
+        ConfigurationError: An option breaks its rule, the model has no known limit and
+            ``max_total_tokens`` is not given, or no key is given or set.
+
+    Here against the loopback server that speaks Voyage's format:
 
     >>> from rerankit import Reranker
-    >>> reranker = Reranker("voyage/rerank-2.5", api_key="...")  # doctest: +SKIP
+    >>> from rerankit.testing.servers import RerankServer
+    >>> with RerankServer("voyage") as server:
+    ...     reranker = Reranker("voyage/rerank-2.5", base_url=server.base_url, api_key="test-key")
+    ...     response = reranker.rerank("what is BM25?", ["a fruit", "BM25 is a ranking function"])
+    >>> response.results[0].index, reranker.backend.max_total_tokens
+    (1, 600000)
     """
 
     name = "voyage"
     default_base_url = "https://api.voyageai.com"  # util.py: api_base default "https://api.voyageai.com/v1"
     api_key_env = ("VOYAGE_API_KEY",)  # util.py: os.environ.get("VOYAGE_API_KEY")
-    documents_limit = 1000  # reference: "The number of documents cannot exceed 1,000."
+    max_documents_per_request = 1000  # reference: "The number of documents cannot exceed 1,000."
 
     def __init__(
         self,
         model: str,
         *,
-        truncation: bool | None = None,
-        max_total_tokens: int | None = None,
+        truncation: bool | None = VoyageOptions.default("truncation"),
+        max_total_tokens: int | None = VoyageOptions.default("max_total_tokens"),
         **options: Any,
     ) -> None:
+        own = VoyageOptions.validated(
+            {"truncation": truncation, "max_total_tokens": max_total_tokens}, provider=self.name
+        )
         super().__init__(model, **options)
-        if truncation is not None and not isinstance(truncation, bool):
-            raise ConfigurationError(
-                f"truncation must be True, False or None, got {truncation!r}", provider=self.name
-            )
-        self.truncation = truncation
-        total = optional_positive_int("max_total_tokens", max_total_tokens, self.name)
-        if total is None:
-            total = MODEL_TOTAL_TOKENS.get(model)
+        self.truncation = own.truncation
+        total = own.max_total_tokens if own.max_total_tokens is not None else MODEL_TOTAL_TOKENS.get(model)
         if total is None:
             raise ConfigurationError(
                 f"voyage model {model!r} has no known total-token limit; pass max_total_tokens=... "
@@ -114,4 +141,4 @@ class VoyageBackend(RemoteBackend):
         return Usage(tokens=whole_number_at(payload, "usage", "total_tokens"))
 
 
-__all__ = ["MODEL_TOTAL_TOKENS", "VoyageBackend", "estimated_tokens"]
+__all__ = ["MODEL_TOTAL_TOKENS", "VoyageBackend", "VoyageOptions", "estimated_tokens"]

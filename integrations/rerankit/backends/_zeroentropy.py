@@ -7,9 +7,11 @@ the official SDK (zeroentropy-ai/zeroentropy-python: ``types/model_rerank_params
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from rerankit._errors import ConfigurationError
+from pydantic import Field
+
+from rerankit._options import Options
 from rerankit._types import Usage
 from rerankit.backends._remote import RemoteBackend
 from rerankit.backends._responses import whole_number_at
@@ -20,8 +22,16 @@ PAYLOAD_LIMIT = 5_000_000
 #: "The 'bytes' used by a request is calculated as sum(150 + query.encode('utf-8') +
 #: d.encode('utf-8') for d in documents)." (API reference, models/rerank)
 BYTES_PER_DOCUMENT = 150
-#: model_rerank_params.py: ``latency: Optional[Literal["fast", "slow"]]``
-LATENCIES = ("fast", "slow")
+
+
+class ZeroEntropyOptions(Options):
+    """The options of :class:`ZeroEntropyBackend` beside those of every remote backend."""
+
+    # model_rerank_params.py: ``latency: Optional[Literal["fast", "slow"]]``
+    latency: Literal["fast", "slow"] | None = Field(
+        default=None,
+        description="Sent as latency; None: fast, falling back to slow past the fast rate limit.",
+    )
 
 
 class ZeroEntropyBackend(RemoteBackend):
@@ -34,26 +44,37 @@ class ZeroEntropyBackend(RemoteBackend):
 
     Args:
         model: ``zerank-2``, ``zerank-1`` or ``zerank-1-small``.
-        latency: ``"fast"`` or ``"slow"`` (``None``: fast, falling back to slow when the fast rate
-            limit is exceeded).
-        **options: the options of every remote backend (``timeout``, ``max_retries``, ...).
+        latency: ``"fast"`` or ``"slow"``; ``None``: not sent (fast, falling back to slow when the
+            fast rate limit is exceeded). Defaults to None.
+        **options: The options of every remote backend (``timeout``, ``max_retries``, ...; see
+            :class:`~rerankit.backends.RemoteBackend`).
+
+    Raises:
+        ConfigurationError: ``latency`` is not one of its choices, or no key is given or set.
+
+    Here against the loopback server that speaks ZeroEntropy's format:
 
     >>> from rerankit import Reranker
-    >>> reranker = Reranker("zeroentropy/zerank-2", api_key="...")  # doctest: +SKIP
+    >>> from rerankit.testing.servers import RerankServer
+    >>> with RerankServer("zeroentropy") as server:
+    ...     reranker = Reranker("zeroentropy/zerank-2", base_url=server.base_url, api_key="test-key", latency="slow")
+    ...     response = reranker.rerank("what is BM25?", ["a fruit", "BM25 is a ranking function"])
+    ...     sent = server.requests[0].json
+    >>> response.results[0].index, sent["latency"]
+    (1, 'slow')
     """
 
     name = "zeroentropy"
     default_base_url = "https://api.zeroentropy.dev"  # _client.py: "https://api.zeroentropy.dev/v1"
     api_key_env = ("ZEROENTROPY_API_KEY",)  # _client.py: os.environ.get("ZEROENTROPY_API_KEY")
-    documents_limit = None  # type: ignore[assignment]  # no count is documented; the limit is bytes
+    max_documents_per_request = None  # no count is documented; the limit is bytes
 
-    def __init__(self, model: str, *, latency: str | None = None, **options: Any) -> None:
+    def __init__(
+        self, model: str, *, latency: str | None = ZeroEntropyOptions.default("latency"), **options: Any
+    ) -> None:
+        own = ZeroEntropyOptions.validated({"latency": latency}, provider=self.name)
         super().__init__(model, **options)
-        if latency is not None and latency not in LATENCIES:
-            raise ConfigurationError(
-                f"latency must be 'fast', 'slow' or None, got {latency!r}", provider=self.name
-            )
-        self.latency = latency
+        self.latency = own.latency
 
     def split_request(self, query: str, texts: list[str]) -> list[list[str]]:
         """Cut ``texts`` so that each request's payload stays within 5,000,000 bytes."""
@@ -75,4 +96,4 @@ class ZeroEntropyBackend(RemoteBackend):
         return Usage(tokens=whole_number_at(payload, "total_tokens"))
 
 
-__all__ = ["PAYLOAD_LIMIT", "ZeroEntropyBackend"]
+__all__ = ["PAYLOAD_LIMIT", "ZeroEntropyBackend", "ZeroEntropyOptions"]

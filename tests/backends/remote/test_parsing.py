@@ -10,7 +10,7 @@ import pytest
 
 from rerankit import ConfigurationError, MalformedResponseError, Reranker
 from rerankit.backends._http import Reply, parse_retry_after, provider_message
-from rerankit.backends._responses import parse_scores, scores_in_input_order
+from rerankit.backends._responses import scores_in_input_order
 
 TEXTS = ["alpha", "beta", "gamma"]
 
@@ -102,17 +102,6 @@ def test_untrustworthy_shapes_are_malformed(payload, problem) -> None:
     assert caught.value.status_code == 200
     assert caught.value.request_id == "req-42"
     assert "request_id=req-42" in str(caught.value)
-
-
-def test_top_n_allows_a_partial_answer_but_not_a_longer_one() -> None:
-    partial = {"results": [{"index": 2, "relevance_score": 0.3}]}
-    assert parse_scores(reply(partial), TEXTS, top_n=1) == {2: 0.3}
-    with pytest.raises(MalformedResponseError, match="top_n of 1"):
-        parse_scores(
-            reply({"results": [{"index": 2, "relevance_score": 0.3}, {"index": 0, "relevance_score": 0.1}]}),
-            TEXTS,
-            top_n=1,
-        )
 
 
 @pytest.mark.parametrize(

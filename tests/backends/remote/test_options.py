@@ -1,0 +1,240 @@
+"""The remote backends' options: one model per backend, defaults written once, one message per rule.
+
+Each backend's keyword options are declared once, in an options model (type, bounds, default,
+description); its ``__init__`` signature reads the defaults from there and its docstring documents
+every option. A bad value is refused naming the option, the rule and the value got.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+
+import pytest
+from pydantic import SecretStr
+
+from rerankit import ConfigurationError, Reranker
+from rerankit._options import Options
+from rerankit.backends import (
+    CohereBackend,
+    DeepInfraBackend,
+    GatewayBackend,
+    JinaBackend,
+    ListwiseBackend,
+    MixedbreadBackend,
+    PineconeBackend,
+    RemoteBackend,
+    TEIBackend,
+    VoyageBackend,
+    ZeroEntropyBackend,
+)
+from rerankit.backends._cohere import CohereOptions
+from rerankit.backends._deepinfra import DeepInfraOptions
+from rerankit.backends._gateway import GatewayOptions
+from rerankit.backends._listwise import ListwiseOptions
+from rerankit.backends._pinecone import PineconeOptions
+from rerankit.backends._settings import RemoteOptions, TransportSettings
+from rerankit.backends._tei import TEIOptions
+from rerankit.backends._voyage import VoyageOptions
+from rerankit.backends._zeroentropy import ZeroEntropyOptions
+
+#: Each provider with options of its own, and the model that declares them.
+OWN_OPTIONS: dict[type[RemoteBackend], type[Options]] = {
+    CohereBackend: CohereOptions,
+    DeepInfraBackend: DeepInfraOptions,
+    GatewayBackend: GatewayOptions,
+    ListwiseBackend: ListwiseOptions,
+    PineconeBackend: PineconeOptions,
+    TEIBackend: TEIOptions,
+    VoyageBackend: VoyageOptions,
+    ZeroEntropyBackend: ZeroEntropyOptions,
+}
+#: What the transport model holds that is not a user's option (set by the backend class itself).
+NOT_OPTIONS = {"provider", "auth_scheme", "auth_header", "headers"}
+
+
+def keyword_parameters(function) -> dict[str, inspect.Parameter]:
+    return {
+        name: parameter
+        for name, parameter in inspect.signature(function).parameters.items()
+        if parameter.kind is parameter.KEYWORD_ONLY
+    }
+
+
+def documented_arguments(docstring: str) -> set[str]:
+    """The names listed in a Google-style ``Args:`` section."""
+    section = re.search(r"^\s*Args:\n(.*?)(?:^\s*(?:Raises|Returns|Attributes):|\Z)", docstring, re.M | re.S)
+    assert section, "no Args: section"
+    return set(re.findall(r"^\s{8,12}\**(\w+):", section.group(1), re.M))
+
+
+def test_remote_backend_defaults_come_from_the_options_models_and_are_all_documented() -> None:
+    parameters = keyword_parameters(RemoteBackend.__init__)
+    models = (RemoteOptions, TransportSettings)
+    declared = {name for model in models for name in model.model_fields} - NOT_OPTIONS
+    assert declared == set(parameters)
+    for name in declared - {"base_url", "api_key"}:  # those two are resolved from the environment first
+        model = next(model for model in models if name in model.model_fields)
+        assert parameters[name].default == model.default(name), name
+        assert model.model_fields[name].description, f"{name} has no description"
+    documented = documented_arguments(RemoteBackend.__init__.__doc__)
+    assert set(parameters) | {"model"} <= documented
+    for name in parameters:
+        entry = re.search(
+            rf"^\s+{name}: (.*?)(?=^\s+\w+: |\n\n)", RemoteBackend.__init__.__doc__, re.M | re.S
+        )
+        assert entry and "Defaults to" in entry.group(1), f"{name}: no 'Defaults to ...'"
+
+
+@pytest.mark.parametrize("backend", sorted(OWN_OPTIONS, key=lambda cls: cls.name), ids=lambda cls: cls.name)
+def test_a_provider_declares_each_option_once_and_documents_it(backend: type[RemoteBackend]) -> None:
+    model = OWN_OPTIONS[backend]
+    parameters = keyword_parameters(backend.__init__)
+    assert set(parameters) == set(model.model_fields)
+    for name, parameter in parameters.items():
+        assert parameter.default == model.default(name), name
+        assert model.model_fields[name].description, f"{name} has no description"
+    assert set(parameters) | {"model", "options"} <= documented_arguments(backend.__doc__)
+
+
+@pytest.mark.parametrize("backend", [JinaBackend, MixedbreadBackend], ids=lambda cls: cls.name)
+def test_a_provider_without_options_of_its_own_takes_the_shared_ones(backend) -> None:
+    assert backend.__init__ is RemoteBackend.__init__
+    assert "model" in documented_arguments(backend.__doc__)
+
+
+@pytest.mark.parametrize(
+    ("spec", "options", "message"),
+    [
+        (
+            "cohere/rerank-v3.5",
+            {"max_concurrency": 0},
+            "max_concurrency must be an integer of at least 1, got 0",
+        ),
+        (
+            "cohere/rerank-v3.5",
+            {"max_connections": True},
+            "max_connections must be an integer of at least 1, got True",
+        ),
+        (
+            "cohere/rerank-v3.5",
+            {"max_document_tokens": 0},
+            "max_document_tokens must be an integer of at least 1 (or None), got 0",
+        ),
+        (
+            "cohere/rerank-v3.5",
+            {"timeout": 0, "max_retries": -1},
+            "timeout must be a number greater than 0, got 0; max_retries must be an integer of at least 0, got -1",
+        ),
+        (
+            "cohere/rerank-v3.5",
+            {"max_tokens_per_doc": 0},
+            "max_tokens_per_doc must be an integer of at least 1 (or None), got 0",
+        ),
+        (
+            "cohere/rerank-v3.5",
+            {"priority": 1000},
+            "priority must be an integer from 0 to 999 (or None), got 1000",
+        ),
+        ("gateway/m", {"priority": -1}, "priority must be an integer of at least 0 (or None), got -1"),
+        (
+            "gateway/m",
+            {"max_documents_per_request": 2.5},
+            "max_documents_per_request must be an integer of at least 1, got 2.5",
+        ),
+        (
+            "gateway/m",
+            {"truncate_prompt_tokens": "all"},
+            "truncate_prompt_tokens must be an integer from -1 to 2147483647 (or None), got 'all'",
+        ),
+        (
+            "gateway/m",
+            {"gateway_fallbacks": "vllm/x"},
+            "gateway_fallbacks must be a list of model ids like ['vllm/BAAI/bge-reranker-v2-m3'], got str",
+        ),
+        (
+            "gateway/m",
+            {"gateway_fallbacks": ["vllm/x", " "]},
+            "gateway_fallbacks entry 1 is ' ', expected a model id",
+        ),
+        (
+            "tei/m",
+            {"truncation_direction": "up"},
+            "truncation_direction must be one of 'Left', 'Right', 'left', 'right' (or None), got 'up'",
+        ),
+        ("tei/m", {"raw_scores": 1}, "raw_scores must be True or False, got 1"),
+        ("tei/m", {"payload_limit": 0}, "payload_limit must be an integer of at least 1, got 0"),
+        ("voyage/rerank-2.5", {"truncation": "yes"}, "truncation must be True or False (or None), got 'yes'"),
+        (
+            "voyage/rerank-2.5",
+            {"max_total_tokens": 0},
+            "max_total_tokens must be an integer of at least 1 (or None), got 0",
+        ),
+        (
+            "zeroentropy/zerank-2",
+            {"latency": "medium"},
+            "latency must be one of 'fast', 'slow' (or None), got 'medium'",
+        ),
+        (
+            "pinecone/bge-reranker-v2-m3",
+            {"parameters": ["truncate"]},
+            "parameters must be a mapping like {'truncate': 'END'}, got list",
+        ),
+        (
+            "pinecone/bge-reranker-v2-m3",
+            {"api_version": 2025},
+            "api_version must be a non-blank string like '2025-10', got 2025",
+        ),
+        ("listwise/m", {"temperature": 3}, "temperature must be a number from 0 to 2, got 3"),
+        (
+            "listwise/m",
+            {"max_completion_tokens": 0},
+            "max_completion_tokens must be an integer of at least 1 (or None), got 0",
+        ),
+        ("listwise/m", {"extra_body": {"messages": []}}, "extra_body may not set messages"),
+    ],
+)
+def test_a_bad_value_names_the_option_the_rule_and_the_value(spec: str, options: dict, message: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        Reranker(spec, base_url="http://127.0.0.1:9", api_key="k", **options)
+    assert caught.value.message == message
+    assert caught.value.provider == spec.partition("/")[0]
+
+
+@pytest.mark.parametrize("spec", ["gateway/m", "deepinfra/m"])
+@pytest.mark.parametrize("instruction", [" ", "", 3])
+def test_instruction_has_one_message_everywhere(spec: str, instruction) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        Reranker(spec, base_url="http://127.0.0.1:9", api_key="k", instruction=instruction)
+    assert caught.value.message == "instruction must be a non-blank string"
+
+
+def test_the_class_limit_is_the_documented_one_and_the_instance_limit_the_one_in_effect() -> None:
+    assert (GatewayBackend.max_documents_per_request, CohereBackend.max_documents_per_request) == (1000, 1000)
+    assert TEIBackend.max_documents_per_request == 32  # TEI's --max-client-batch-size default
+    assert ZeroEntropyBackend.max_documents_per_request is None  # a byte limit, no count
+    gateway = GatewayBackend("m", base_url="http://127.0.0.1:9", max_documents_per_request=5)
+    tei = TEIBackend("m", base_url="http://127.0.0.1:9", max_client_batch_size=7)
+    pinecone = PineconeBackend("cohere-rerank-3.5", api_key="k")
+    assert (gateway.max_documents_per_request, tei.max_documents_per_request) == (5, 7)
+    assert pinecone.max_documents_per_request == 200
+    assert (GatewayBackend.max_documents_per_request, TEIBackend.max_documents_per_request) == (1000, 32)
+
+
+def test_a_key_of_the_wrong_type_is_refused_without_its_value() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        TransportSettings(provider="cohere", base_url="http://127.0.0.1:9", api_key=["sk-very-secret"])
+    assert caught.value.message.startswith("api_key: ") and "sk-very-secret" not in str(caught.value)
+    assert caught.value.provider == "cohere"
+    settings = TransportSettings(provider="cohere", base_url="http://127.0.0.1:9", api_key=SecretStr("sk-1"))
+    assert "sk-1" not in repr(settings) and settings.timeout == TransportSettings.default("timeout")
+
+
+def test_a_backend_without_a_documents_limit_is_refused_when_built() -> None:
+    class NoLimit(RemoteBackend):
+        name = "no-limit"
+        default_base_url = "http://127.0.0.1:9"
+        api_key_required = False
+
+    with pytest.raises(TypeError, match="NoLimit must set the class attribute max_documents_per_request"):
+        NoLimit("m")
