@@ -19,7 +19,7 @@ from annotated_types import Ge, Gt, Le, Lt
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from pydantic.fields import FieldInfo
 
-from rerankit._errors import ConfigurationError
+from rerankit._errors import ConfigurationError, RerankError
 
 _Model = TypeVar("_Model", bound="Options")
 
@@ -113,10 +113,11 @@ def describe_invalid(exc: ValidationError, model: type[BaseModel]) -> str:
         field = model.model_fields.get(name)
         if error["type"] == "value_error":  # a validator's own message says what is wrong
             message = error["msg"].removeprefix("Value error, ")
-            if name and message.startswith(("must ", "lists ")):  # "base_url must be an http(s) address"
+            # A validator's message follows the option's name ("base_url" "lists the same address
+            # twice"); a rerankit error raised inside one is a whole sentence already.
+            whole = isinstance(error.get("ctx", {}).get("error"), RerankError)
+            if name and not whole and not message.startswith(f"{name} "):
                 message = f"{name} {message}"
-            elif name and name not in message:
-                message = f"{name}: {message}"
             problems.append(message)
             continue
         if error["type"] == "extra_forbidden":
