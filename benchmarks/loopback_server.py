@@ -5,7 +5,7 @@ remote API. Run alone it prints its base URL, then answers ``stats`` (requests s
 ``reset``, ``faults <rate> <fault,...>`` (every request, at that rate, gets one of them), ``stop``
 and ``start`` (stop serving, then serve again on the same port) on stdin until stdin closes::
 
-    python benchmarks/loopback_server.py cohere --latency 0.02 --max-documents 1000
+    python benchmarks/loopback_server.py cohere --latency 0.02 --max-documents-per-request 1000
 """
 
 from __future__ import annotations
@@ -22,10 +22,12 @@ import harness  # noqa: F401  (puts integrations/ on sys.path)
 class ServerProcess:
     """Start ``loopback_server.py`` in a child process; a context manager exposing ``base_url``."""
 
-    def __init__(self, provider: str, *, latency: float = 0.0, max_documents: int | None = None) -> None:
+    def __init__(
+        self, provider: str, *, latency: float = 0.0, max_documents_per_request: int | None = None
+    ) -> None:
         command = [sys.executable, str(Path(__file__)), provider, "--latency", str(latency)]
-        if max_documents is not None:
-            command += ["--max-documents", str(max_documents)]
+        if max_documents_per_request is not None:
+            command += ["--max-documents-per-request", str(max_documents_per_request)]
         self._command = command
         self._process: subprocess.Popen | None = None
         self.base_url = ""
@@ -79,9 +81,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("provider")
     parser.add_argument("--latency", type=float, default=0.0)
-    parser.add_argument("--max-documents", type=int, default=None)
+    parser.add_argument("--max-documents-per-request", type=int, default=None)
     args = parser.parse_args()
-    with RerankServer(args.provider, latency=args.latency, max_documents=args.max_documents) as server:
+    with RerankServer(
+        args.provider, latency=args.latency, max_documents_per_request=args.max_documents_per_request
+    ) as server:
         print(server.base_url, flush=True)
         for line in sys.stdin:
             if line.strip() == "stats":

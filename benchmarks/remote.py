@@ -190,7 +190,7 @@ def split_calls(repeats: int) -> None:
     from rerankit.testing.servers import expected_score
 
     documents = [f"doc {i}: {text[:200]}" for i, text in enumerate(harness.mixed_documents(5000, seed=4))]
-    with ServerProcess("cohere", latency=LATENCY, max_documents=1000) as server:
+    with ServerProcess("cohere", latency=LATENCY, max_documents_per_request=1000) as server:
         sequential = Reranker(f"cohere/{MODEL}", base_url=server.base_url, api_key=API_KEY, max_concurrency=1)
         concurrent = Reranker(f"cohere/{MODEL}", base_url=server.base_url, api_key=API_KEY)
         outputs = {}

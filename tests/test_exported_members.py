@@ -96,7 +96,7 @@ EXPORTED = {
     ],
     "rerankit.testing.servers": [
         "ANSWER_FAULTS",
-        "DEFAULT_MAX_DOCUMENTS",
+        "DEFAULT_MAX_DOCUMENTS_PER_REQUEST",
         "DEFAULT_PATHS",
         "DEFAULT_RANDOM_FAULTS",
         "FORMATS",

@@ -17,9 +17,9 @@ class BudgetBackend:
     model = "length"
     max_concurrency = 1
 
-    def __init__(self, budget: int, max_documents: int | None = None) -> None:
+    def __init__(self, budget: int, max_documents_per_request: int | None = None) -> None:
         self.budget = budget
-        self.max_documents_per_request = max_documents
+        self.max_documents_per_request = max_documents_per_request
         self.requests: list[list[str]] = []
         self.loads = 0
 
@@ -52,7 +52,7 @@ TEXTS = [letter * n for letter, n in zip("abcdefgh", (5, 1, 7, 3, 3, 9, 2, 4), s
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
 async def test_split_request_parts_are_merged_by_global_index(mode: str) -> None:
-    backend = BudgetBackend(budget=10, max_documents=3)
+    backend = BudgetBackend(budget=10, max_documents_per_request=3)
     reranker = Reranker(backend)
     response = reranker.rerank("q", TEXTS) if mode == "sync" else await reranker.arerank("q", TEXTS)
     # first cut to 3 documents, then each part to 10 characters

@@ -112,7 +112,7 @@ def test_local_model_rows_match_rerank_of_each_row(bert_model, local_rows, num_a
 
 def test_gateway_rows_match_rerank_of_each_row():
     rows = make_rows(seed=1)
-    with RerankServer("gateway", max_documents=4) as server:
+    with RerankServer("gateway", max_documents_per_request=4) as server:
         options = {
             "base_url": server.base_url,
             "api_key": "test-key",

@@ -185,7 +185,7 @@ def test_zeroentropy_byte_rate_limit_is_slow_mode_or_a_429(shared_servers) -> No
 @pytest.mark.parametrize("mode", ["sync", "async"])
 async def test_pinecone_splits_to_each_models_limit(shared_servers, model: str, sizes, mode: str) -> None:
     server = fresh(shared_servers, "pinecone")
-    server.max_documents = 1000  # let each model's own limit apply
+    server.max_documents_per_request = 1000  # let each model's own limit apply
     texts = documents(250)
     try:
         async with Reranker(f"pinecone/{model}", base_url=server.base_url, api_key="test-key") as reranker:
@@ -193,7 +193,7 @@ async def test_pinecone_splits_to_each_models_limit(shared_servers, model: str, 
                 reranker.rerank(QUERY, texts) if mode == "sync" else await reranker.arerank(QUERY, texts)
             )
     finally:
-        server.max_documents = 100
+        server.max_documents_per_request = 100
     assert sorted(len(part) for part in sent_parts(server, "documents")) == sizes
     assert_merged(response, texts)
     assert response.usage.search_units == sum(expected_search_units(size) for size in sizes)  # rerank_units
@@ -201,7 +201,7 @@ async def test_pinecone_splits_to_each_models_limit(shared_servers, model: str, 
 
 def test_pinecone_refuses_more_than_a_models_limit(shared_servers) -> None:
     server = fresh(shared_servers, "pinecone")
-    server.max_documents = 1000
+    server.max_documents_per_request = 1000
     try:
         with (
             make_reranker(server, max_documents_per_request=150) as reranker,
@@ -209,7 +209,7 @@ def test_pinecone_refuses_more_than_a_models_limit(shared_servers) -> None:
         ):
             reranker.rerank(QUERY, documents(150))
     finally:
-        server.max_documents = 100
+        server.max_documents_per_request = 100
     assert caught.value.status_code == 400
     assert "exceeds the maximum of 100 for bge-reranker-v2-m3" in str(caught.value)
 

@@ -29,7 +29,7 @@ def assert_merged(response, documents: list[str]) -> None:
 
 @pytest.fixture(scope="module")
 def tei() -> RerankServer:
-    with RerankServer("tei", max_documents=5) as server:  # --max-client-batch-size 5
+    with RerankServer("tei", max_documents_per_request=5) as server:  # --max-client-batch-size 5
         yield server
 
 

@@ -54,13 +54,18 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 
 from rerankit.testing.servers._faults import ANSWER_FAULTS, DEFAULT_RANDOM_FAULTS, TRANSPORT_FAULTS
 from rerankit.testing.servers._format import Call, ProviderFormat, Rejected
-from rerankit.testing.servers._registry import DEFAULT_MAX_DOCUMENTS, DEFAULT_PATHS, FORMATS, PROVIDERS
+from rerankit.testing.servers._registry import (
+    DEFAULT_MAX_DOCUMENTS_PER_REQUEST,
+    DEFAULT_PATHS,
+    FORMATS,
+    PROVIDERS,
+)
 from rerankit.testing.servers._scoring import expected_score, expected_search_units, expected_tokens
 from rerankit.testing.servers._server import Provider, RecordedRequest, RerankServer
 
 __all__ = [
     "ANSWER_FAULTS",
-    "DEFAULT_MAX_DOCUMENTS",
+    "DEFAULT_MAX_DOCUMENTS_PER_REQUEST",
     "DEFAULT_PATHS",
     "DEFAULT_RANDOM_FAULTS",
     "FORMATS",

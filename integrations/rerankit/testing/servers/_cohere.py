@@ -25,7 +25,7 @@ class CohereFormat(ProviderFormat):
 
     name = "cohere"
     paths = ("/v2/rerank",)
-    max_documents = 1000
+    max_documents_per_request = 1000
     request_model = CohereRequest
     validation_status = 400
 

@@ -21,7 +21,7 @@ class DeepInfraFormat(ProviderFormat):
 
     name = "deepinfra"
     paths = ("/v1/inference/{model:path}",)
-    max_documents = 1024
+    max_documents_per_request = 1024
     request_model = DeepInfraRequest
 
     def scheme_ok(self, scheme: str) -> bool:

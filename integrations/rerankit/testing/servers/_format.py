@@ -117,8 +117,8 @@ class ProviderFormat:
     name: ClassVar[str]
     #: The paths it serves when ``paths`` is not given (starlette path syntax).
     paths: ClassVar[tuple[str, ...]]
-    #: The documented most documents per request, when ``max_documents`` is not given.
-    max_documents: ClassVar[int]
+    #: The documented most documents per request, when ``max_documents_per_request`` is not given.
+    max_documents_per_request: ClassVar[int]
     #: The strict pydantic model of a request body.
     request_model: ClassVar[type[BaseModel]]
     #: The status of a body that fails :attr:`request_model`.
@@ -184,10 +184,10 @@ class ProviderFormat:
         for index, text in enumerate(call.texts):
             if not text.strip():
                 raise Rejected(400, f"document text is required for rerank at index {index}")
-        if len(call.texts) > self.server.max_documents:
+        if len(call.texts) > self.server.max_documents_per_request:
             raise Rejected(
                 400,
-                f"too many documents: got {len(call.texts)}, the limit is {self.server.max_documents} per request",
+                f"too many documents: got {len(call.texts)}, the limit is {self.server.max_documents_per_request} per request",
             )
 
     # -- answers --------------------------------------------------------------------------------

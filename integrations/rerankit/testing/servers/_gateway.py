@@ -34,7 +34,7 @@ class GatewayFormat(ProviderFormat):
 
     name = "gateway"
     paths = ("/v1/rerank",)
-    max_documents = 1000
+    max_documents_per_request = 1000
     request_model = GatewayRequest
     validation_status = 400
 

@@ -30,7 +30,7 @@ class JinaFormat(ProviderFormat):
 
     name = "jina"
     paths = ("/v1/rerank",)
-    max_documents = 1000
+    max_documents_per_request = 1000
     request_model = JinaRequest
 
     def call(self, parsed: Any, path_params: Mapping[str, str]) -> Call:

@@ -26,7 +26,7 @@ class MixedbreadFormat(ProviderFormat):
 
     name = "mixedbread"
     paths = ("/v1/reranking",)
-    max_documents = 1000
+    max_documents_per_request = 1000
     request_model = MixedbreadRequest
 
     def call(self, parsed: Any, path_params: Mapping[str, str]) -> Call:

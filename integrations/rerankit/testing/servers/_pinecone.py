@@ -51,7 +51,7 @@ class PineconeFormat(ProviderFormat):
 
     name = "pinecone"
     paths = ("/rerank",)
-    max_documents = 100
+    max_documents_per_request = 100
     request_model = PineconeRequest
     validation_status = 400
 
@@ -81,7 +81,7 @@ class PineconeFormat(ProviderFormat):
         limit = MODEL_DOCUMENT_LIMITS.get(call.model)
         if limit is None:
             raise Rejected(404, f"Model '{call.model}' not found")
-        limit = min(limit, self.server.max_documents)
+        limit = min(limit, self.server.max_documents_per_request)
         if len(call.texts) > limit:
             raise Rejected(
                 400,

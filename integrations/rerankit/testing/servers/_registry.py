@@ -37,7 +37,9 @@ PROVIDERS: tuple[str, ...] = tuple(name for name, format in FORMATS.items() if n
 #: The paths each provider serves when ``paths`` is not given (starlette path syntax).
 DEFAULT_PATHS: dict[str, tuple[str, ...]] = {name: format.paths for name, format in FORMATS.items()}
 
-#: The documents one request may carry when ``max_documents`` is not given.
-DEFAULT_MAX_DOCUMENTS: dict[str, int] = {name: format.max_documents for name, format in FORMATS.items()}
+#: The documents one request may carry when ``max_documents_per_request`` is not given.
+DEFAULT_MAX_DOCUMENTS_PER_REQUEST: dict[str, int] = {
+    name: format.max_documents_per_request for name, format in FORMATS.items()
+}
 
-__all__ = ["DEFAULT_MAX_DOCUMENTS", "DEFAULT_PATHS", "FORMATS", "PROVIDERS"]
+__all__ = ["DEFAULT_MAX_DOCUMENTS_PER_REQUEST", "DEFAULT_PATHS", "FORMATS", "PROVIDERS"]

@@ -68,8 +68,8 @@ class RerankServer:
             ``None`` accepts requests with or without one.
         latency: seconds each request waits before it is answered, or a function of the
             :class:`RecordedRequest` giving them. Settable while running.
-        max_documents: most documents one request may hold (the provider's error above it);
-            ``None``: the provider's documented limit (:data:`DEFAULT_MAX_DOCUMENTS`: Cohere 1,000,
+        max_documents_per_request: most documents one request may hold (the provider's error above it);
+            ``None``: the provider's documented limit (:data:`DEFAULT_MAX_DOCUMENTS_PER_REQUEST`: Cohere 1,000,
             Jina 1,000, DeepInfra 1,024, TEI's ``max_client_batch_size`` 32, ...).
         paths: the paths it serves (starlette syntax); default the provider's documented one.
             Any other path answers ``unknown_path_status`` (e.g. ``paths=["/rerank"]`` makes a
@@ -97,7 +97,7 @@ class RerankServer:
         *,
         api_key: str | None = "test-key",
         latency: float | Callable[[RecordedRequest], float] = 0.0,
-        max_documents: int | None = None,
+        max_documents_per_request: int | None = None,
         paths: Sequence[str] | None = None,
         unknown_path_status: int = 404,
         fault_rate: float = 0.0,
@@ -116,7 +116,11 @@ class RerankServer:
         self.format: ProviderFormat = FORMATS[provider](self)
         self.api_key = api_key
         self.latency = latency
-        self.max_documents = max_documents if max_documents is not None else self.format.max_documents
+        self.max_documents_per_request = (
+            max_documents_per_request
+            if max_documents_per_request is not None
+            else self.format.max_documents_per_request
+        )
         self.paths = tuple(paths) if paths is not None else self.format.paths
         self.unknown_path_status = unknown_path_status
         self.fault_rate = fault_rate

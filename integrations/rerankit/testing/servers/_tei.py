@@ -60,7 +60,7 @@ class TEIFormat(ProviderFormat):
 
     name = "tei"
     paths = ("/rerank",)
-    max_documents = 32  # router/src/main.rs: --max-client-batch-size default 32
+    max_documents_per_request = 32  # router/src/main.rs: --max-client-batch-size default 32
     request_model = TEIRequest
     malformed_body = '[{"index": 0, "sco'
 
@@ -95,7 +95,7 @@ class TEIFormat(ProviderFormat):
                 "max_input_length": self.max_input_length,
                 "max_batch_tokens": 16384,
                 "max_batch_requests": None,
-                "max_client_batch_size": self.server.max_documents,
+                "max_client_batch_size": self.server.max_documents_per_request,
                 "auto_truncate": self.auto_truncate,
                 "tokenization_workers": 4,
                 "version": "1.9.3",
@@ -137,10 +137,10 @@ class TEIFormat(ProviderFormat):
     def check_call(self, call: Call) -> None:
         if not call.texts:  # server.rs rerank: ErrorType::Empty
             raise Rejected(400, "`texts` cannot be empty", code="Empty")
-        if len(call.texts) > self.server.max_documents:  # server.rs rerank: ErrorType::Validation
+        if len(call.texts) > self.server.max_documents_per_request:  # server.rs rerank: ErrorType::Validation
             raise Rejected(
                 422,
-                f"batch size {len(call.texts)} > maximum allowed batch size {self.server.max_documents}",
+                f"batch size {len(call.texts)} > maximum allowed batch size {self.server.max_documents_per_request}",
                 code="Validation",
             )
         truncate = call.request.truncate if call.request.truncate is not None else self.auto_truncate

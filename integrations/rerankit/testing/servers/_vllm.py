@@ -34,7 +34,7 @@ class VLLMFormat(ProviderFormat):
 
     name = "vllm"
     paths = ("/v1/rerank", "/rerank", "/v2/rerank")
-    max_documents = 1_000_000  # vLLM sets no document count
+    max_documents_per_request = 1_000_000  # vLLM sets no document count
     request_model = VLLMRequest
     validation_status = 400
     behind_gateway = True

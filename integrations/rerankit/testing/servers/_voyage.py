@@ -36,7 +36,7 @@ class VoyageFormat(ProviderFormat):
 
     name = "voyage"
     paths = ("/v1/rerank",)
-    max_documents = 1000  # reference: "The number of documents cannot exceed 1,000."
+    max_documents_per_request = 1000  # reference: "The number of documents cannot exceed 1,000."
     request_model = VoyageRequest
 
     def call(self, parsed: Any, path_params: Mapping[str, str]) -> Call:

@@ -34,7 +34,7 @@ class ZeroEntropyFormat(ProviderFormat):
 
     name = "zeroentropy"
     paths = ("/v1/models/rerank",)
-    max_documents = 1_000_000  # no document count is documented: the limit is bytes
+    max_documents_per_request = 1_000_000  # no document count is documented: the limit is bytes
     request_model = ZeroEntropyRequest
 
     #: The fast-mode rate limit in bytes per minute (``None``: unlimited). Past it a call is served
