@@ -31,6 +31,7 @@ MODULES = [
     "rerankit.backends._voyage",
     "rerankit.backends._zeroentropy",
     "rerankit.backends._http",
+    "rerankit.backends._retries",
     "rerankit.backends._listwise",
     "rerankit.backends._splitting",
     "rerankit._options",

@@ -12,9 +12,9 @@ from pydantic import Field, field_validator
 
 from rerankit._options import NonBlankStr, Options
 from rerankit._types import Usage
-from rerankit.backends._http import PathFallback, Reply
+from rerankit.backends._http import PathFallback
 from rerankit.backends._remote import RemoteBackend
-from rerankit.backends._responses import number_at, whole_number_at
+from rerankit.backends._responses import Reply, number_at, whole_number_at
 
 #: The documented path first, then the one vLLM and Infinity serve without a ``/v1`` prefix.
 PATHS = ("/v1/rerank", "/rerank")

@@ -2,11 +2,13 @@
 
 :class:`HTTPTransport` sends each request to one of the backend's endpoints (``base_url`` or a
 list of them, chosen by :mod:`rerankit.backends._endpoints`: fewest in flight, circuit breakers,
-retry budget), keeps per endpoint a pooled ``httpx.Client`` and, per event loop,
-``httpx.AsyncClient`` pools of at most :data:`POOL_SIZE` connections (created on first use, closed
-by :meth:`~HTTPTransport.close` / :meth:`~HTTPTransport.aclose`), posts JSON with the key in an
-``Authorization`` header, retries what is worth retrying with tenacity, and turns every failure
-into one of :mod:`rerankit._errors`:
+retry budget) over pooled connections (:mod:`rerankit.backends._clients`: per endpoint an
+``httpx.Client`` and, per event loop, ``httpx.AsyncClient`` pools, created on first use, closed by
+:meth:`~HTTPTransport.close` / :meth:`~HTTPTransport.aclose`), sends JSON with the key in its
+header, tries a gateway's second path once where the first is not served (:class:`PathFallback`),
+and turns every answer and fault into a reply or one of :mod:`rerankit._errors`
+(:mod:`rerankit.backends._answers`). When to try again and how long to wait is
+:mod:`rerankit.backends._retries`:
 
 * retried: 408, 409, 425, 429, 500, 502, 503, 504, connect errors, timeouts, dropped connections;
   waiting ``Retry-After`` (seconds or HTTP date, capped by ``max_retry_wait``) when the provider sends
@@ -23,53 +25,27 @@ never appear in logs, reprs or errors.
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import httpx
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    Retrying,
-    retry_if_exception,
-    stop_after_attempt,
-    stop_any,
-    stop_before_delay,
-    wait_exponential,
-    wait_random,
-)
 
-from rerankit._errors import (
-    BackendError,
-    CircuitOpenError,
-)
-from rerankit.backends._answers import RETRY_STATUSES, AnswerReader, AttemptFailed
-from rerankit.backends._clients import POOL_SIZE, EndpointClients
+from rerankit._errors import CircuitOpenError
+from rerankit.backends._answers import AnswerReader, AttemptFailed
+from rerankit.backends._clients import EndpointClients
 from rerankit.backends._endpoints import (
     BackendHealth,
-    CallRoute,
     Clock,
     Endpoint,
     EndpointRouter,
     RetryBudget,
 )
-from rerankit.backends._responses import (
-    REQUEST_ID_HEADERS,
-    Reply,
-    parse_retry_after,
-    provider_message,
-)
+from rerankit.backends._responses import Reply
+from rerankit.backends._retries import CallState, RetryPolicy
 from rerankit.backends._settings import TransportSettings
-
-logger = logging.getLogger("rerankit")
-
-#: How often a retry's wait checks whether every breaker has opened (then the wait ends early).
-SLEEP_SLICE = 0.05
 
 
 @dataclass(frozen=True)
@@ -81,23 +57,12 @@ class PathFallback:
     statuses: frozenset[int]
 
 
-@dataclass
-class _Call:
-    """One :meth:`HTTPTransport.post`: its route over the endpoints and what ended it."""
-
-    route: CallRoute
-    started: float
-    attempts: int = 0
-    budget_denied: bool = False
-    breakers_open: bool = False
-
-
 class HTTPTransport:
     """Posts JSON to one provider's endpoints with pooled connections, retries, breakers and typed errors.
 
     Thread-safe: each endpoint's sync client is shared by the core's worker threads; its async
     clients belong to the event loop that first used them (a call from another loop gets fresh
-    ones), and hold ``max_connections`` between them in pools of at most :data:`POOL_SIZE`.
+    ones), and hold ``max_connections`` between them in pools of at most ``POOL_SIZE``.
     ``clock`` and ``rng`` drive the breakers and the retry budget (fakes in tests).
 
     >>> transport = HTTPTransport(TransportSettings(provider="cohere", base_url="https://api.cohere.com"))
@@ -133,6 +98,8 @@ class HTTPTransport:
             clock=clock,
             rng=rng,
         )
+        #: When and how long to wait before another attempt, and the error a call ends with.
+        self.retries = RetryPolicy(settings, self.router)
 
     def __repr__(self) -> str:
         key = "SecretStr('**********')" if self.settings.api_key is not None else "None"
@@ -196,9 +163,9 @@ class HTTPTransport:
     ) -> Reply:
         """Send ``method`` to ``path`` on an endpoint (``body`` as JSON unless ``None``), retrying per
         the policy; the 2xx reply."""
-        call = self._begin()
+        call = self.retries.begin()
         try:
-            for attempt in Retrying(**self._retry_policy(call), sleep=partial(self._sleep, call)):
+            for attempt in self.retries.retrying(call):
                 with attempt:
                     call.attempts += 1
                     timeout, _ = self._attempt_budget(call.started)
@@ -216,7 +183,7 @@ class HTTPTransport:
                     call.route.succeeded(endpoint, probe=probe)
                     return reply
         except AttemptFailed as failure:
-            error = self._final_error(failure, call)
+            error = self.retries.final_error(failure, call)
         finally:
             call.route.end()
         # Raised outside the handler: the error keeps no link to httpx's request (and its headers).
@@ -231,9 +198,9 @@ class HTTPTransport:
         fallback: PathFallback | None = None,
     ) -> Reply:
         """Async :meth:`request`; with a ``deadline`` the whole call, retries included, ends by it."""
-        call = self._begin()
+        call = self.retries.begin()
         try:
-            async for attempt in AsyncRetrying(**self._retry_policy(call), sleep=partial(self._asleep, call)):
+            async for attempt in self.retries.aretrying(call):
                 with attempt:
                     call.attempts += 1
                     timeout, remaining = self._attempt_budget(call.started)
@@ -258,15 +225,12 @@ class HTTPTransport:
                     call.route.succeeded(endpoint, probe=probe)
                     return reply
         except AttemptFailed as failure:
-            error = self._final_error(failure, call)
+            error = self.retries.final_error(failure, call)
         finally:
             call.route.end()
         raise error
 
-    def _begin(self) -> _Call:
-        return _Call(CallRoute(self.router), time.monotonic())
-
-    def _choose(self, call: _Call) -> tuple[Endpoint, bool]:
+    def _choose(self, call: CallState) -> tuple[Endpoint, bool]:
         try:
             chosen = call.route.start()
         except CircuitOpenError as error:
@@ -419,99 +383,5 @@ class HTTPTransport:
             raise AttemptFailed(self.answers.deadline_error(), retryable=False)
         return min(self.settings.timeout, remaining), remaining
 
-    # -- retry policy ---------------------------------------------------------------------------
 
-    def _retry_policy(self, call: _Call) -> dict[str, Any]:
-        settings = self.settings
-        stops: list[Any] = [stop_after_attempt(settings.max_retries + 1)]
-        if settings.deadline is not None:
-            stops.append(stop_before_delay(settings.deadline))
-        stops.append(partial(self._breakers_open, call))
-        stops.append(partial(self._over_budget, call))  # last: asked only when a retry would follow
-        return {
-            "stop": stop_any(*stops),
-            "wait": partial(self._wait, call),
-            "retry": retry_if_exception(lambda exc: isinstance(exc, AttemptFailed) and exc.retryable),
-            "before_sleep": partial(self._log_retry, call),
-            "reraise": True,
-        }
-
-    def _breakers_open(self, call: _Call, retry_state: RetryCallState) -> bool:
-        call.breakers_open = not self.router.any_available()
-        return call.breakers_open
-
-    def _over_budget(self, call: _Call, retry_state: RetryCallState) -> bool:
-        if self.router.budget.try_retry():
-            return False
-        call.budget_denied = True
-        return True
-
-    def _wait(self, call: _Call, retry_state: RetryCallState) -> float:
-        if call.route.has_fresh_endpoint():
-            return 0.0  # another healthy endpoint: its Retry-After and backoff do not apply
-        failure = retry_state.outcome.exception() if retry_state.outcome else None
-        cap = self.settings.max_retry_wait
-        if isinstance(failure, AttemptFailed) and failure.retry_after is not None:
-            return min(failure.retry_after, cap)
-        base = self.settings.backoff_base
-        backoff = wait_exponential(multiplier=base, max=cap) + wait_random(0, base)
-        return min(backoff(retry_state), cap)
-
-    def _sleep(self, call: _Call, seconds: float) -> None:
-        """Wait before a retry; stop waiting when every endpoint's breaker opens (the retry then
-        fails at once with :class:`CircuitOpenError`)."""
-        end = time.monotonic() + seconds
-        while (left := end - time.monotonic()) > 0 and self.router.any_available():
-            time.sleep(min(left, SLEEP_SLICE))
-
-    async def _asleep(self, call: _Call, seconds: float) -> None:
-        """Async :meth:`_sleep`."""
-        end = time.monotonic() + seconds
-        while (left := end - time.monotonic()) > 0 and self.router.any_available():
-            await asyncio.sleep(min(left, SLEEP_SLICE))
-
-    def _log_retry(self, call: _Call, retry_state: RetryCallState) -> None:
-        failure = retry_state.outcome.exception() if retry_state.outcome else None
-        if not isinstance(failure, AttemptFailed):  # pragma: no cover - only AttemptFailed is retried
-            return
-        error, wait = failure.error, retry_state.upcoming_sleep
-        logger.warning(
-            "%s: %s on attempt %d of %d, retrying in %.2f s%s%s",
-            self.provider,
-            failure.reason,
-            retry_state.attempt_number,
-            self.settings.max_retries + 1,
-            wait,
-            " on another endpoint" if len(self.endpoints) > 1 and call.route.has_fresh_endpoint() else "",
-            f" (request id {error.request_id})" if error.request_id else "",
-            extra={"provider": self.provider, "status_code": error.status_code, "retry_wait": wait},
-        )
-
-    def _final_error(self, failure: AttemptFailed, call: _Call) -> BackendError:
-        error = failure.error
-        if not failure.retryable:
-            return error
-        if call.breakers_open:  # this failure (or others meanwhile) opened every breaker
-            return self.router.open_error(error)
-        # Retries ran out (or the deadline or the retry budget left no room for another).
-        attempts = call.attempts
-        why = "; retry budget exhausted" if call.budget_denied else ""
-        return type(error)(
-            f"{error.message} (gave up after {attempts} attempt{'s' if attempts != 1 else ''}{why})",
-            provider=error.provider,
-            status_code=error.status_code,
-            request_id=error.request_id,
-        )
-
-
-__all__ = [
-    "POOL_SIZE",
-    "REQUEST_ID_HEADERS",
-    "RETRY_STATUSES",
-    "HTTPTransport",
-    "PathFallback",
-    "Reply",
-    "TransportSettings",
-    "parse_retry_after",
-    "provider_message",
-]
+__all__ = ["HTTPTransport", "PathFallback"]

@@ -24,11 +24,10 @@ from pydantic import Field, field_validator, model_validator
 from rerankit._errors import ConfigurationError, MalformedResponseError
 from rerankit._options import Options
 from rerankit._types import Scores, Usage
-from rerankit.backends._http import Reply
 from rerankit.backends._listwise_parse import Permutation, parse_permutation
 from rerankit.backends._listwise_prompt import DEFAULT_MAX_PASSAGE_WORDS, passage_cutter, permutation_messages
 from rerankit.backends._remote import RemoteBackend
-from rerankit.backends._responses import whole_number_at
+from rerankit.backends._responses import Reply, whole_number_at
 
 logger = logging.getLogger("rerankit")
 

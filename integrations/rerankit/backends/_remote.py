@@ -18,8 +18,8 @@ from rerankit._chunking import estimate_tokens, estimated_token_offsets
 from rerankit._errors import ConfigurationError
 from rerankit._types import Scores, Usage
 from rerankit.backends._endpoints import BackendHealth
-from rerankit.backends._http import HTTPTransport, Reply
-from rerankit.backends._responses import scores_in_input_order
+from rerankit.backends._http import HTTPTransport
+from rerankit.backends._responses import Reply, scores_in_input_order
 from rerankit.backends._settings import RemoteOptions, TransportSettings
 
 #: Tokens kept free beside the query for a provider's special and prompt tokens, when its

@@ -16,9 +16,8 @@ from pydantic import Field
 from rerankit._errors import ConfigurationError
 from rerankit._options import Options
 from rerankit._types import Scores, Usage
-from rerankit.backends._http import Reply
 from rerankit.backends._remote import RemoteBackend
-from rerankit.backends._responses import scores_in_input_order
+from rerankit.backends._responses import Reply, scores_in_input_order
 from rerankit.backends._splitting import json_string_bytes, pack_by_cost
 
 

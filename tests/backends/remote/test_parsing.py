@@ -9,8 +9,7 @@ import httpx
 import pytest
 
 from rerankit import ConfigurationError, MalformedResponseError, Reranker
-from rerankit.backends._http import Reply, parse_retry_after, provider_message
-from rerankit.backends._responses import scores_in_input_order
+from rerankit.backends._responses import Reply, parse_retry_after, provider_message, scores_in_input_order
 
 TEXTS = ["alpha", "beta", "gamma"]
 

@@ -180,7 +180,7 @@ def test_a_server_serving_another_model_is_refused(tei: RerankServer) -> None:
 
 
 def test_an_embedding_server_is_refused(tei: RerankServer) -> None:
-    from rerankit.backends._http import Reply
+    from rerankit.backends._responses import Reply
 
     with make_reranker(tei) as reranker:
         info = {
