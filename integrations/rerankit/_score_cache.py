@@ -21,7 +21,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from pydantic import Field
+
 from rerankit._errors import ConfigurationError
+from rerankit._options import Options
 from rerankit._types import ChunkSpan
 
 logger = logging.getLogger("rerankit")
@@ -93,9 +96,7 @@ class MemoryScoreCache:
     does_io = False
 
     def __init__(self, max_entries: int = DEFAULT_CACHE_SIZE) -> None:
-        if isinstance(max_entries, bool) or not isinstance(max_entries, int) or max_entries < 1:
-            raise ConfigurationError(f"a score cache holds at least 1 entry, got {max_entries!r}")
-        self.max_entries = max_entries
+        self.max_entries = _MemoryCacheOptions.validated({"max_entries": max_entries}).max_entries
         self._entries: OrderedDict[str, CachedScore] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -129,6 +130,17 @@ class MemoryScoreCache:
         return f"MemoryScoreCache(max_entries={self.max_entries}, entries={len(self)})"
 
 
+class _MemoryCacheOptions(Options):
+    max_entries: int = Field(default=DEFAULT_CACHE_SIZE, ge=1, description="The most scores kept.")
+
+
+class _RedisCacheOptions(Options):
+    ttl: int | None = Field(
+        default=None, ge=1, description="Seconds an entry lives; None: until Redis evicts it."
+    )
+    timeout: float = Field(default=0.5, gt=0, description="Socket connect and read timeout, in seconds.")
+
+
 class RedisScoreCache:
     """A score cache in Redis (redis-py), shared by every replica that points at it.
 
@@ -147,15 +159,21 @@ class RedisScoreCache:
 
     does_io = True
 
-    def __init__(self, url: str, *, ttl: int | None = None, timeout: float = 0.5) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        ttl: int | None = _RedisCacheOptions.default("ttl"),
+        timeout: float = _RedisCacheOptions.default("timeout"),
+    ) -> None:
+        options = _RedisCacheOptions.validated({"ttl": ttl, "timeout": timeout})
+        ttl, timeout = options.ttl, options.timeout
         try:
             import redis
         except ImportError as exc:
             raise ConfigurationError(
                 "a Redis score cache needs redis-py: pip install 'rerankit[cache]'"
             ) from exc
-        if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 1):
-            raise ConfigurationError(f"ttl must be None or a positive number of seconds, got {ttl!r}")
         try:
             self._client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
         except ValueError as exc:
