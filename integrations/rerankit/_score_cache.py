@@ -229,7 +229,10 @@ def make_score_cache(cache: Any) -> ScoreCache | None:
     if cache is True:
         return MemoryScoreCache()
     if isinstance(cache, int):
-        return MemoryScoreCache(cache)
+        try:
+            return MemoryScoreCache(cache)
+        except ConfigurationError as exc:  # say which option the number was given as
+            raise ConfigurationError(f"cache={cache!r}: {exc.message}") from None
     if isinstance(cache, str) and cache.startswith(("redis://", "rediss://", "unix://")):
         return RedisScoreCache(cache)
     if isinstance(cache, ScoreCache):
