@@ -29,7 +29,7 @@ def t5_agreement(root: Path, queries: list[str], documents: list[str]) -> dict[s
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
     from rerankit.backends import SEQ2SEQ_FORMATS, LocalSeq2Seq
-    from rerankit.testing._family_models import build_t5_reranker
+    from rerankit.testing.models import build_t5_reranker
 
     path = build_t5_reranker(root / "t5")
     tokenizer = AutoTokenizer.from_pretrained(path)
@@ -62,7 +62,7 @@ def t5_agreement(root: Path, queries: list[str], documents: list[str]) -> dict[s
 
 def colbert_agreement(root: Path, queries: list[str], documents: list[str]) -> tuple[float, bool]:
     from rerankit.backends import LocalColBERT
-    from rerankit.testing._family_models import build_minilm_colbert
+    from rerankit.testing.models import build_minilm_colbert
 
     backend = LocalColBERT(str(build_minilm_colbert(root / "colbert")), device="cpu", batch_size=8)
     encoder = backend.encoder
@@ -79,7 +79,7 @@ def colbert_agreement(root: Path, queries: list[str], documents: list[str]) -> t
 
 def listwise_agreement(lists: int, size: int) -> tuple[float, float, int]:
     from rerankit import Reranker
-    from rerankit.testing._chat_server import ChatCompletionsServer
+    from rerankit.testing.servers import ChatCompletionsServer
 
     def value(text: str) -> int:
         return int(re.search(r"value (\d+)", text).group(1))

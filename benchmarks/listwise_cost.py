@@ -1,6 +1,6 @@
 """Listwise: what one ``listwise/`` call costs (requests, prompt and completion tokens) per list length.
 
-Every call goes over real loopback HTTP to ``rerankit.testing._chat_server.ChatCompletionsServer``
+Every call goes over real loopback HTTP to ``rerankit.testing.servers._chat.ChatCompletionsServer``
 (OpenAI's ``/v1/chat/completions`` format), whose "LLM" answers a full permutation of each window.
 The passages are the shipped demo corpus (``rerankit/data/demo``, encyclopedia-style paragraphs of
 40 to 60 words), cycled to fill 20, 50 and 100 documents; window 20, step 10 (RankGPT's). Tokens
@@ -20,7 +20,7 @@ import json
 from importlib import resources
 
 from rerankit import Reranker
-from rerankit.testing._chat_server import ChatCompletionsServer, word_count
+from rerankit.testing.servers._chat import ChatCompletionsServer, word_count
 
 
 def demo_passages() -> list[str]:

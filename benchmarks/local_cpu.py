@@ -116,8 +116,7 @@ def contenders(path: str, documents: list[str]) -> dict[str, Contender]:
 
 def bookkeeping_seconds(documents: list[str], repeats: int) -> float:
     """The core's own cost per call (validate, dedupe, merge, sort, build results) with a free backend."""
-    from rerankit import Reranker
-    from rerankit._types import Scores
+    from rerankit import Reranker, Scores
 
     class FreeBackend:
         name, model, max_documents_per_request, max_concurrency = "free", "free", None, 1

@@ -96,6 +96,8 @@ EXPORTED = {
     ],
     "rerankit.testing.servers": [
         "ANSWER_FAULTS",
+        "ChatCompletionsServer",
+        "ChatRecord",
         "DEFAULT_MAX_DOCUMENTS_PER_REQUEST",
         "DEFAULT_PATHS",
         "DEFAULT_RANDOM_FAULTS",

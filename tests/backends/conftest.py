@@ -10,7 +10,7 @@ import pytest
 @pytest.fixture(scope="session")
 def t5_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random T5ForConditionalGeneration with ▁true/▁false/▁yes/▁no in its vocabulary."""
-    from rerankit.testing._family_models import build_t5_reranker
+    from rerankit.testing.models import build_t5_reranker
 
     return build_t5_reranker(tmp_path_factory.mktemp("t5") / "t5")
 
@@ -18,6 +18,6 @@ def t5_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def colbert_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The shipped MiniLM converted to a MultiVectorEncoder (query expansion 16, punctuation skiplist)."""
-    from rerankit.testing._family_models import build_minilm_colbert
+    from rerankit.testing.models import build_minilm_colbert
 
     return build_minilm_colbert(tmp_path_factory.mktemp("colbert") / "colbert")

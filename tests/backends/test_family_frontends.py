@@ -16,7 +16,7 @@ from rerankit import Reranker
 from rerankit._cli import app
 from rerankit.langchain import RerankCompressor
 from rerankit.llama_index import RerankPostprocessor
-from rerankit.testing._chat_server import ChatCompletionsServer
+from rerankit.testing.servers import ChatCompletionsServer
 
 QUERY = "what is bm25"
 TEXTS = [

@@ -22,7 +22,7 @@ from rerankit import (
     ServerError,
 )
 from rerankit.backends._listwise import sliding_windows
-from rerankit.testing._chat_server import ChatCompletionsServer
+from rerankit.testing.servers import ChatCompletionsServer
 
 QUERY = "which passage has the largest number"
 

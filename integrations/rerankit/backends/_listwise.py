@@ -171,7 +171,7 @@ class ListwiseBackend(RemoteBackend):
     Here against the loopback chat server of rerankit's tests, whose "LLM" ranks longer passages
     first; scores are ``1 / rank``:
 
-    >>> from rerankit.testing._chat_server import ChatCompletionsServer
+    >>> from rerankit.testing.servers import ChatCompletionsServer
     >>> with ChatCompletionsServer(relevance=len) as server:
     ...     reranker = Reranker("listwise/test-llm", base_url=server.base_url, api_key="test-key")
     ...     response = reranker.rerank("q", ["short", "the longest passage", "a middle one"])

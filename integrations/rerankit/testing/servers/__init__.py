@@ -40,6 +40,9 @@ Each provider's format (request model, paths, limits, auth, answer and error bod
 module of this package, a :class:`~rerankit.testing.servers._format.ProviderFormat` subclass
 listed in ``_registry.py``; :data:`PROVIDERS` names them.
 
+:class:`ChatCompletionsServer` is the same for an OpenAI-compatible ``/v1/chat/completions`` whose
+"LLM" ranks the passages of a listwise prompt (for ``listwise/``).
+
 Answer-shaping faults (the 200 ones) are taken from the queue when the request arrives and apply to
 its answer if the request is valid; an invalid request gets its 4xx instead.
 """
@@ -52,6 +55,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
         "rerankit.testing.servers needs starlette and uvicorn: pip install 'rerankit[serve]'"
     ) from exc
 
+from rerankit.testing.servers._chat import ChatCompletionsServer, ChatRecord
 from rerankit.testing.servers._faults import ANSWER_FAULTS, DEFAULT_RANDOM_FAULTS, TRANSPORT_FAULTS
 from rerankit.testing.servers._format import Call, ProviderFormat, Rejected
 from rerankit.testing.servers._registry import (
@@ -72,6 +76,8 @@ __all__ = [
     "PROVIDERS",
     "TRANSPORT_FAULTS",
     "Call",
+    "ChatCompletionsServer",
+    "ChatRecord",
     "Provider",
     "ProviderFormat",
     "RecordedRequest",
