@@ -20,8 +20,8 @@ from rerankit.backends._registry import BACKENDS, create_backend, parse_spec, sp
 #: What this package exports besides the registry, each imported on first use (so ``import
 #: rerankit`` loads neither httpx nor torch): name -> "module:attribute".
 #:
-#: - The kit for writing a remote backend (``rerankit/backends/_cohere.py`` is a whole one in 60
-#:   lines): the base class, the 2xx reply it reads, and the defensive readers of scores and usage.
+#: - The kit for writing a remote backend (``rerankit/backends/_cohere.py`` is a whole one, most of
+#:   it docs): the base class, the 2xx reply it reads, and the defensive readers of scores and usage.
 #: - Every backend class, for type hints and for building one directly instead of by spec string.
 #: - The LLM and seq2seq reranker formats (``llm_format=`` takes a custom :class:`LLMFormat`).
 _LAZY_EXPORTS: dict[str, str] = {
