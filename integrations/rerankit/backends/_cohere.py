@@ -79,9 +79,7 @@ class CohereBackend(RemoteBackend):
         priority: int | None = CohereOptions.default("priority"),
         **options: Any,
     ) -> None:
-        own = CohereOptions.validated(
-            {"max_tokens_per_doc": max_tokens_per_doc, "priority": priority}, provider=self.name
-        )
+        own = CohereOptions.from_arguments(locals(), provider=self.name)
         super().__init__(model, **options)
         self.max_tokens_per_doc = own.max_tokens_per_doc
         self.priority = own.priority

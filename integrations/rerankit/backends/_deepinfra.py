@@ -62,7 +62,7 @@ class DeepInfraBackend(RemoteBackend):
         instruction: str | None = DeepInfraOptions.default("instruction"),
         **options: Any,
     ) -> None:
-        own = DeepInfraOptions.validated({"instruction": instruction}, provider=self.name)
+        own = DeepInfraOptions.from_arguments(locals(), provider=self.name)
         super().__init__(model, **options)
         self.instruction = own.instruction
 

@@ -124,17 +124,7 @@ class GatewayBackend(RemoteBackend):
         instruction: str | None = GatewayOptions.default("instruction"),
         **options: Any,
     ) -> None:
-        own = GatewayOptions.validated(
-            {
-                "max_documents_per_request": max_documents_per_request,
-                "max_tokens_per_doc": max_tokens_per_doc,
-                "priority": priority,
-                "gateway_fallbacks": gateway_fallbacks,
-                "truncate_prompt_tokens": truncate_prompt_tokens,
-                "instruction": instruction,
-            },
-            provider=self.name,
-        )
+        own = GatewayOptions.from_arguments(locals(), provider=self.name)
         super().__init__(model, **options)
         self.max_documents_per_request = own.max_documents_per_request
         self.max_tokens_per_doc = own.max_tokens_per_doc

@@ -201,20 +201,7 @@ class ListwiseBackend(RemoteBackend):
         extra_body: dict[str, Any] | None = ListwiseOptions.default("extra_body"),  # noqa: B008 (None)
         **options: Any,
     ) -> None:
-        own = ListwiseOptions.validated(
-            {
-                "window_size": window_size,
-                "step": step,
-                "max_passage_words": max_passage_words,
-                "max_passage_characters": max_passage_characters,
-                "max_passage_tokens": max_passage_tokens,
-                "tokenizer": tokenizer,
-                "temperature": temperature,
-                "max_completion_tokens": max_completion_tokens,
-                "extra_body": extra_body,
-            },
-            provider=self.name,
-        )
+        own = ListwiseOptions.from_arguments(locals(), provider=self.name)
         super().__init__(model, **options)
         self.window_size = own.window_size
         self.step = own.step

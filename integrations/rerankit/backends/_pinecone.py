@@ -110,14 +110,7 @@ class PineconeBackend(RemoteBackend):
         max_documents_per_request: int | None = PineconeOptions.default("max_documents_per_request"),
         **options: Any,
     ) -> None:
-        own = PineconeOptions.validated(
-            {
-                "api_version": api_version,
-                "parameters": parameters,
-                "max_documents_per_request": max_documents_per_request,
-            },
-            provider=self.name,
-        )
+        own = PineconeOptions.from_arguments(locals(), provider=self.name)
         self.api_version = own.api_version  # request_headers(), read by super().__init__
         super().__init__(model, **options)
         self.parameters = own.parameters

@@ -155,10 +155,7 @@ class RemoteBackend:
                 "(the provider's documented most documents per request; None: no count limit)"
             )
         self.model = model
-        options = RemoteOptions.validated(
-            {"max_concurrency": max_concurrency, "max_document_tokens": max_document_tokens},
-            provider=self.name,
-        )
+        options = RemoteOptions.from_arguments(locals(), provider=self.name)
         self.max_concurrency = options.max_concurrency
         self.max_document_tokens = options.max_document_tokens
         self.transport = HTTPTransport(

@@ -94,16 +94,7 @@ class TEIBackend(RemoteBackend):
         max_client_batch_size: int | None = TEIOptions.default("max_client_batch_size"),
         **options: Any,
     ) -> None:
-        own = TEIOptions.validated(
-            {
-                "truncate": truncate,
-                "truncation_direction": truncation_direction,
-                "raw_scores": raw_scores,
-                "payload_limit": payload_limit,
-                "max_client_batch_size": max_client_batch_size,
-            },
-            provider=self.name,
-        )
+        own = TEIOptions.from_arguments(locals(), provider=self.name)
         super().__init__(model, **options)
         self.truncate = own.truncate
         self.truncation_direction = own.truncation_direction

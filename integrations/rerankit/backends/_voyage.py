@@ -106,9 +106,7 @@ class VoyageBackend(RemoteBackend):
         max_total_tokens: int | None = VoyageOptions.default("max_total_tokens"),
         **options: Any,
     ) -> None:
-        own = VoyageOptions.validated(
-            {"truncation": truncation, "max_total_tokens": max_total_tokens}, provider=self.name
-        )
+        own = VoyageOptions.from_arguments(locals(), provider=self.name)
         super().__init__(model, **options)
         self.truncation = own.truncation
         total = own.max_total_tokens if own.max_total_tokens is not None else MODEL_TOTAL_TOKENS.get(model)

@@ -72,7 +72,7 @@ class ZeroEntropyBackend(RemoteBackend):
     def __init__(
         self, model: str, *, latency: str | None = ZeroEntropyOptions.default("latency"), **options: Any
     ) -> None:
-        own = ZeroEntropyOptions.validated({"latency": latency}, provider=self.name)
+        own = ZeroEntropyOptions.from_arguments(locals(), provider=self.name)
         super().__init__(model, **options)
         self.latency = own.latency
 
