@@ -11,9 +11,9 @@ The kit for writing a backend: the :class:`Backend` protocol and, for a remote A
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from rerankit._lazy import lazy_exports as _lazy_exports  # private: not part of the surface
 from rerankit.backends._base import Backend
 from rerankit.backends._registry import BACKENDS, create_backend, parse_spec, spec_of
 
@@ -69,18 +69,7 @@ if TYPE_CHECKING:
     from rerankit.backends._zeroentropy import ZeroEntropyBackend
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY_EXPORTS:
-        module_name, _, attribute = _LAZY_EXPORTS[name].partition(":")
-        value = getattr(importlib.import_module(module_name), attribute)
-        globals()[name] = value  # later lookups skip this hook
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY_EXPORTS))
-
+__getattr__, __dir__ = _lazy_exports(globals(), _LAZY_EXPORTS)
 
 __all__ = [
     "BACKENDS",

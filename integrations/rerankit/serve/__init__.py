@@ -13,8 +13,9 @@ Needs the ``serve`` extra: ``pip install 'rerankit[serve]'``.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from rerankit._lazy import lazy_exports as _lazy_exports  # private: not part of the surface
 
 #: name -> "module:attribute", imported on first use: the config (pydantic only) is read without the
 #: ``serve`` extra (the CLI takes its defaults from it); the app and runner need starlette and uvicorn.
@@ -32,24 +33,11 @@ if TYPE_CHECKING:
     from rerankit.serve._server import run_server
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY_EXPORTS:
-        module_name, _, attribute = _LAZY_EXPORTS[name].partition(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as exc:
-            raise ImportError(
-                f"rerankit.serve.{name} needs starlette, uvicorn and prometheus-client ({exc.name}): "
-                "pip install 'rerankit[serve]'"
-            ) from exc
-        value = getattr(module, attribute)
-        globals()[name] = value  # later lookups skip this hook
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY_EXPORTS))
-
+__getattr__, __dir__ = _lazy_exports(
+    globals(),
+    _LAZY_EXPORTS,
+    missing="rerankit.serve.{name} needs starlette, uvicorn and prometheus-client ({missing}): "
+    "pip install 'rerankit[serve]'",
+)
 
 __all__ = ["BackgroundServer", "ServeConfig", "create_app", "run_server"]
