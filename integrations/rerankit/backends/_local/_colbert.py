@@ -25,7 +25,7 @@ from rerankit.backends._local._batching import (
     token_budget_batches,
 )
 from rerankit.backends._local._cache import MODEL_CACHE
-from rerankit.backends._local._devices import device_lock, resolve_device, resolve_dtype
+from rerankit.backends._local._devices import device_lock, resolve_device, resolve_dtype, version_tuple
 from rerankit.backends._local._options import ColBERTOptions, ColBERTSimilarity, load_failed
 
 logger = logging.getLogger("rerankit")
@@ -75,10 +75,6 @@ def checkpoint_kind(model: str, revision: str | None = None) -> str:
     if "HF_ColBERT" in architectures or any(a.endswith("ForRetrieval") for a in architectures):
         return "late-interaction"
     return "plain"
-
-
-def _version_tuple(version: str) -> tuple[int, ...]:
-    return tuple(int("".join(ch for ch in part if ch.isdigit()) or 0) for part in version.split(".")[:2])
 
 
 class LocalColBERT:
@@ -151,7 +147,7 @@ class LocalColBERT:
             raise ConfigurationError(
                 "the colbert backend needs sentence-transformers >= 6 and torch: pip install 'rerankit[local]'"
             ) from exc
-        if _version_tuple(sentence_transformers.__version__) < MIN_VERSION_FOR_MULTI_VECTOR:
+        if version_tuple(sentence_transformers.__version__) < MIN_VERSION_FOR_MULTI_VECTOR:
             raise ConfigurationError(
                 "the colbert backend needs sentence-transformers >= 6 (MultiVectorEncoder); installed: "
                 f"{sentence_transformers.__version__}. Upgrade: pip install -U 'sentence-transformers>=6'"

@@ -31,6 +31,7 @@ from rerankit.backends._local._devices import (
     device_lock,
     resolve_device,
     resolve_dtype,
+    version_tuple,
 )
 from rerankit.backends._local._formats import LLMFormat
 from rerankit.backends._local._llm import LLMReranker
@@ -42,14 +43,6 @@ logger = logging.getLogger("rerankit")
 
 #: The first sentence-transformers release that loads causal-LM rerankers with a LogitScore head.
 MIN_VERSION_FOR_LLM_RERANKERS = (5, 4)
-
-
-def _version_tuple(version: str) -> tuple[int, ...]:
-    parts = []
-    for piece in version.split(".")[:2]:
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        parts.append(int(digits or 0))
-    return tuple(parts)
 
 
 def _check_model_file(model: str, model_file: str, runtime: str) -> None:
@@ -263,7 +256,7 @@ class LocalCrossEncoder(CrossEncoderWindows):
         import torch
         from sentence_transformers import CrossEncoder
 
-        version = _version_tuple(sentence_transformers.__version__)
+        version = version_tuple(sentence_transformers.__version__)
         if version < MIN_VERSION_FOR_LLM_RERANKERS and is_causal_lm(
             self.model, self.revision, self.trust_remote_code
         ):

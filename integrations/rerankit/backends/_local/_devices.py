@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import threading
 
 from rerankit._errors import ConfigurationError
@@ -23,6 +24,16 @@ RUNTIME_PACKAGES = {
     "onnx": ("optimum.onnxruntime", "optimum-onnx[onnxruntime]"),
     "openvino": ("optimum.intel.openvino", "optimum-intel[openvino]"),
 }
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    """The major and minor numbers of a package version (``"6.2.0.dev0"`` -> ``(6, 2)``).
+
+    >>> version_tuple("5.4rc1")
+    (5, 4)
+    """
+    parts = (re.match(r"\d*", part).group() for part in version.split(".")[:2])  # "4rc1" -> "4"
+    return tuple(int(digits or 0) for digits in parts)
 
 
 def check_runtime_installed(runtime: str) -> None:
