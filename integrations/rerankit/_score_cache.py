@@ -96,7 +96,7 @@ class MemoryScoreCache:
     does_io = False
 
     def __init__(self, max_entries: int = DEFAULT_CACHE_SIZE) -> None:
-        self.max_entries = _MemoryCacheOptions.validated({"max_entries": max_entries}).max_entries
+        self.max_entries = _MemoryCacheOptions.from_arguments(locals()).max_entries
         self._entries: OrderedDict[str, CachedScore] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -166,7 +166,7 @@ class RedisScoreCache:
         ttl: int | None = _RedisCacheOptions.default("ttl"),
         timeout: float = _RedisCacheOptions.default("timeout"),
     ) -> None:
-        options = _RedisCacheOptions.validated({"ttl": ttl, "timeout": timeout})
+        options = _RedisCacheOptions.from_arguments(locals())
         ttl, timeout = options.ttl, options.timeout
         try:
             import redis
