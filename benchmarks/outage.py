@@ -1,10 +1,10 @@
 """Outages and replicas: rerankit with its circuit breakers and retry budget off (before) and on (after).
 
 Every server is a ``rerankit.testing.servers.RerankServer`` in its own process (``loopback_server.py``),
-spoken to over real loopback HTTP; all options are the defaults (``max_retries=3``,
-``backoff_base=0.5``, breaker after 3 failed calls with a 5 s cool-down, retry budget 20% + 2/s)
-except where a row says otherwise. "Before" is ``circuit_breaker=False, retry_budget=False``: the
-transport as it was.
+spoken to over real loopback HTTP; all options are the defaults (``max_retries=6``,
+``backoff_base=0.5``, breaker after 12 failed requests in a row with a 5 s cool-down, retry budget
+a bucket of 500 tokens, 5 a retry) except where a row says otherwise. "Before" is
+``circuit_breaker=False, retry_budget=False``: the transport without either.
 
 1. A primary answering 503 to everything, with a healthy fallback (Jina format): per-call latency
    (before; after, once the breaker opened) against the fallback called directly, interleaved; the
@@ -16,10 +16,15 @@ transport as it was.
    requests to the stopped one, wall time.
 5. 256 async calls, 64 in flight, during the outage of 1. (with the fallback): requests to the dead
    primary and wall time, before, with the retry budget only, and after.
+6. Brownouts: a gateway failing 10%, 30% or 50% of its requests transiently (429 with and without
+   ``Retry-After``, 502, 503, dropped connections), no fallback, 64 calls in flight: 400 calls with
+   ``max_retries=10`` and 1,000 with every option at its default; failed calls, requests per call,
+   p50/p99 latency.
 
-Reproduce (about three minutes)::
+Reproduce (about six minutes)::
 
     python benchmarks/outage.py
+    python benchmarks/outage.py --only brownout   # just the brownout rows
 """
 
 from __future__ import annotations
@@ -249,14 +254,83 @@ def storm(calls: int = 256, in_flight: int = 64) -> None:
     )
 
 
-async def _burst(reranker: Reranker, calls: int, in_flight: int) -> list:
+async def _burst(reranker: Reranker, calls: int, in_flight: int, latencies: list | None = None) -> list:
     limit = asyncio.Semaphore(in_flight)
 
     async def one(i: int):
         async with limit:
-            return await reranker.arerank(f"{harness.QUERY} {i}", DOCUMENTS)
+            start = time.perf_counter()
+            try:
+                return await reranker.arerank(f"{harness.QUERY} {i}", DOCUMENTS)
+            finally:
+                if latencies is not None:
+                    latencies.append(time.perf_counter() - start)
 
     return await asyncio.gather(*map(one, range(calls)), return_exceptions=True)
+
+
+#: What the issue's gateway answered a share of its requests with (Retry-After: 1 s).
+BROWNOUT_FAULTS = ("429", "429-retry-after", "502", "503", "drop")
+
+
+def brownout(rates: tuple[float, ...] = (0.1, 0.3, 0.5), in_flight: int = 64) -> None:
+    rows = []
+    configurations = (
+        (400, {"max_retries": 10}, "max_retries=10"),
+        (1000, {}, "all defaults"),
+        (400, {"max_retries": 10, **BEFORE}, "max_retries=10, breaker and budget off"),
+    )
+    with ServerProcess("gateway") as server:
+        for rate in rates:
+            for calls, options, label in configurations:
+                if BEFORE.items() <= options.items() and rate != 0.3:
+                    continue  # the reference row, at the issue's 30% only
+                server.faults(rate, *BROWNOUT_FAULTS)
+                server.reset()
+                reranker = Reranker(
+                    "gateway/BAAI/bge-reranker-v2-m3", base_url=server.base_url, api_key=API_KEY, **options
+                )
+                latencies: list[float] = []
+                start = time.perf_counter()
+                results = asyncio.run(_burst(reranker, calls, in_flight, latencies))
+                seconds = time.perf_counter() - start
+                failed = [r for r in results if isinstance(r, BaseException)]
+                kinds = sorted({type(r).__name__ for r in failed})
+                health = reranker.health()[0]
+                latencies.sort()
+                rows.append(
+                    [
+                        f"{rate:.0%}",
+                        label,
+                        calls,
+                        len(failed),
+                        f"{server.stats()['requests'] / calls:.2f}",
+                        harness.median(latencies) * 1e3,
+                        latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))] * 1e3,
+                        health.endpoints[0].state.value,
+                        health.budget_tokens,
+                        ", ".join(kinds) or "-",
+                        seconds * 1e3,
+                    ]
+                )
+                reranker.close()
+    harness.print_table(
+        f"Brownouts: a gateway failing a share of its requests transiently, {in_flight} calls in flight, no fallback",
+        [
+            "faults",
+            "options",
+            "calls",
+            "failed calls",
+            "requests per call",
+            "p50 ms",
+            "p99 ms",
+            "breaker after",
+            "budget tokens left",
+            "raised",
+            "wall ms",
+        ],
+        rows,
+    )
 
 
 def main() -> None:
@@ -268,13 +342,20 @@ def main() -> None:
     parser.add_argument(
         "--probe-window", type=float, default=16.0, help="seconds of calls while it stays dead"
     )
+    parser.add_argument("--only", choices=["outage", "replicas", "storm", "brownout"], help="one part only")
     args = parser.parse_args()
     logging.getLogger("rerankit").addHandler(logging.NullHandler())
     logging.getLogger("rerankit").propagate = False
     print(harness.machine())
-    outage(args.calls_before, args.calls_after, args.probe_window)
-    replicas(400, 100)
-    storm()
+    parts = {
+        "outage": lambda: outage(args.calls_before, args.calls_after, args.probe_window),
+        "replicas": lambda: replicas(400, 100),
+        "storm": storm,
+        "brownout": brownout,
+    }
+    for name, part in parts.items():
+        if args.only in (None, name):
+            part()
 
 
 if __name__ == "__main__":

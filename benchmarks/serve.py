@@ -23,6 +23,17 @@ Reproduce (about 3 minutes on 2 cores)::
     # --requests 64 --rounds 2 --documents 16 --concurrency 1 8 32
 
 Without ``--infinity-python`` only ``rerankit serve`` is measured.
+
+``--overload`` measures instead what an overloaded ``rerankit serve`` (every setting at its default:
+30 s deadline, 256 requests, work-based admission) still delivers. Its capacity is measured first
+(32 closed-loop clients, requests of ``--documents`` documents); then requests arrive open-loop,
+each sent once on schedule whatever the answers (Poisson arrivals), at 1x, 2x and 10x that capacity
+for ``--seconds`` seconds each. Goodput is the requests answered 200 within the deadline per second,
+as a share of the capacity; then the 429s (and how fast they came), 504s, other errors, and p50/p99
+of the served; after the 10x flood, one normal request's latency::
+
+    python benchmarks/serve.py --overload            # about 3 minutes on 2 cores
+    # --seconds 15 --documents 16 --levels 1 2 10
 """
 
 from __future__ import annotations
@@ -152,6 +163,129 @@ def load(pool, url: str, bodies: list[dict], clients: int) -> dict:
     }
 
 
+def overload_server(path: Path, env: dict[str, str]) -> ServerProcess:
+    """``rerankit serve`` with its defaults (only the device and dtype said, the name to reach it by)."""
+    command = [sys.executable, "-m", "rerankit", "serve", f"local/{path}", "--port", "0"]
+    command += ["--served-model-name", MODEL_NAME, "-o", "device=cpu", "-o", "dtype=float32"]
+    return ServerProcess("rerankit-overload", [*command, "--log-level", "warning"], None, env)
+
+
+async def _open_loop(url: str, bodies: list[dict], rate: float, seconds: float, deadline: float) -> list:
+    """Send ``rate`` requests per second (Poisson arrivals) for ``seconds``, each once, not waiting
+    for answers; (status, latency s) of each, status 0 for a client-side failure."""
+    import asyncio
+    import random
+
+    import httpx
+
+    rng = random.Random(7)
+    outcomes: list[tuple[int, float]] = []
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=2000)
+    async with httpx.AsyncClient(timeout=deadline + 30, limits=limits) as client:
+
+        async def one(body: dict) -> None:
+            sent = time.perf_counter()
+            try:
+                status = (await client.post(url, json=body)).status_code
+            except httpx.HTTPError:
+                status = 0
+            outcomes.append((status, time.perf_counter() - sent))
+
+        tasks, start, at, n = [], time.perf_counter(), 0.0, 0
+        while at < seconds:
+            delay = start + at - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.ensure_future(one(bodies[n % len(bodies)])))
+            n += 1
+            at += rng.expovariate(rate)
+        await asyncio.gather(*tasks)
+    return outcomes
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
+
+
+def _drain(base_url: str) -> None:
+    import httpx
+
+    while True:
+        text = httpx.get(base_url + "/metrics", timeout=10).text
+        if re.search(r"^rerankit_serve_queue_depth 0(\.0)?$", text, re.MULTILINE):
+            return
+        time.sleep(0.5)
+
+
+def overload(args: argparse.Namespace, path: Path, bodies: list[dict], env: dict[str, str]) -> None:
+    import asyncio
+
+    import httpx
+
+    deadline = 30.0  # ServeConfig's request_timeout default
+    with overload_server(path, env) as server, multiprocessing.get_context("spawn").Pool(32) as pool:
+        url = server.base_url + "/rerank"
+        measured = load(pool, url, bodies, 32)
+        capacity = len(measured["latencies"]) / measured["seconds"]
+        print(
+            f"capacity: {capacity:.2f} requests/s of {args.documents} documents "
+            f"({measured['documents'] / measured['seconds']:.0f} pairs/s, 32 closed-loop clients)",
+            flush=True,
+        )
+        rows = []
+        for level in args.levels:
+            _drain(server.base_url)
+            outcomes = asyncio.run(_open_loop(url, bodies, level * capacity, args.seconds, deadline))
+            served = [latency for status, latency in outcomes if status == 200]
+            in_time = [latency for latency in served if latency <= deadline]
+            refused = [latency for status, latency in outcomes if status == 429]
+            statuses = [status for status, _ in outcomes]
+            other = len([s for s in statuses if s not in (200, 429, 504)])
+            rows.append(
+                [
+                    f"{level:g}x",
+                    f"{level * capacity:.1f}",
+                    len(outcomes),
+                    len(in_time),
+                    f"{len(in_time) / args.seconds / capacity:.2f}",
+                    len(refused),
+                    _percentile(refused, 0.95) * 1e3,
+                    statuses.count(504),
+                    f"{statuses.count(504) / len(outcomes):.1%}",
+                    other,
+                    _percentile(served, 0.5) * 1e3,
+                    _percentile(served, 0.99) * 1e3,
+                ]
+            )
+            print(rows[-1], flush=True)
+        sent = time.perf_counter()
+        after = httpx.post(url, json=bodies[0], timeout=120)
+        after_ms = (time.perf_counter() - sent) * 1e3
+    harness.print_table(
+        f"rerankit serve at its defaults, offered load open-loop for {args.seconds:g} s, "
+        f"{args.documents} documents per request; capacity {capacity:.2f} requests/s",
+        [
+            "offered",
+            "requests/s",
+            "sent",
+            "answered in time",
+            "goodput (of capacity)",
+            "429",
+            "429 p95 ms",
+            "504",
+            "504 share",
+            "other errors",
+            "served p50 ms",
+            "served p99 ms",
+        ],
+        rows,
+    )
+    print(
+        f"\nAfter the {args.levels[-1]:g}x flood, a normal request: HTTP {after.status_code} in {after_ms:.0f} ms."
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--infinity-python", help="python of a venv with infinity-emb installed")
@@ -161,6 +295,11 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--documents", type=int, default=16, help="documents per request")
+    parser.add_argument("--overload", action="store_true", help="goodput at 1x, 2x, 10x capacity instead")
+    parser.add_argument(
+        "--levels", type=float, nargs="+", default=[1, 2, 10], help="offered load, x capacity"
+    )
+    parser.add_argument("--seconds", type=float, default=15.0, help="seconds of offered load per level")
     args = parser.parse_args()
     # A SIGTERM (timeout, CI) unwinds the ExitStack below, so the servers are stopped too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -183,6 +322,9 @@ def main() -> None:
         "TOKENIZERS_PARALLELISM": "false",
     }
     env["PYTHONPATH"] = os.pathsep.join([str(harness.REPO_ROOT / "integrations"), env.get("PYTHONPATH", "")])
+    if args.overload:
+        overload(args, path, bodies, env)
+        return
     servers = [
         ServerProcess(
             "rerankit",

@@ -45,27 +45,9 @@ TOLERANCE = 1e-4
 MEASURED: dict[str, float] = {}
 
 
-@pytest.fixture(scope="module")
-def llm_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    from rerankit.testing.models import (
-        build_bge_reranker_v2_gemma,
-        build_mxbai_rerank_v2,
-        build_qwen3_reranker_hub,
-        build_qwen3_reranker_sentence_transformers,
-        build_zerank_reranker,
-    )
-
-    root = tmp_path_factory.mktemp("llm")
-    models = {
-        "qwen3": build_qwen3_reranker_hub(root / "Qwen3-Reranker-0.6B"),
-        "qwen3-st": build_qwen3_reranker_sentence_transformers(root / "Qwen3-Reranker-0.6B-STv54"),
-        "gemma": build_bge_reranker_v2_gemma(root / "bge-reranker-v2-gemma"),
-        "zerank": build_zerank_reranker(root / "zerank-2"),
-        "mxbai": build_mxbai_rerank_v2(root / "mxbai-rerank-base-v2"),
-        # a causal LM of no known family, with an ordinary chat template and no ST files
-        "unknown": build_qwen3_reranker_hub(root / "my-causal-lm", seed=5),
-    }
-    yield models
+@pytest.fixture(scope="module", autouse=True)
+def _print_measured():
+    yield
     MODEL_CACHE.clear()
     print("\nmax |rerankit - reference| per family:", {k: f"{v:.2e}" for k, v in sorted(MEASURED.items())})
 
@@ -153,7 +135,8 @@ def test_the_document_is_cut_never_the_framing(llm_models: dict[str, Path], fami
     max_length = _short_prompt_length(path) + 30  # room for 30 document tokens
     reranker = Reranker(f"local/{path}", max_length=max_length)
     scores = by_index(reranker.rerank(QUERY, documents))
-    assert scores[0] == scores[1], "documents equal on every token that fits score the same"
+    # Different rows of a batch agree to float rounding, not bitwise; a wrong cut moves a score far more.
+    assert scores[0] == pytest.approx(scores[1], abs=1e-6), "documents equal on every token that fits"
     if family != "zerank":  # the zerank reference cuts characters only, never tokens
         check(family, scores, REFERENCES[family](path, [(QUERY, d) for d in documents], None, max_length))
     backend = reranker.backend
@@ -263,7 +246,7 @@ def test_the_hub_shaped_qwen3_template_is_not_pair_aware(llm_models: dict[str, P
     ("family", "options", "message"),
     [
         ("zerank", {"instruction": "judge"}, "format 'zerank' takes no instruction"),
-        ("qwen3", {"backend": "onnx"}, "runs on backend='torch' only"),
+        ("qwen3", {"backend": "onnx"}, "runtime='onnx' is the onnx/ backend's now"),
     ],
 )
 def test_bad_llm_options(llm_models: dict[str, Path], family: str, options: dict, message: str) -> None:

@@ -5,6 +5,7 @@
 >>> reranker.rerank("query", ["doc a", "doc b"], top_n=1).results  # doctest: +SKIP
 """
 
+from rerankit._calibration import Calibration
 from rerankit._errors import (
     AuthenticationError,
     BackendError,
@@ -18,8 +19,10 @@ from rerankit._errors import (
     RerankTimeoutError,
     ServerError,
 )
+from rerankit._images import Image
 from rerankit._reranker import Reranker
 from rerankit._score_cache import MemoryScoreCache, RedisScoreCache, ScoreCache
+from rerankit._score_kinds import SCORE_KINDS, ScoreScale
 from rerankit._types import ChunkSpan, RerankResponse, RerankResult, Scores, Usage
 from rerankit.backends._base import Backend
 from rerankit.backends._endpoints import BackendHealth, EndpointHealth
@@ -45,14 +48,17 @@ for _error in (
 del _error
 
 __all__ = [
+    "SCORE_KINDS",
     "AuthenticationError",
     "Backend",
     "BackendError",
     "BackendHealth",
+    "Calibration",
     "ChunkSpan",
     "CircuitOpenError",
     "ConfigurationError",
     "EndpointHealth",
+    "Image",
     "InvalidInputError",
     "InvalidRequestError",
     "MalformedResponseError",
@@ -65,6 +71,7 @@ __all__ = [
     "RerankTimeoutError",
     "Reranker",
     "ScoreCache",
+    "ScoreScale",
     "Scores",
     "ServerError",
     "Usage",

@@ -7,10 +7,15 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from rerankit._calibration import Calibration
 from rerankit._errors import ConfigurationError
 from rerankit._reranker import Reranker
 from rerankit.backends._base import Backend
 from rerankit.backends._registry import spec_of
+
+#: The metadata key both adapters put the response's ``score_kind`` under, next to the score
+#: (``"probability"``, ``"logit"``, ...; docs/scores.md), so code reading a score knows its scale.
+SCORE_KIND_KEY = "score_kind"
 
 
 def check_reranker_arguments(owner: str, model: object, reranker: object, options: Mapping[str, Any]) -> None:
@@ -55,8 +60,8 @@ _SECRET_OPTION = re.compile(
 
 
 def serializable_options(options: Mapping[str, Any]) -> dict[str, Any]:
-    """``options`` as they can be serialized: credentials dropped at any depth, and backends or
-    rerankers (as in ``fallbacks``) replaced by their spec strings.
+    """``options`` as they can be serialized: credentials dropped at any depth, backends or
+    rerankers (as in ``fallbacks``) replaced by their spec strings, a calibration by its dict.
 
     >>> serializable_options({"api_key": "k", "timeout": 5, "headers": {"Authorization": "Bearer k"}})
     {'timeout': 5}
@@ -75,6 +80,8 @@ def serializable_options(options: Mapping[str, Any]) -> dict[str, Any]:
             return spec_of(value.backend)
         if isinstance(value, Backend):
             return spec_of(value)
+        if isinstance(value, Calibration):
+            return value.model_dump(mode="json")
         return value
 
     return scrub(dict(options))

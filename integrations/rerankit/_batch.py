@@ -27,13 +27,23 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from rerankit import _tracing
 from rerankit._chunking import LongDocuments
+from rerankit._documents import Document, needs_fetch
 from rerankit._errors import InvalidInputError, MalformedResponseError, RerankError
+from rerankit._images import ImageOptions
 from rerankit._score_cache import ScoreCache
+from rerankit._score_kinds import ScoreMapping
 from rerankit._scoring import FALLBACK_ERRORS, _log_fallback, _Plan
 from rerankit._scoring_units import ScoringUnits
 from rerankit._types import RerankResponse, Scores
-from rerankit._validation import check_documents, check_query, check_score_threshold, check_top_n
+from rerankit._validation import (
+    check_document,
+    check_query,
+    check_score_threshold,
+    check_top_n,
+    document_list,
+)
 from rerankit.backends._base import Backend, has_score_requests
 
 Outcome = RerankResponse | Exception
@@ -57,6 +67,8 @@ def plan_batch(
     *,
     long_documents: LongDocuments | None = None,
     cache: ScoreCache | None = None,
+    images: ImageOptions | None = None,
+    score_mapping: ScoreMapping | None = None,
 ) -> list[_Item]:
     """Validate a batch: the shared options and containers raise at once; a bad item gets its error.
 
@@ -76,13 +88,17 @@ def plan_batch(
     for position, (query, texts) in enumerate(zip(queries, documents, strict=True)):
         item = _Item(position)
         try:
-            item.plan = _Plan.build(
-                _checked_query(query, position),
-                _checked_documents(texts, position),
+            checked_query = _checked_query(query, position)
+            given, checked = _checked_documents(texts, position, images)
+            item.plan = _Plan.of_checked(
+                checked_query,
+                given,
+                checked,
                 top_n,
                 score_threshold,
                 long_documents=long_documents,
                 cache=cache,
+                score_mapping=score_mapping,
             )
         except InvalidInputError as error:
             item.outcome = error
@@ -103,20 +119,28 @@ def _checked_query(query: Any, position: int) -> str:
         raise InvalidInputError(f"queries[{position}]: {error.message}") from None
 
 
-def _checked_documents(texts: Any, position: int) -> list[str]:
+def _checked_documents(
+    texts: Any, position: int, images: ImageOptions | None
+) -> tuple[list[Any], list[Document]]:
+    """The item's documents as given and as scored; an error names the item and the document."""
     try:
-        return check_documents(texts)
+        given = document_list(texts)
     except InvalidInputError as error:
-        # Find the document at fault by checking each alone; the message stays the single call's.
-        where = f"documents[{position}]"
-        if isinstance(texts, Sequence) and not isinstance(texts, (str, bytes, bytearray)):
-            for index, text in enumerate(texts):
-                try:
-                    check_documents([text])
-                except InvalidInputError:
-                    where = f"documents[{position}][{index}]"
-                    break
-        raise InvalidInputError(f"{where}: {error.message}") from None
+        raise InvalidInputError(f"documents[{position}]: {error.message}") from None
+    checked = []
+    for index, text in enumerate(given):
+        try:
+            checked.append(check_document(text, index, images))
+        except InvalidInputError as error:
+            raise InvalidInputError(f"documents[{position}][{index}]: {error.message}") from None
+    return given, checked
+
+
+def reads_images(documents: Any) -> bool:
+    """Whether planning a batch of these document lists reads documents other than texts."""
+    return isinstance(documents, (list, tuple)) and any(
+        isinstance(texts, (list, tuple)) and needs_fetch(texts) for texts in documents
+    )
 
 
 def results_of(items: list[_Item], return_exceptions: bool) -> list[Any]:
@@ -283,6 +307,7 @@ def _finish_shared(backend: Backend, requests: _Requests, values: list[list[floa
     return done
 
 
+@_tracing.traced_backend
 def _score_shared(backend: Backend, items: list[_Item]) -> None:
     """All items' pairs through one ``score_requests`` call; if it fails, each item alone."""
     planned = _requests_of(backend, items)
@@ -296,16 +321,18 @@ def _score_shared(backend: Backend, items: list[_Item]) -> None:
         unit.remember()
 
 
+@_tracing.traced_backend
 def _score_concurrently(backend: Backend, items: list[_Item]) -> None:
     """One ``score`` call per item and part, at most ``max_concurrency`` at once for the batch."""
     planned = _requests_of(backend, items)
     requests = planned[3]
     workers = min(len(requests), max(1, backend.max_concurrency))
+    score = _tracing.part_scorer(backend.score, [texts for _, texts in requests])
     if workers <= 1:
-        outcomes = [_call(backend.score, query, texts) for query, texts in requests]
+        outcomes = [_call(score, query, texts) for query, texts in requests]
     else:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rerankit-batch") as pool:
-            outcomes = list(pool.map(lambda request: _call(backend.score, *request), requests))
+            outcomes = list(pool.map(lambda request: _call(score, *request), requests))
     for unit in _finish_each(backend, planned, outcomes):
         unit.remember()
 
@@ -353,6 +380,7 @@ async def ascore_batch(backends: list[Backend], items: list[_Item]) -> None:
         pending = _for_fallback(pending, backends, index)
 
 
+@_tracing.traced_backend
 async def _ascore_shared(backend: Backend, items: list[_Item]) -> None:
     planned = await _arequests_of(backend, items)
     try:
@@ -369,14 +397,16 @@ async def _ascore_shared(backend: Backend, items: list[_Item]) -> None:
         await unit.aremember()
 
 
+@_tracing.traced_backend
 async def _ascore_concurrently(backend: Backend, items: list[_Item]) -> None:
     planned = await _arequests_of(backend, items)
     semaphore = asyncio.Semaphore(max(1, backend.max_concurrency))
+    ascore = _tracing.apart_scorer(backend.ascore, [texts for _, texts in planned[3]])
 
     async def bounded(query: str, texts: list[str]) -> Scores | Exception:
         async with semaphore:
             try:
-                return await backend.ascore(query, texts)
+                return await ascore(query, texts)
             except Exception as error:
                 return error
 

@@ -13,13 +13,19 @@ next backend; one response never mixes scores from two backends. The scoring pat
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from contextlib import AsyncExitStack, ExitStack
+from pathlib import Path
 from typing import Any
 
+from rerankit import _tracing
+from rerankit._calibration import Calibration, calibration_from
 from rerankit._chunking import LongDocumentOptions, long_documents_from, require_token_windows
 from rerankit._errors import ConfigurationError
+from rerankit._images import ImageOptions
 from rerankit._score_cache import ScoreCache, make_score_cache
+from rerankit._score_kinds import ScoreMapping, ScoreScale
 from rerankit._scoring import FALLBACK_ERRORS as FALLBACK_ERRORS  # public here, as before
 from rerankit._scoring import _ascore_with_fallbacks, _Plan, _score_with_fallbacks
 from rerankit._types import RerankResponse
@@ -77,6 +83,17 @@ class Reranker:
     >>> reranker.rerank("capital of France?", [long_report]).results[0].chunk  # doctest: +SKIP
     ChunkSpan(index=3, start=5120, end=6840)
 
+    Every backend declares what its score is (``response.score_kind``: a probability, a logit, a
+    similarity, ...; docs/scores.md). The default is the model authors' raw score;
+    ``normalize=True`` maps it to 0-1 by the family's own documented normalization (the sigmoid
+    of a cross-encoder's logit, ...), and ``calibration="calibration.json"`` (written by
+    ``rerankit calibrate``) to P(relevant) fitted on labelled data. Either way the ranking is
+    unchanged and ``score_threshold`` applies to the mapped score:
+
+    >>> reranker = Reranker("local/cross-encoder/ms-marco-MiniLM-L6-v2", normalize=True)  # doctest: +SKIP
+    >>> reranker.rerank("what is BM25?", ["a ranking function"]).score_kind  # doctest: +SKIP
+    'probability'
+
     Args:
         model: A spec string ``"<backend>/<model id>"``, or a ready
             :class:`~rerankit.backends._base.Backend` (then no ``options`` may be given).
@@ -91,12 +108,29 @@ class Reranker:
             all of them.
         cache: Keep scores across calls: ``True``, a number of entries, ``"redis://host:port/db"``
             or a :class:`~rerankit.ScoreCache`. Defaults to ``None``: no cache (docs/cache.md).
+        fetch_image_urls: Fetch image documents given by http(s) URL. Defaults to ``False``: such
+            a document is refused, so a document cannot make the process fetch an address
+            (docs/multimodal.md).
+        max_image_bytes: The largest image file accepted, fetched or not. Defaults to 20,000,000.
+        max_image_pixels: The most pixels an image may have. Defaults to 40,000,000.
+        image_fetch_timeout: Seconds one image URL fetch may take. Defaults to 10.
+        normalize: Map every score to 0-1 by its family's documented normalization, keeping the
+            order; refused for a kind that has none (similarity, reciprocal rank). Defaults to
+            ``False``: the raw score (docs/scores.md).
+        calibration: A calibration fitted by ``rerankit calibrate``: its file's path, a
+            :class:`~rerankit.Calibration` or its dict; scores become P(relevant). Refused when
+            fitted for another backend, model or score. Defaults to ``None``.
+        trace_content: Whether the OpenTelemetry spans of a call record the query and the
+            documents' text (with OpenTelemetry installed, docs/observability.md); keys never.
+            Defaults to ``False``: indices, scores, counts and timings only.
         **options: The backend's options (``api_key``, ``base_url``, ``timeout``, ``device``,
             ...); each backend's page lists them. An unknown option is refused by name.
 
     Raises:
         ConfigurationError: The spec names no known backend, an option is unknown to the backend,
-            options were given with a ready Backend, or ``fallbacks`` is not a list.
+            options were given with a ready Backend, ``fallbacks`` is not a list, an image
+            limit breaks its rule, ``normalize`` names a kind with no normalization, or
+            ``calibration`` does not fit a backend.
 
     Attributes:
         backend: The backend tried first.
@@ -113,8 +147,28 @@ class Reranker:
         chunk_overlap: int = LongDocumentOptions.default("chunk_overlap"),
         max_chunks: int | None = LongDocumentOptions.default("max_chunks"),
         cache: bool | int | str | ScoreCache | None = None,
+        fetch_image_urls: bool = ImageOptions.default("fetch_image_urls"),
+        max_image_bytes: int = ImageOptions.default("max_image_bytes"),
+        max_image_pixels: int = ImageOptions.default("max_image_pixels"),
+        image_fetch_timeout: float = ImageOptions.default("image_fetch_timeout"),
+        normalize: bool = False,
+        calibration: str | Path | Calibration | dict[str, Any] | None = None,
+        trace_content: bool = False,
         **options: Any,
     ) -> None:
+        if not isinstance(trace_content, bool):
+            raise ConfigurationError(f"trace_content must be True or False, got {trace_content!r}")
+        #: Whether the call's spans record the query and the documents' text (docs/observability.md).
+        self.trace_content = trace_content
+        #: The limits on image documents (docs/multimodal.md).
+        self.images = ImageOptions.validated(
+            {
+                "fetch_image_urls": fetch_image_urls,
+                "max_image_bytes": max_image_bytes,
+                "max_image_pixels": max_image_pixels,
+                "image_fetch_timeout": image_fetch_timeout,
+            }
+        )
         #: How documents longer than the model's window are scored (docs/long-documents.md).
         self.long_documents = long_documents_from(long_documents, chunk_overlap, max_chunks)
         #: Scores kept across calls (docs/cache.md); ``None`` without ``cache``.
@@ -138,6 +192,15 @@ class Reranker:
         if self.long_documents.chunked:
             for backend in self.backends:
                 require_token_windows(backend)
+        #: What happens to raw scores before the threshold: nothing, normalize or calibration.
+        self.score_mapping = ScoreMapping(normalize=normalize, calibration=calibration_from(calibration))
+        self.score_mapping.check(self.backends)
+
+    @property
+    def score_scale(self) -> ScoreScale | None:
+        """The scale of this reranker's scores: the first backend's, normalized or calibrated as
+        configured; ``None`` when the backend declares none (docs/scores.md)."""
+        return self.score_mapping.scale_for(self.backend)
 
     @property
     def backends(self) -> list[Backend]:
@@ -162,17 +225,19 @@ class Reranker:
             return f"Reranker({self.backend!r}, fallbacks={self.fallbacks!r})"
         return f"Reranker({self.backend!r})"
 
+    @_tracing.traced_call("rerank")
     def rerank(
         self,
         query: str,
-        documents: Sequence[str],
+        documents: Sequence[Any],
         *,
         top_n: int | None = None,
         score_threshold: float | None = None,
     ) -> RerankResponse:
         """Score ``documents`` against ``query`` and return them best first.
 
-        ``score_threshold`` drops results scoring below it, then ``top_n`` keeps the best ``top_n``
+        ``score_threshold`` drops results scoring below it (after ``normalize``/``calibration``),
+        then ``top_n`` keeps the best ``top_n``
         (``None``: all). Identical documents are scored once and every input is still listed.
         If the backend fails with one of :data:`FALLBACK_ERRORS` the fallbacks are tried in order;
         ``response.backend``/``response.model`` name the one that answered. When all fail, the last
@@ -180,15 +245,17 @@ class Reranker:
 
         Args:
             query: The query; a non-blank string.
-            documents: The texts to rank, in any order; a non-empty sequence of non-blank strings.
+            documents: What to rank, in any order; a non-empty sequence of documents: non-blank
+                strings, or, for a backend that takes images, :class:`~rerankit.Image`, PIL images
+                or lists of text and image parts (docs/multimodal.md).
             top_n: How many results to return, best first; at least 1. Defaults to ``None``: all.
-            score_threshold: The lowest score kept; applied before ``top_n``. Defaults to
-                ``None``: no threshold.
+            score_threshold: The lowest score kept, on the scale of ``response.score_kind``;
+                applied before ``top_n``. Defaults to ``None``: no threshold.
 
         Returns:
             The results best first (ties keep input order), each with its input ``index``, its
             ``relevance_score`` (a Python float) and its ``document``; the ``model`` and
-            ``backend`` that answered; and the ``usage`` totals.
+            ``backend`` that answered; ``score_kind``/``score_range``; and the ``usage`` totals.
 
         Raises:
             InvalidInputError: The query, a document (the message names its index), ``top_n`` or
@@ -197,15 +264,14 @@ class Reranker:
                 (``RateLimitError``, ``ServerError``, ``RerankTimeoutError``,
                 ``AuthenticationError``, ``InvalidRequestError``, ``MalformedResponseError``).
         """
-        plan = _Plan.build(
-            query, documents, top_n, score_threshold, long_documents=self.long_documents, cache=self.cache
-        )
+        plan = _Plan.build(query, documents, top_n, score_threshold, **self._plan_options())
         return _score_with_fallbacks(self.backends, plan)
 
+    @_tracing.traced_call("arerank")
     async def arerank(
         self,
         query: str,
-        documents: Sequence[str],
+        documents: Sequence[Any],
         *,
         top_n: int | None = None,
         score_threshold: float | None = None,
@@ -225,10 +291,16 @@ class Reranker:
             InvalidInputError: The input is invalid; nothing was sent.
             BackendError: The backend and every fallback failed.
         """
-        plan = _Plan.build(
-            query, documents, top_n, score_threshold, long_documents=self.long_documents, cache=self.cache
-        )
+        plan = await _Plan.abuild(query, documents, top_n, score_threshold, **self._plan_options())
         return await _ascore_with_fallbacks(self.backends, plan)
+
+    def _plan_options(self) -> dict[str, Any]:
+        return {
+            "long_documents": self.long_documents,
+            "cache": self.cache,
+            "images": self.images,
+            "score_mapping": self.score_mapping,
+        }
 
     def health(self) -> list[BackendHealth]:
         """The state of the backend and each fallback, in the order they are tried: per endpoint the
@@ -240,6 +312,7 @@ class Reranker:
         """
         return [backend_health(backend) for backend in self.backends]
 
+    @_tracing.traced_call("rerank_batch")
     def rerank_batch(
         self,
         queries: Sequence[str],
@@ -279,14 +352,13 @@ class Reranker:
         """
         from rerankit import _batch  # the batch module builds on this one
 
-        items = _batch.plan_batch(
-            queries, documents, top_n, score_threshold, long_documents=self.long_documents, cache=self.cache
-        )
+        items = _batch.plan_batch(queries, documents, top_n, score_threshold, **self._plan_options())
         if not return_exceptions and any(item.outcome is not None for item in items):
             return _batch.results_of(items, return_exceptions)  # raises: nothing is scored
         _batch.score_batch(self.backends, items)
         return _batch.results_of(items, return_exceptions)
 
+    @_tracing.traced_call("arerank_batch")
     async def arerank_batch(
         self,
         queries: Sequence[str],
@@ -299,9 +371,12 @@ class Reranker:
         """Async :meth:`rerank_batch`, with the same results; a local model runs in a worker thread."""
         from rerankit import _batch
 
-        items = _batch.plan_batch(
-            queries, documents, top_n, score_threshold, long_documents=self.long_documents, cache=self.cache
-        )
+        if _batch.reads_images(documents):  # decoding (or fetching) images: off the event loop
+            items = await asyncio.to_thread(
+                _batch.plan_batch, queries, documents, top_n, score_threshold, **self._plan_options()
+            )
+        else:
+            items = _batch.plan_batch(queries, documents, top_n, score_threshold, **self._plan_options())
         if not return_exceptions and any(item.outcome is not None for item in items):
             return _batch.results_of(items, return_exceptions)
         await _batch.ascore_batch(self.backends, items)

@@ -7,7 +7,8 @@ window) is looked up before anything is sent; only the misses go to the backend.
 The key is a SHA-256 of a JSON array (a delimited tuple: concatenating query and document would
 collide) of the rerankit version, the backend's :meth:`cache_key` (backend, model, revision,
 dtype, max length, format and instruction, address: whatever changes its scores), the
-long-document setting, the query and the document text.
+long-document setting, the query and the document (its text; for a document with images, its
+texts and the SHA-256 of each image's bytes).
 """
 
 from __future__ import annotations
@@ -260,8 +261,12 @@ def backend_fingerprint(backend: Any) -> Any:
     return cache_key()
 
 
-def score_key(fingerprint: Any, long_documents: list[Any], query: str, document: str) -> str:
+def score_key(fingerprint: Any, long_documents: list[Any], query: str, document: str | list[Any]) -> str:
     """The cache key of one (query, document) pair: a hash of the delimited tuple of all parts.
+
+    ``document`` is a text, or a document with images as
+    :func:`~rerankit._documents.cache_form` writes it (its texts and its images' SHA-256: the
+    image bytes, never a file name or URL alone).
 
     >>> score_key(["local", "m"], ["truncate"], "q", "ab") != score_key(["local", "m"], ["truncate"], "qa", "b")
     True

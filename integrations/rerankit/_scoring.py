@@ -18,7 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from rerankit import _tracing
 from rerankit._chunking import LongDocuments
+from rerankit._documents import Document, describe, has_image, needs_fetch
 from rerankit._errors import (
     CircuitOpenError,
     MalformedResponseError,
@@ -26,11 +28,19 @@ from rerankit._errors import (
     RerankTimeoutError,
     ServerError,
 )
+from rerankit._images import ImageOptions
 from rerankit._score_cache import ScoreCache
+from rerankit._score_kinds import ScoreMapping
 from rerankit._scoring_units import ScoringUnits
 from rerankit._types import RerankResponse, RerankResult, Scores, Usage
-from rerankit._validation import check_documents, check_query, check_score_threshold, check_top_n
-from rerankit.backends._base import Backend
+from rerankit._validation import (
+    check_document,
+    check_query,
+    check_score_threshold,
+    check_top_n,
+    document_list,
+)
+from rerankit.backends._base import Backend, require_image_support
 
 logger = logging.getLogger("rerankit")
 
@@ -50,16 +60,17 @@ FALLBACK_ERRORS: tuple[type[Exception], ...] = (
 
 @dataclass(frozen=True)
 class _Plan:
-    """One validated call: the distinct texts to score and where each input maps to."""
+    """One validated call: the distinct documents to score and where each input maps to."""
 
     query: str
-    documents: list[str]
-    distinct: list[str]
+    documents: list[Any]  # as the caller passed them: results give them back
+    distinct: list[Document]
     distinct_index: list[int]  # input position -> position in ``distinct``
     top_n: int | None
     score_threshold: float | None
     long_documents: LongDocuments = field(default_factory=LongDocuments)
     cache: ScoreCache | None = None
+    score_mapping: ScoreMapping = field(default_factory=ScoreMapping)
 
     @classmethod
     def build(
@@ -71,38 +82,92 @@ class _Plan:
         *,
         long_documents: LongDocuments | None = None,
         cache: ScoreCache | None = None,
+        images: ImageOptions | None = None,
+        score_mapping: ScoreMapping | None = None,
     ) -> _Plan:
         query = check_query(query)
-        documents = check_documents(documents)
-        top_n = check_top_n(top_n)
-        score_threshold = check_score_threshold(score_threshold)
-        first_seen: dict[str, int] = {}
-        distinct_index = [first_seen.setdefault(text, len(first_seen)) for text in documents]
+        given = document_list(documents)
+        checked = [check_document(item, index, images) for index, item in enumerate(given)]
+        return cls.of_checked(
+            query,
+            given,
+            checked,
+            check_top_n(top_n),
+            check_score_threshold(score_threshold),
+            long_documents=long_documents,
+            cache=cache,
+            score_mapping=score_mapping,
+        )
+
+    @classmethod
+    async def abuild(
+        cls, query: Any, documents: Any, top_n: Any, score_threshold: Any, **options: Any
+    ) -> _Plan:
+        """Async :meth:`build`: in a worker thread when documents other than texts are read (an image
+        is decoded, or fetched with ``fetch_image_urls``), inline otherwise."""
+        if isinstance(documents, (list, tuple)) and needs_fetch(documents):
+            return await asyncio.to_thread(cls.build, query, documents, top_n, score_threshold, **options)
+        return cls.build(query, documents, top_n, score_threshold, **options)
+
+    @classmethod
+    def of_checked(
+        cls,
+        query: str,
+        given: list[Any],
+        checked: list[Document],
+        top_n: int | None,
+        score_threshold: float | None,
+        *,
+        long_documents: LongDocuments | None = None,
+        cache: ScoreCache | None = None,
+        score_mapping: ScoreMapping | None = None,
+    ) -> _Plan:
+        """The plan of inputs already checked: ``given`` as passed, ``checked`` their scored form."""
+        first_seen: dict[Document, int] = {}
+        distinct_index = [first_seen.setdefault(document, len(first_seen)) for document in checked]
         return cls(
             query,
-            documents,
+            given,
             list(first_seen),
             distinct_index,
             top_n,
             score_threshold,
             long_documents or LongDocuments(),
             cache,
+            score_mapping or ScoreMapping(),
         )
 
+    def image_documents(self) -> list[tuple[int, Document]]:
+        """``(input position, document)`` of each distinct document holding an image, first seen first."""
+        seen: set[int] = set()
+        found = []
+        for position, distinct in enumerate(self.distinct_index):
+            if distinct not in seen and has_image(self.distinct[distinct]):
+                seen.add(distinct)
+                found.append((position, self.distinct[distinct]))
+        return found
+
     def units_for(self, backend: Backend) -> ScoringUnits:
-        """What ``backend`` is sent: cached documents left out, long ones cut (see ScoringUnits)."""
+        """What ``backend`` is sent: cached documents left out, long ones cut (see ScoringUnits).
+
+        Raises:
+            InvalidInputError: a document holds an image and the backend takes none (nothing sent).
+        """
+        require_image_support(backend, self.image_documents())
         return ScoringUnits.prepare(backend, self.query, self.distinct, self.long_documents, self.cache)
 
     async def aunits_for(self, backend: Backend) -> ScoringUnits:
         """Async :meth:`units_for`."""
+        require_image_support(backend, self.image_documents())
         return await ScoringUnits.aprepare(
             backend, self.query, self.distinct, self.long_documents, self.cache
         )
 
     def finish(
-        self, units: ScoringUnits, parts: list[list[str]], scored: list[Scores], backend: Backend
+        self, units: ScoringUnits, parts: list[list[Document]], scored: list[Scores], backend: Backend
     ) -> RerankResponse:
-        """Merge the parts' scores by global index, sort, threshold, cut and total the usage."""
+        """Merge the parts' scores by global index, map them (normalize, calibration), sort,
+        threshold, cut and total the usage."""
         distinct_scores: list[float] = []
         usage = Usage(
             documents=len(self.documents),
@@ -123,13 +188,17 @@ class _Plan:
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
                 raise MalformedResponseError(
                     f"backend returned a non-finite or non-numeric score {value!r} "
-                    f"for document {units.texts[position][:40]!r}",
+                    f"for document {describe(units.texts[position])}",
                     provider=backend.name,
                 )
         outcomes = units.collapse(distinct_scores)
-        scores = [outcomes[d].score for d in self.distinct_index]
-        order = sorted(range(len(scores)), key=scores.__getitem__, reverse=True)
+        raw = [outcomes[d].score for d in self.distinct_index]
+        # Ordered by the raw score: the mapping is monotone, but may merge nearby scores (an
+        # isotonic step, a sigmoid saturating), and the ranking must not change with it.
+        order = sorted(range(len(raw)), key=raw.__getitem__, reverse=True)
         # sorted() is stable, but reverse=True keeps stability too: equal scores stay in input order.
+        scores = self.score_mapping.apply(backend, raw)
+        self.score_mapping.warn_unmapped_threshold(backend, self.score_threshold)
         if self.score_threshold is not None:
             order = [i for i in order if scores[i] >= self.score_threshold]
         if self.top_n is not None:
@@ -143,9 +212,18 @@ class _Plan:
             )
             for i in order
         ]
-        return RerankResponse(results=results, model=backend.model, backend=backend.name, usage=usage)
+        scale = self.score_mapping.scale_for(backend)
+        return RerankResponse(
+            results=results,
+            model=backend.model,
+            backend=backend.name,
+            usage=usage,
+            score_kind=scale.kind if scale else None,
+            score_range=scale.range if scale else None,
+        )
 
 
+@_tracing.traced_backend
 def _score_plan(backend: Backend, plan: _Plan) -> RerankResponse:
     """Score one validated call on one backend: split, run the parts (threads), merge."""
     if hasattr(backend, "load_limits"):  # limits the backend learns from its server, once
@@ -153,28 +231,29 @@ def _score_plan(backend: Backend, plan: _Plan) -> RerankResponse:
     units = plan.units_for(backend)
     parts = units.parts(backend.max_documents_per_request, getattr(backend, "split_request", None))
     workers = min(len(parts), max(1, backend.max_concurrency))
+    score = _tracing.part_scorer(backend.score, parts)
     if workers <= 1:
-        scored = [backend.score(plan.query, part) for part in parts]
+        scored = [score(plan.query, part) for part in parts]
     else:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rerankit") as pool:
-            scored = list(pool.map(lambda part: backend.score(plan.query, part), parts))
+            scored = list(pool.map(lambda part: score(plan.query, part), parts))
     response = plan.finish(units, parts, scored, backend)
     units.remember()
     return response
 
 
+@_tracing.traced_backend
 async def _ascore_plan(backend: Backend, plan: _Plan) -> RerankResponse:
     """Async :func:`_score_plan`: the parts run concurrently, bounded by ``max_concurrency``."""
     if hasattr(backend, "aload_limits"):
         await backend.aload_limits()
     units = await plan.aunits_for(backend)
     parts = units.parts(backend.max_documents_per_request, getattr(backend, "split_request", None))
+    ascore = _tracing.apart_scorer(backend.ascore, parts)
     if len(parts) == 1:
-        scored = [await backend.ascore(plan.query, parts[0])]
+        scored = [await ascore(plan.query, parts[0])]
     else:
-        scored = await _gather_bounded(
-            [backend.ascore(plan.query, part) for part in parts], backend.max_concurrency
-        )
+        scored = await _gather_bounded([ascore(plan.query, part) for part in parts], backend.max_concurrency)
     response = plan.finish(units, parts, scored, backend)
     await units.aremember()
     return response
@@ -206,6 +285,7 @@ async def _ascore_with_fallbacks(backends: list[Backend], plan: _Plan) -> Rerank
 
 
 def _log_fallback(failed: Backend, fallback: Backend, error: Exception) -> None:
+    _tracing.fallback(failed, fallback, error)
     logger.warning(
         "rerank on %s/%s failed (%s: %s); falling back to %s/%s",
         failed.name,

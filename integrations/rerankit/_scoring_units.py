@@ -16,7 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from rerankit import _tracing
 from rerankit._chunking import LongDocuments, split_into_windows, truncate_to_budget
+from rerankit._documents import Document, cache_form
 from rerankit._errors import ConfigurationError
 from rerankit._score_cache import CachedScore, ScoreCache, backend_fingerprint, score_key
 from rerankit._types import ChunkSpan
@@ -41,7 +43,7 @@ class ScoringUnits:
     """The texts one backend scores for one call, and how their scores fold back into documents."""
 
     query: str
-    texts: list[str]
+    texts: list[Document]
     documents: list[_DocumentUnits]
     keys: list[str] | None = None
     cache: ScoreCache | None = None
@@ -58,11 +60,12 @@ class ScoringUnits:
         return len(self.documents) - self.hits if self.cache is not None else 0
 
     @classmethod
+    @_tracing.traced_prepare
     def prepare(
         cls,
         backend: Any,
         query: str,
-        distinct: Sequence[str],
+        distinct: Sequence[Document],
         long_documents: LongDocuments,
         cache: ScoreCache | None,
     ) -> ScoringUnits:
@@ -71,17 +74,22 @@ class ScoringUnits:
         found: list[CachedScore | None] = [None] * len(distinct)
         if cache is not None:
             fingerprint = backend_fingerprint(backend)
-            keys = [score_key(fingerprint, long_documents.fingerprint(), query, text) for text in distinct]
+            keys = [
+                score_key(fingerprint, long_documents.fingerprint(), query, cache_form(text))
+                for text in distinct
+            ]
             found = cache.get_many(keys)
         budget = _budget(backend, query, long_documents)
-        positions: dict[str, int] = {}
+        positions: dict[Document, int] = {}
         documents = []
         for text, hit in zip(distinct, found, strict=True):
             if hit is not None:
                 documents.append(_DocumentUnits(hit))
                 continue
-            windows: list[tuple[str, ChunkSpan | None]]
-            if long_documents.chunked and budget is not None:
+            windows: list[tuple[Document, ChunkSpan | None]]
+            if not isinstance(text, str):  # an image document is scored whole: no token windows
+                windows = [(text, None)]
+            elif long_documents.chunked and budget is not None:
                 windows = [
                     (window.text, window.span)
                     for window in split_into_windows(
@@ -107,18 +115,19 @@ class ScoringUnits:
         cls,
         backend: Any,
         query: str,
-        distinct: Sequence[str],
+        distinct: Sequence[Document],
         long_documents: LongDocuments,
         cache: ScoreCache | None,
     ) -> ScoringUnits:
         """Async :meth:`prepare`: in a worker thread when it tokenizes, estimates tokens of much text
         or asks a remote cache; inline otherwise (a thread hop costs more than the work)."""
-        estimates_much = _client_truncates(backend) and sum(map(len, distinct)) > INLINE_ESTIMATE_CHARS
+        text_chars = sum(len(text) for text in distinct if isinstance(text, str))
+        estimates_much = _client_truncates(backend) and text_chars > INLINE_ESTIMATE_CHARS
         if long_documents.chunked or estimates_much or (cache is not None and cache.does_io):
             return await asyncio.to_thread(cls.prepare, backend, query, distinct, long_documents, cache)
         return cls.prepare(backend, query, distinct, long_documents, cache)
 
-    def parts(self, limit: int | None, split: Any = None) -> list[list[str]]:
+    def parts(self, limit: int | None, split: Any = None) -> list[list[Document]]:
         """The texts to send cut into requests of at most ``limit`` (none when all were cached),
         each then cut by ``split(query, texts)`` (a backend's ``split_request``) when given.
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
+
+from rerankit._score_kinds import ScoreKind
 
 
 class Usage(BaseModel):
@@ -75,7 +79,8 @@ class RerankResult(BaseModel):
     Attributes:
         index: The position of the document in the ``documents`` passed in.
         relevance_score: The backend's score, a Python float; higher is more relevant.
-        document: The document text that was scored.
+        document: The document as it was passed in: its text, or the image document (an
+            :class:`~rerankit.Image`, a PIL image, a list of content parts) itself.
         chunk: With ``long_documents="chunk"``, the window whose score is the document's score;
             ``None`` otherwise.
 
@@ -87,7 +92,7 @@ class RerankResult(BaseModel):
 
     index: int = Field(description="Position of the document in the input sequence.")
     relevance_score: float = Field(description="Higher is more relevant; a Python float.")
-    document: str = Field(description="The document text that was scored.")
+    document: Any = Field(description="The document as passed in: a text, or an image document as given.")
     chunk: ChunkSpan | None = Field(
         default=None, description="The best-scoring window, with long_documents='chunk'; else None."
     )
@@ -101,12 +106,19 @@ class RerankResponse(BaseModel):
         model: The model that scored them.
         backend: The backend that answered (with fallbacks configured, the one that succeeded).
         usage: What the call cost.
+        score_kind: What the scores are (docs/scores.md): ``"probability"``, ``"logit"``,
+            ``"similarity"``, ``"reciprocal_rank"`` or ``"relevance"`` (a provider's opaque 0-1),
+            as the backend that answered declares them; with ``normalize=True`` or a calibration,
+            the kind of the mapped scores. ``None`` for a backend that declares none.
+        score_range: ``(low, high)`` the scores lie in; ``None`` when unbounded (or undeclared).
 
     >>> from rerankit import Reranker
     >>> from rerankit.testing import FakeBackend
     >>> response = Reranker(FakeBackend(scores={"a": 0.2, "b": 0.7})).rerank("q", ["a", "b"], top_n=1)
     >>> response.results, response.backend, response.usage.requests
     ([RerankResult(index=1, relevance_score=0.7, document='b', chunk=None)], 'fake', 1)
+    >>> response.score_kind, response.score_range
+    ('relevance', (0.0, 1.0))
     """
 
     model_config = ConfigDict(frozen=True)
@@ -115,6 +127,10 @@ class RerankResponse(BaseModel):
     model: str
     backend: str
     usage: Usage = Field(default_factory=Usage)
+    score_kind: ScoreKind | None = Field(default=None, description="What the scores are (docs/scores.md).")
+    score_range: tuple[float, float] | None = Field(
+        default=None, description="The range the scores lie in; None when unbounded."
+    )
 
 
 class Scores(BaseModel):

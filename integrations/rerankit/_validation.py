@@ -9,7 +9,9 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Set
 from typing import Any
 
+from rerankit._documents import Document, to_document
 from rerankit._errors import InvalidInputError
+from rerankit._images import DEFAULT_IMAGE_OPTIONS, ImageOptions
 
 #: Unicode categories that show nothing: controls (NUL, ...) and formats (zero-width space, BOM, ...).
 INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf"})
@@ -75,21 +77,27 @@ def check_query(query: Any) -> str:
     return query
 
 
-def check_documents(documents: Any) -> list[str]:
-    """Return ``documents`` as a list of non-blank strings, naming the index of a bad one.
+def check_documents(documents: Any, images: ImageOptions | None = None) -> list[Document]:
+    """Return ``documents`` in the form backends score, naming the index of a bad one.
 
-    Any ordered iterable of strings is accepted; a set or mapping is not (result indices would
-    point into an order the caller does not know).
+    Any ordered iterable is accepted; a set or mapping is not (result indices would point into an
+    order the caller does not know). Each document is a non-blank string, an image, or text and
+    images together (see :mod:`rerankit._documents`); images are read and checked against
+    ``images`` (the limits of ``Reranker(...)``; default: no URL fetching).
 
     Args:
         documents: The documents of a rerank call.
+        images: The image limits. Defaults to ``None``: the defaults of
+            :class:`~rerankit._images.ImageOptions`.
 
     Returns:
-        The documents as a new list.
+        A new list: each text as it is, each document with an image as a
+        :class:`~rerankit._documents.MultimodalDocument`.
 
     Raises:
         InvalidInputError: ``documents`` is missing, empty, a single string, unordered, or holds a
-            non-string, blank or unencodable document (the message names its index).
+            document that is blank, unencodable, of an unknown kind, or an image that cannot be
+            read or breaks a limit (the message names its index).
 
     >>> check_documents(text for text in ["a", "b"])
     ['a', 'b']
@@ -98,6 +106,11 @@ def check_documents(documents: Any) -> list[str]:
     ...
     rerankit.InvalidInputError: document text is required for rerank at index 1
     """
+    return [check_document(item, index, images) for index, item in enumerate(document_list(documents))]
+
+
+def document_list(documents: Any) -> list[Any]:
+    """``documents`` as a new list, after the checks on the container itself (see :func:`check_documents`)."""
     if documents is None:
         raise InvalidInputError("documents are required for rerank")
     if isinstance(documents, (str, bytes, bytearray, Mapping, Set)) or not isinstance(documents, Iterable):
@@ -105,21 +118,22 @@ def check_documents(documents: Any) -> list[str]:
             f"documents must be a sequence of strings, got {type(documents).__name__}"
             + (" (unordered: result indices would be meaningless)" if isinstance(documents, Set) else "")
         )
-    texts = list(documents)
-    if not texts:
+    given = list(documents)
+    if not given:
         raise InvalidInputError("documents are required for rerank")
-    for index, text in enumerate(texts):
-        if not isinstance(text, str):
+    return given
+
+
+def check_document(item: Any, index: int, images: ImageOptions | None = None) -> Document:
+    """One document of a call in the form backends score (see :func:`check_documents`)."""
+    document = to_document(item, index, images or DEFAULT_IMAGE_OPTIONS)
+    if isinstance(document, str):
+        if is_blank(document):
             raise InvalidInputError(
-                f"document text is required for rerank at index {index}: "
-                f"got {type(text).__name__}, expected str"
+                f"document text is required for rerank at index {index}{_blank_reason(document)}"
             )
-        if is_blank(text):
-            raise InvalidInputError(
-                f"document text is required for rerank at index {index}{_blank_reason(text)}"
-            )
-        _check_encodable(text, f"document text at index {index}")
-    return texts
+        _check_encodable(document, f"document text at index {index}")
+    return document
 
 
 def check_top_n(top_n: Any) -> int | None:

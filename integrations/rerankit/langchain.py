@@ -41,9 +41,12 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError("rerankit.langchain needs langchain-core: pip install 'rerankit[langchain]'") from exc
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from rerankit._adapters import check_reranker_arguments
+from rerankit import _tracing
+from rerankit._adapters import SCORE_KIND_KEY, check_reranker_arguments
 from rerankit._errors import ConfigurationError, InvalidInputError
+from rerankit._images import base64_image
 from rerankit._reranker import Reranker
+from rerankit._tracing._frameworks import langchain_span
 from rerankit._types import RerankResponse
 from rerankit._validation import check_query, check_score_threshold, check_top_n
 from rerankit.backends import spec_of
@@ -66,13 +69,19 @@ class RerankCompressor(BaseDocumentCompressor):
     'gateway/cohere/rerank-v3.5'
 
     :meth:`compress_documents` returns copies of the best documents, best first, with
-    ``page_content``, ``id`` and every metadata key kept and ``metadata[score_key]`` set to the
-    score (a Python ``float``); the documents passed in are never modified.
-    ``score_threshold`` drops documents scoring below it, then ``top_n`` keeps the best.
+    ``page_content``, ``id`` and every metadata key kept, ``metadata[score_key]`` set to the
+    score (a Python ``float``) and ``metadata["score_kind"]`` to what it is (``"probability"``,
+    ``"logit"``, ...; docs/scores.md); the documents passed in are never modified.
+    ``score_threshold`` drops documents scoring below it, then ``top_n`` keeps the best. Pass
+    ``normalize=True`` or ``calibration="calibration.json"`` (options of the
+    :class:`~rerankit.Reranker`) for a 0-1 score the threshold means the same for on every model.
 
     The text scored is ``page_content``; name ``metadata_fields`` to score chosen metadata with it
     (rendered ``"title: ...\\n<page_content>"``, a field a document lacks is left out), or
-    override :meth:`document_text` for full control.
+    override :meth:`document_text` for full control. A document whose ``page_content`` is a
+    base64-encoded image (LangChain's convention for image documents: ``Chroma.add_images``
+    stores them so) is scored as that image, with its ``metadata_fields`` text after it, on a
+    backend that takes images (:meth:`document_content`, docs/multimodal.md).
 
     Args:
         model: The backend spec, ``"<backend>/<model id>"``; leave it out when passing ``reranker``.
@@ -80,11 +89,12 @@ class RerankCompressor(BaseDocumentCompressor):
         reranker: A ready :class:`~rerankit.Reranker` to score with, instead of a spec and options.
             Defaults to ``None``.
         top_n: How many documents to keep, best first; ``None`` keeps all. Defaults to 3.
-        score_threshold: Drop documents scoring below it; applied before ``top_n``. Defaults to
-            ``None``.
+        score_threshold: Drop documents scoring below it (after ``normalize``/``calibration``);
+            applied before ``top_n``. Defaults to ``None``.
         score_key: The metadata key the score is written to. Defaults to ``"relevance_score"``.
         metadata_fields: Metadata keys scored together with ``page_content``. Defaults to none.
-        **options: The backend's options (``api_key``, ``base_url``, ``timeout``, ``device``, ...).
+        **options: The reranker's options (``normalize``, ``calibration``, ``fallbacks``, ...)
+            and the backend's (``api_key``, ``base_url``, ``timeout``, ``device``, ...).
 
     Raises:
         ConfigurationError: Neither or both of ``model`` and ``reranker`` were given, an option is
@@ -210,9 +220,10 @@ class RerankCompressor(BaseDocumentCompressor):
         )
         try:
             texts = self._texts(documents)
-            response = self._reranker.rerank(
-                query, texts, top_n=self.top_n, score_threshold=self.score_threshold
-            )
+            with _tracing.framework_parent(lambda: langchain_span(run)):
+                response = self._reranker.rerank(
+                    query, texts, top_n=self.top_n, score_threshold=self.score_threshold
+                )
             compressed = self._scored_copies(documents, response)
         except BaseException as exc:
             run.on_chain_error(exc)
@@ -236,9 +247,10 @@ class RerankCompressor(BaseDocumentCompressor):
         )
         try:
             texts = self._texts(documents)
-            response = await self._reranker.arerank(
-                query, texts, top_n=self.top_n, score_threshold=self.score_threshold
-            )
+            with _tracing.framework_parent(lambda: langchain_span(run)):
+                response = await self._reranker.arerank(
+                    query, texts, top_n=self.top_n, score_threshold=self.score_threshold
+                )
             compressed = self._scored_copies(documents, response)
         except BaseException as exc:
             await run.on_chain_error(exc)
@@ -321,15 +333,38 @@ class RerankCompressor(BaseDocumentCompressor):
         await self._reranker.aclose()
 
     def _texts(self, documents: list[Any]) -> list[Any]:
-        """The text scored for each document (strings, allowed by :meth:`rerank`, as they are)."""
-        return [self.document_text(d) if isinstance(d, Document) else d for d in documents]
+        """What is scored for each document (strings, allowed by :meth:`rerank`, as they are)."""
+        return [self.document_content(d) if isinstance(d, Document) else d for d in documents]
+
+    def document_content(self, document: Document) -> Any:
+        """What is scored for ``document``: :meth:`document_text`, or, when its ``page_content`` is a
+        base64-encoded image (as ``langchain_chroma.Chroma.add_images`` stores images, and its
+        multimodal retrievers return them), that image, followed by the ``metadata_fields`` text
+        when there is any.
+
+        Args:
+            document: The LangChain document.
+
+        Returns:
+            A string, a :class:`~rerankit.Image`, or ``[Image, text]``.
+        """
+        image = base64_image(document.page_content)
+        if image is None:
+            return self.document_text(document)
+        caption = self.document_text(document.model_copy(update={"page_content": ""}))
+        return [image, caption] if caption else image
 
     def _scored_copies(self, documents: list[Document], response: RerankResponse) -> list[Document]:
-        """Copies of the kept documents, in response order, each with its score under ``score_key``."""
+        """Copies of the kept documents, in response order, each with its score under ``score_key``
+        and the score's kind under ``"score_kind"``."""
         return [
             documents[result.index].model_copy(
                 update={
-                    "metadata": {**documents[result.index].metadata, self.score_key: result.relevance_score}
+                    "metadata": {
+                        **documents[result.index].metadata,
+                        self.score_key: result.relevance_score,
+                        SCORE_KIND_KEY: response.score_kind,
+                    }
                 }
             )
             for result in response.results
@@ -384,6 +419,7 @@ def _run_outputs(response: RerankResponse) -> dict[str, Any]:
         "indices": [result.index for result in response.results],
         "scores": [result.relevance_score for result in response.results],
         "model": f"{response.backend}/{response.model}",  # with fallbacks, the one that answered
+        "score_kind": response.score_kind,
     }
 
 

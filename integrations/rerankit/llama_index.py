@@ -11,6 +11,8 @@ Needs ``llama-index-core`` (``pip install 'rerankit[llama-index]'``).
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -21,15 +23,18 @@ try:
     from llama_index.core.instrumentation import get_dispatcher
     from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRankStartEvent
     from llama_index.core.postprocessor.types import BaseNodePostprocessor
-    from llama_index.core.schema import BaseNode, MetadataMode, NodeWithScore, QueryBundle
+    from llama_index.core.schema import BaseNode, ImageNode, MetadataMode, NodeWithScore, QueryBundle
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError(
         "rerankit.llama_index needs llama-index-core: pip install 'rerankit[llama-index]'"
     ) from exc
 
-from rerankit._adapters import check_reranker_arguments, serializable_options
+from rerankit import _tracing
+from rerankit._adapters import SCORE_KIND_KEY, check_reranker_arguments, serializable_options
 from rerankit._errors import InvalidInputError
+from rerankit._images import Image
 from rerankit._reranker import Reranker
+from rerankit._tracing._frameworks import llama_index_span
 from rerankit._types import RerankResponse
 from rerankit._validation import check_query, check_score_threshold, check_top_n
 from rerankit.backends import spec_of
@@ -68,28 +73,37 @@ class RerankPostprocessor(BaseNodePostprocessor):
         reranker: A ready :class:`~rerankit.Reranker` to score with, instead of a spec and
             options. Defaults to ``None``.
         top_n: Nodes to keep, best first; ``None`` keeps all. Defaults to 3.
-        score_threshold: Drop nodes scoring below it, before ``top_n`` applies. Defaults to
-            ``None``.
+        score_threshold: Drop nodes scoring below it (after ``normalize``/``calibration``),
+            before ``top_n`` applies. Defaults to ``None``.
         metadata_mode: Which metadata goes into the text that is scored. Defaults to
             ``MetadataMode.EMBED``.
-        keep_retrieval_score: Keep the retriever's score in ``metadata["retrieval_score"]`` of a
-            copy of each node. Defaults to ``False``.
+        keep_retrieval_score: Keep the retriever's score in ``metadata["retrieval_score"]`` of
+            each returned node. Defaults to ``False``.
         backend_options: Backend options as a dict (what ``to_dict`` stores); keyword
             ``options`` override them. Defaults to none.
         callback_manager: LlamaIndex's legacy callback manager. Defaults to a new, empty one.
-        **options: The backend's options (``api_key``, ``base_url``, ``timeout``, ``device``, ...).
+        **options: The reranker's options (``normalize``, ``calibration``, ``fallbacks``, ...)
+            and the backend's (``api_key``, ``base_url``, ``timeout``, ``device``, ...).
 
     Raises:
         ConfigurationError: Neither or both of ``model`` and ``reranker`` were given, or an
             option is unknown to the backend.
         InvalidInputError: ``top_n`` or ``score_threshold`` is invalid.
 
-    The text scored for a node is ``node.get_content(metadata_mode=metadata_mode)``.
+    The text scored for a node is ``node.get_content(metadata_mode=metadata_mode)``. An
+    ``ImageNode`` is scored as its image (``image``, base64; else ``image_path``; else
+    ``image_url``, fetched only with the reranker's ``fetch_image_urls=True``) followed by that
+    text when it has any, on a backend that takes images (docs/multimodal.md); mixed lists of text
+    and image nodes are ranked together.
     ``score_threshold`` drops nodes scoring below it, then ``top_n`` keeps the best ``top_n``
     (``None``: all). Each returned node is a new ``NodeWithScore`` whose ``score`` is the
-    reranker's (a Python float); with ``keep_retrieval_score`` the node is a copy whose metadata
-    holds the retriever's score under ``"retrieval_score"``, excluded from the embed and LLM
-    metadata so it never reaches a prompt.
+    reranker's (a Python float), on a copy of the node whose metadata says what the score is under
+    ``"score_kind"`` (``"probability"``, ``"logit"``, ...; docs/scores.md) and, with
+    ``keep_retrieval_score``, holds the retriever's score under ``"retrieval_score"``; both keys
+    are excluded from the embed and LLM metadata, so they never reach a prompt or an embedding.
+    ``normalize=True`` or ``calibration="calibration.json"`` (options of the
+    :class:`~rerankit.Reranker`) make the score a 0-1 one the threshold means the same for on
+    every model.
 
     ``to_dict()``/``from_dict()`` round-trip the spec and the options that carry no secret:
     ``api_key`` and other credential options are never serialized; ``from_dict`` takes them again
@@ -194,9 +208,10 @@ class RerankPostprocessor(BaseNodePostprocessor):
         query, texts = self._checked_call(nodes, query_bundle)
         with self._traced(nodes, query_bundle) as reranked:
             if texts:
-                response = self._reranker.rerank(
-                    query, texts, top_n=self.top_n, score_threshold=self.score_threshold
-                )
+                with _tracing.framework_parent(llama_index_span):
+                    response = self._reranker.rerank(
+                        query, texts, top_n=self.top_n, score_threshold=self.score_threshold
+                    )
                 reranked.extend(self._reranked_nodes(nodes, response))
         return reranked
 
@@ -207,22 +222,23 @@ class RerankPostprocessor(BaseNodePostprocessor):
         query, texts = self._checked_call(nodes, query_bundle)
         with self._traced(nodes, query_bundle) as reranked:
             if texts:
-                response = await self._reranker.arerank(
-                    query, texts, top_n=self.top_n, score_threshold=self.score_threshold
-                )
+                with _tracing.framework_parent(llama_index_span):
+                    response = await self._reranker.arerank(
+                        query, texts, top_n=self.top_n, score_threshold=self.score_threshold
+                    )
                 reranked.extend(self._reranked_nodes(nodes, response))
         return reranked
 
     def _checked_call(
         self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None
-    ) -> tuple[str, list[str]]:
-        """The query string and the text of each node, or a ValueError naming what is wrong."""
+    ) -> tuple[str, list[Any]]:
+        """The query string and the document of each node, or a ValueError naming what is wrong."""
         if query_bundle is None:
             raise ValueError("RerankPostprocessor needs a query: pass query_bundle or query_str")
         query = check_query(query_bundle.query_str)
         if isinstance(nodes, (str, bytes)) or not isinstance(nodes, Sequence):
             raise InvalidInputError(f"nodes must be a list of NodeWithScore, got {type(nodes).__name__}")
-        texts = []
+        documents = []
         for index, scored in enumerate(nodes):
             if not isinstance(scored, NodeWithScore):
                 raise InvalidInputError(
@@ -230,13 +246,17 @@ class RerankPostprocessor(BaseNodePostprocessor):
                     "(wrap it: NodeWithScore(node=node))"
                 )
             text = scored.node.get_content(metadata_mode=self.metadata_mode)
+            image = _node_image(scored.node, index)
+            if image is not None:
+                documents.append([image, text] if text.strip() else image)
+                continue
             if not text.strip():
                 raise InvalidInputError(
                     f"node at index {index} (node_id={scored.node.node_id!r}) has no text to rerank "
                     f"with metadata_mode={self.metadata_mode.value!r}"
                 )
-            texts.append(text)
-        return query, texts
+            documents.append(text)
+        return query, documents
 
     @contextmanager
     def _traced(self, nodes: list[NodeWithScore], query_bundle: QueryBundle) -> Iterator[list[NodeWithScore]]:
@@ -272,26 +292,52 @@ class RerankPostprocessor(BaseNodePostprocessor):
     def _reranked_nodes(self, nodes: list[NodeWithScore], response: RerankResponse) -> list[NodeWithScore]:
         """New NodeWithScore objects in the response's order, each on the node its index names."""
         return [
-            NodeWithScore(node=self._result_node(nodes[result.index]), score=float(result.relevance_score))
+            NodeWithScore(
+                node=self._result_node(nodes[result.index], response.score_kind),
+                score=float(result.relevance_score),
+            )
             for result in response.results
         ]
 
-    def _result_node(self, scored: NodeWithScore) -> BaseNode:
-        """The input's node itself, or a copy carrying the retrieval score with keep_retrieval_score."""
-        if not self.keep_retrieval_score:
-            return scored.node
+    def _result_node(self, scored: NodeWithScore, score_kind: str | None) -> BaseNode:
+        """A copy of the input's node whose metadata carries the score's kind (and the retrieval
+        score with keep_retrieval_score), both kept out of the embed and LLM metadata."""
         original = scored.node
-        retrieval_score = None if scored.score is None else float(scored.score)
+        added: dict[str, Any] = {SCORE_KIND_KEY: score_kind}
+        if self.keep_retrieval_score:
+            added[RETRIEVAL_SCORE_KEY] = None if scored.score is None else float(scored.score)
         node = original.model_copy()
-        node.metadata = {**original.metadata, RETRIEVAL_SCORE_KEY: retrieval_score}
-        node.excluded_embed_metadata_keys = _with_key(original.excluded_embed_metadata_keys)
-        node.excluded_llm_metadata_keys = _with_key(original.excluded_llm_metadata_keys)
+        node.metadata = {**original.metadata, **added}
+        node.excluded_embed_metadata_keys = _with_keys(original.excluded_embed_metadata_keys, added)
+        node.excluded_llm_metadata_keys = _with_keys(original.excluded_llm_metadata_keys, added)
         return node
 
 
-def _with_key(keys: list[str]) -> list[str]:
-    """A new list of ``keys`` that includes the retrieval score key."""
-    return list(keys) if RETRIEVAL_SCORE_KEY in keys else [*keys, RETRIEVAL_SCORE_KEY]
+def _node_image(node: BaseNode, index: int) -> Image | None:
+    """The image of an ``ImageNode`` (its base64 ``image``, else ``image_path``, else ``image_url``,
+    in the order ``ImageNode.resolve_image`` reads them); ``None`` for a node without one.
+
+    An ``image_url`` is fetched only if the reranker allows it (``fetch_image_urls=True``).
+    """
+    if not isinstance(node, ImageNode):
+        return None
+    if node.image:
+        try:
+            return Image.from_bytes(base64.b64decode(node.image, validate=True))
+        except (binascii.Error, ValueError):
+            raise InvalidInputError(
+                f"node at index {index} (node_id={node.node_id!r}): its image is not valid base64"
+            ) from None
+    if node.image_path:
+        return Image.from_path(node.image_path)
+    if node.image_url:
+        return Image.from_url(node.image_url)
+    return None
 
 
-__all__ = ["RETRIEVAL_SCORE_KEY", "RerankPostprocessor"]
+def _with_keys(keys: list[str], added: Mapping[str, Any]) -> list[str]:
+    """A new list of ``keys`` that includes every key of ``added``."""
+    return [*keys, *(key for key in added if key not in keys)]
+
+
+__all__ = ["RETRIEVAL_SCORE_KEY", "SCORE_KIND_KEY", "RerankPostprocessor"]

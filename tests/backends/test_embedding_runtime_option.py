@@ -36,11 +36,8 @@ def test_a_bad_runtime_is_refused_by_name(options: dict, message: str) -> None:
         Reranker(f"embedding/{MODEL}", device="cpu", **options)
 
 
-def test_an_accelerated_runtime_is_asked_of_its_package_under_either_name(monkeypatch) -> None:
-    """Both names reach the same runtime: an ONNX runtime that is not installed is refused alike."""
-    from rerankit.backends._local import _devices
-
-    monkeypatch.setattr(_devices.importlib.util, "find_spec", lambda name: None)
-    for options in ({"runtime": "onnx"}, {"backend": "onnx"}):
-        with pytest.raises(ConfigurationError, match=r"backend='onnx' needs optimum-onnx"):
-            EmbeddingBackend(MODEL, device="cpu", **options)
+@pytest.mark.parametrize("options", [{"runtime": "onnx"}, {"backend": "onnx"}, {"runtime": "openvino"}])
+def test_the_runtimes_that_moved_to_the_onnx_backend_say_where_they_went(options: dict) -> None:
+    """ONNX Runtime and OpenVINO ran through optimum here; both names now point at onnx/."""
+    with pytest.raises(ConfigurationError, match=r"is the onnx/ backend's now, without torch or optimum"):
+        EmbeddingBackend(MODEL, device="cpu", **options)

@@ -94,7 +94,8 @@ def test_the_document_is_truncated_never_the_query(bert_model: Path) -> None:
     assert first != second, "the queries differ only in their last word, which must survive"
     # Documents that agree on the tokens that fit score the same: the tail was cut.
     cut = reranker.rerank(base, [long_document, long_document + " and a different ending"])
-    assert cut.results[0].relevance_score == cut.results[1].relevance_score
+    # Two rows of one batch agree to float rounding; keeping the tail would move a score far more.
+    assert cut.results[0].relevance_score == pytest.approx(cut.results[1].relevance_score, abs=1e-6)
     # sentence-transformers' default (longest_first) would have cut the query instead.
     bare = CrossEncoder(str(bert_model), max_length=16)
     assert bare.predict([(f"{base} one", long_document)])[0] == pytest.approx(

@@ -8,13 +8,20 @@ import inspect
 import pytest
 
 from rerankit import ConfigurationError
-from rerankit.backends import EmbeddingBackend, LocalColBERT, LocalCrossEncoder, LocalSeq2Seq
+from rerankit.backends import (
+    EmbeddingBackend,
+    LocalColBERT,
+    LocalCrossEncoder,
+    LocalSeq2Seq,
+    OnnxCrossEncoder,
+)
 from rerankit.backends._local._options import (
     ColBERTOptions,
     CrossEncoderOptions,
     EmbeddingOptions,
     Seq2SeqOptions,
 )
+from rerankit.backends._onnx._options import OnnxOptions
 from rerankit.backends._registry import option_names
 
 BACKENDS = [
@@ -22,6 +29,7 @@ BACKENDS = [
     (LocalColBERT, ColBERTOptions),
     (LocalSeq2Seq, Seq2SeqOptions),
     (EmbeddingBackend, EmbeddingOptions),
+    (OnnxCrossEncoder, OnnxOptions),
 ]
 
 
@@ -56,8 +64,6 @@ def test_the_signature_is_the_options_model(backend: type, options: type) -> Non
             {"llm_format": "qwen4"},
             "llm_format must be one of 'qwen3-reranker', .*got 'qwen4'",
         ),
-        (LocalCrossEncoder, {"model_file": " ", "runtime": "onnx"}, "model_file must be a non-blank path"),
-        (LocalCrossEncoder, {"model_file": "onnx/model.onnx"}, "model_file picks an exported file"),
         (
             LocalCrossEncoder,
             {"trust_remote_code": "yes"},

@@ -33,3 +33,15 @@ def test_runtime_and_its_alias_backend_pick_the_same_runtime(bert_model: Path) -
 def test_a_bad_runtime_is_refused_by_name(bert_model: Path, options: dict, message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         Reranker(f"local/{bert_model}", device="cpu", **options)
+
+
+@pytest.mark.parametrize(
+    ("options", "spec"),
+    [({"runtime": "onnx"}, "Reranker('onnx/<model>')"), ({"backend": "openvino"}, 'runtime="openvino"')],
+)
+def test_the_runtimes_that_moved_to_the_onnx_backend_say_where_they_went(
+    bert_model: Path, options: dict, spec: str
+) -> None:
+    with pytest.raises(ConfigurationError, match="is the onnx/ backend's now") as error:
+        Reranker(f"local/{bert_model}", device="cpu", **options)
+    assert spec in str(error.value) and "rerankit export-onnx" in str(error.value)

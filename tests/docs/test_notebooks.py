@@ -128,6 +128,9 @@ def test_llm_rerankers_notebook(tmp_path: Path) -> None:
     assert "220 tokens, ends with:" in printed and "</think>" in printed, "the suffix survives the cut"
     assert "no known reranker format" in printed and "llm_format" in printed
     assert "forced:" in printed and "custom:" in printed
+    assert "computed once: " in printed and "largest difference: " in printed
+    difference = float(printed.split("largest difference: ")[1].split()[0])
+    assert difference < 1e-5, "prefix reuse keeps the full recomputation's scores"
     assert not (tmp_path / "Qwen3-Reranker-0.6B").exists(), "the notebook should clean up its models"
 
 
@@ -161,3 +164,19 @@ def test_serving_notebook(tmp_path: Path) -> None:
         r'^rerankit_serve_requests_total\{route="/v1/rerank",status="200"\} (\d+)', printed, re.M
     )
     assert "stopped" in printed
+
+
+def test_multimodal_notebook(tmp_path: Path) -> None:
+    notebook = execute("07_multimodal.ipynb", tmp_path)
+    assert not errors(notebook)
+    printed = text_output(notebook)
+    assert "vision_format='qwen3-vl-reranker'" in printed
+    ranked = re.findall(r"^(\d\.\d{4})  (\d)  (.+)$", printed, re.MULTILINE)
+    assert sorted(int(index) for _, index, _ in ranked) == [0, 1, 2, 3, 4], "every page and the text ranked"
+    assert "pairs scored: 5" in printed and "documents: 4 pairs scored: 2" in printed
+    assert "refused: document at index 1: not a readable image" in printed
+    assert "refused: document at index 1: it is an image URL" in printed
+    assert "sent: [['image_url', 'text'], 'a text']" in printed
+    assert "takes text documents only | requests sent: 0" in printed
+    assert len(re.findall(r"^\d\.\d{4} ImageNode pages/", printed, re.MULTILINE)) >= 1
+    assert "cleaned up" in printed and not (tmp_path / "pages").exists()

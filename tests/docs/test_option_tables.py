@@ -11,7 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from rerankit.backends import EmbeddingBackend, LocalColBERT, LocalCrossEncoder, LocalSeq2Seq
+from rerankit.backends import (
+    EmbeddingBackend,
+    LocalColBERT,
+    LocalCrossEncoder,
+    LocalSeq2Seq,
+    OnnxCrossEncoder,
+)
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 _ROW = re.compile(r"^\|\s*(`[^|]+)\|\s*(`[^|]+)\|", re.MULTILINE)
@@ -30,6 +36,7 @@ PAGES = [
     ("backends/colbert.md", lambda: LocalColBERT.__init__),
     ("backends/t5.md", lambda: LocalSeq2Seq.__init__),
     ("backends/embedding.md", lambda: EmbeddingBackend.__init__),
+    ("backends/onnx.md", lambda: OnnxCrossEncoder.__init__),
     ("scale.md", _rerank_dataset),
 ]
 

@@ -37,7 +37,12 @@ def make_overlap_backend(api_key: str | None = None) -> FakeBackend:
     ``api_key`` is kept on it as a real backend keeps its key, to check nothing dumps it.
     """
     backend = FakeBackend(
-        "overlap", "overlap-v1", scores=overlap_score, max_concurrency=1, tokens_per_text=None
+        "overlap",
+        "overlap-v1",
+        scores=overlap_score,
+        max_concurrency=1,
+        tokens_per_text=None,
+        score_scale="similarity",  # a word-overlap count, unbounded
     )
     backend.api_key = api_key  # type: ignore[attr-defined]
     return backend

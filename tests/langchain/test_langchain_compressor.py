@@ -47,6 +47,7 @@ def test_returns_scored_copies_best_first_without_touching_the_input(corpus, ove
         assert doc.metadata == {
             **source.metadata,
             "relevance_score": overlap_score(QUERY, source.page_content),
+            "score_kind": "similarity",  # what the overlap fake declares
         }
         assert type(doc.metadata["relevance_score"]) is float
     assert corpus == originals  # ids, content and metadata untouched
@@ -214,6 +215,7 @@ def test_tracing_run_is_a_child_of_the_callbacks_passed_in(corpus, overlap_backe
         "indices": [next(i for i, d in enumerate(corpus) if d.id == c.id) for c in compressed],
         "scores": [c.metadata["relevance_score"] for c in compressed],
         "model": "overlap/overlap-v1",
+        "score_kind": "similarity",
     }
     assert child.extra["metadata"]["rerankit_model"] == "overlap/overlap-v1"
     (start,) = recorder.named("chain_start", "RerankCompressor")
@@ -259,3 +261,17 @@ async def test_async_tracing_reaches_async_handlers(corpus, overlap_backend):
     assert start["inputs"] == {"query": QUERY, "num_documents": len(corpus)}
     assert end["run_id"] == start["run_id"]
     assert end["outputs"]["scores"] == [d.metadata["relevance_score"] for d in compressed]
+
+
+def test_normalize_and_the_threshold_act_on_the_mapped_score(corpus) -> None:
+    """A logit model thresholded at 0.5 after normalize=True keeps the documents whose logit >= 0."""
+    logits = {d.page_content: float(i) - 2.5 for i, d in enumerate(corpus)}  # -2.5, -1.5, ...
+    backend = FakeBackend("logits", "logit-model", scores=logits, score_scale="logit")
+    compressor = RerankCompressor(reranker=Reranker(backend, normalize=True), top_n=None, score_threshold=0.5)
+    kept = compressor.compress_documents(corpus, QUERY)
+    assert {d.page_content for d in kept} == {text for text, logit in logits.items() if logit >= 0}
+    assert all(
+        d.metadata["score_kind"] == "probability" and 0.5 <= d.metadata["relevance_score"] < 1 for d in kept
+    )
+    built = RerankCompressor(model="cohere/rerank-v3.5", api_key="k", normalize=True)  # a Reranker option
+    assert built.reranker.score_mapping.normalize is True

@@ -19,7 +19,7 @@ from langchain_core.runnables import RunnablePassthrough
 from langchain_core.tracers.run_collector import RunCollectorCallbackHandler
 from langchain_text_splitters import CharacterTextSplitter
 
-from rerankit import AuthenticationError, Reranker
+from rerankit import SCORE_KINDS, AuthenticationError, Reranker
 from rerankit.langchain import RerankCompressor
 from rerankit.testing.servers import expected_score
 from tests.langchain.rerank_lc_support import (
@@ -63,7 +63,9 @@ def check_reranked(kept: list[Document], candidates: list[Document], score: Call
         assert type(doc.metadata["relevance_score"]) is float
         assert doc.metadata["relevance_score"] == pytest.approx(score(QUERY, doc.page_content), abs=1e-5)
         assert doc.page_content == by_id[doc.id].page_content
-        assert {k: v for k, v in doc.metadata.items() if k != "relevance_score"} == by_id[doc.id].metadata
+        assert doc.metadata["score_kind"] in SCORE_KINDS  # what the score is, next to it
+        added = ("relevance_score", "score_kind")
+        assert {k: v for k, v in doc.metadata.items() if k not in added} == by_id[doc.id].metadata
 
 
 def test_contextual_compression_retriever_invoke(backend_case, vector_retriever):

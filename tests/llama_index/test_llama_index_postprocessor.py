@@ -13,7 +13,8 @@ from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle, Te
 
 from rerankit import ConfigurationError, InvalidInputError, Reranker, ServerError
 from rerankit._adapters import serializable_options
-from rerankit.llama_index import RETRIEVAL_SCORE_KEY, RerankPostprocessor
+from rerankit.llama_index import RETRIEVAL_SCORE_KEY, SCORE_KIND_KEY, RerankPostprocessor
+from rerankit.testing import FakeBackend
 from tests.llama_index.llama_index_support import QUERY, failing_backend, make_scored_nodes, reranking_pairs
 
 
@@ -122,6 +123,7 @@ def test_keep_retrieval_score_copies_the_node_and_keeps_it_out_of_prompts(local_
         assert scored.node.metadata == {
             **original.metadata,
             RETRIEVAL_SCORE_KEY: retrieval[scored.node.node_id],
+            SCORE_KIND_KEY: "probability",  # the tiny BERT's Sigmoid activation
         }
         assert scored.score != retrieval[scored.node.node_id]  # the node's score is the reranker's
         for mode in (MetadataMode.LLM, MetadataMode.EMBED):
@@ -130,13 +132,21 @@ def test_keep_retrieval_score_copies_the_node_and_keeps_it_out_of_prompts(local_
         assert RETRIEVAL_SCORE_KEY in scored.node.get_content(metadata_mode=MetadataMode.ALL)
 
 
-def test_without_keep_retrieval_score_the_node_objects_are_shared_untouched(
+def test_each_node_is_a_copy_saying_what_its_score_is_kept_out_of_prompts(
     postprocessor: RerankPostprocessor,
 ) -> None:
     nodes = make_scored_nodes()
-    originals = {id(n.node) for n in nodes}
+    originals = {n.node.node_id: n.node for n in nodes}
     reranked = postprocessor.postprocess_nodes(nodes, query_str=QUERY)
-    assert {id(n.node) for n in reranked} <= originals
+    assert reranked
+    for scored in reranked:
+        original = originals[scored.node.node_id]
+        assert scored.node is not original
+        assert scored.node.metadata == {**original.metadata, SCORE_KIND_KEY: "probability"}
+        for mode in (MetadataMode.LLM, MetadataMode.EMBED):
+            assert scored.node.get_content(metadata_mode=mode) == original.get_content(metadata_mode=mode)
+        assert SCORE_KIND_KEY in scored.node.get_content(metadata_mode=MetadataMode.ALL)
+    assert all(SCORE_KIND_KEY not in n.node.metadata for n in nodes)
 
 
 def test_a_missing_query_is_a_value_error_before_any_event(
@@ -392,3 +402,20 @@ def test_copies_share_the_reranker(postprocessor: RerankPostprocessor) -> None:
     assert variant.reranker is postprocessor.reranker and variant.top_n == 1
     assert copy.deepcopy(postprocessor).reranker is postprocessor.reranker
     assert len(variant.postprocess_nodes(make_scored_nodes(), query_str=QUERY)) == 1
+
+
+def test_normalize_and_the_threshold_act_on_the_mapped_score_and_serialize() -> None:
+    nodes = make_scored_nodes()
+    logits = {
+        n.node.get_content(metadata_mode=MetadataMode.EMBED): float(i) - 2.5 for i, n in enumerate(nodes)
+    }
+    backend = FakeBackend("logits", "logit-model", scores=logits, score_scale="logit")
+    postprocessor = RerankPostprocessor(
+        reranker=Reranker(backend, normalize=True), top_n=None, score_threshold=0.5
+    )
+    kept = postprocessor.postprocess_nodes(nodes, query_str=QUERY)
+    assert len(kept) == sum(logit >= 0 for logit in logits.values())
+    assert all(k.node.metadata[SCORE_KIND_KEY] == "probability" and 0.5 <= k.score < 1 for k in kept)
+    spec = RerankPostprocessor(model="cohere/rerank-v3.5", api_key="k", normalize=True)
+    assert spec.to_dict()["backend_options"] == {"normalize": True}
+    assert RerankPostprocessor.from_dict(spec.to_dict(), api_key="k").reranker.score_mapping.normalize

@@ -45,11 +45,10 @@ async def test_a_patient_client_gets_through_30_percent_transient_faults(provide
     calls = [random_call(rng, f"{provider}-{i}") for i in range(60)]
     with RerankServer(provider, fault_rate=0.3, faults=TRANSIENT_FAULTS, seed=7, retry_after="0") as server:
         server.stall_seconds = 2.0
-        # A patient client: 30% faults (and stalls past the timeout) need more retries than the
-        # default retry budget allows, which exists to refuse them; so it is off here. The timeout
-        # ends a stall early yet leaves a loaded machine's slow answer room (at 0.25 s one counted
-        # as one more retry than the faults injected).
-        reranker = loopback_reranker(provider, server, max_retries=12, timeout=0.75, retry_budget=False)
+        # A patient client (the retry budget and the breaker at their defaults). The timeout ends a
+        # stall early yet leaves a loaded machine's slow answer room (at 0.25 s one counted as one
+        # more retry than the faults injected).
+        reranker = loopback_reranker(provider, server, max_retries=12, timeout=0.75)
         with caplog.at_level(logging.WARNING, logger="rerankit"):
             for query, documents in calls[:20]:  # one at a time, on the sync client
                 assert_correct(reranker.rerank(query, documents), query, documents)

@@ -78,10 +78,9 @@ async def run_load(
     options = {"max_documents_per_request": split} if provider == "gateway" else {}
     with server:
         # 16 connections for 64 calls in flight: two pools of 8, and a bound the calls must queue for.
-        # A patient client: 30% faults need about 40% retries, twice the default retry budget
-        # (which exists to shed such retries), so the budget is off here.
+        # A patient client; the retry budget and the breaker at their defaults.
         reranker = loopback_reranker(
-            provider, server, max_retries=15, timeout=5, max_connections=16, retry_budget=False, **options
+            provider, server, max_retries=15, timeout=5, max_connections=16, **options
         )
 
         async def one(call: tuple[str, list[str]]):

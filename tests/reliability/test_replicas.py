@@ -18,7 +18,12 @@ from tests.loopback import FAST_RETRIES, assert_correct
 
 QUERY, DOCUMENTS = "what is bm25", ["bm25 is a ranking function", "an apple is a fruit", "vector search"]
 #: Breakers that open after 3 failed calls and probe again within 0.1-0.2 s.
-QUICK_BREAKER = {"breaker_threshold": 3, "breaker_cooldown": 0.1, "breaker_max_cooldown": 0.2}
+QUICK_BREAKER = {
+    "breaker_threshold": 3,
+    "breaker_failure_span": 0,
+    "breaker_cooldown": 0.1,
+    "breaker_max_cooldown": 0.2,
+}
 
 
 def replicas(servers: list[RerankServer], **options) -> Reranker:

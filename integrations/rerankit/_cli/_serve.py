@@ -48,7 +48,11 @@ def serve(
         int, typer.Option("--max-request-bytes", help="Bytes per request body.")
     ] = ServeConfig.default("max_request_bytes"),
     max_queue: Annotated[
-        int, typer.Option("--max-queue", help="Requests admitted at once; more get 429.")
+        int,
+        typer.Option(
+            "--max-queue",
+            help="Requests admitted at once; more (or more work than fits half the deadline) get 429.",
+        ),
     ] = ServeConfig.default("max_queue"),
     request_timeout: Annotated[
         float, typer.Option("--request-timeout", help="Seconds per request before a 504.")
@@ -56,6 +60,13 @@ def serve(
     max_instructions: Annotated[
         int, typer.Option("--max-instructions", help="Distinct per-request instructions kept ready.")
     ] = ServeConfig.default("max_instructions"),
+    read_timeout: Annotated[
+        float,
+        typer.Option(
+            "--read-timeout",
+            help="Seconds to send a request's headers, then each part of its body; then 408.",
+        ),
+    ] = ServeConfig.default("read_timeout"),
     access_log: Annotated[bool, typer.Option("--access-log", help="Log a line per request.")] = False,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
 ) -> None:
@@ -77,6 +88,7 @@ def serve(
                 "max_queue": max_queue,
                 "request_timeout": request_timeout,
                 "max_instructions": max_instructions,
+                "read_timeout": read_timeout,
             }
         )
     except RerankError as exc:

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from rerankit.backends._local._formats import FORMATS as LLM_FORMATS
     from rerankit.backends._local._seq2seq_formats import SEQ2SEQ_FORMATS
     from rerankit.backends._mixedbread import MixedbreadBackend
+    from rerankit.backends._onnx import OnnxCrossEncoder
     from rerankit.backends._pinecone import PineconeBackend
     from rerankit.backends._remote import RemoteBackend
     from rerankit.backends._responses import (
@@ -87,6 +88,7 @@ __all__ = [
     "LocalCrossEncoder",
     "LocalSeq2Seq",
     "MixedbreadBackend",
+    "OnnxCrossEncoder",
     "PineconeBackend",
     "RemoteBackend",
     "Reply",

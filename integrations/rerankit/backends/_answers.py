@@ -13,6 +13,7 @@ import time
 
 import httpx
 
+from rerankit import _tracing
 from rerankit._errors import (
     BackendError,
     InvalidRequestError,
@@ -94,6 +95,7 @@ class AnswerReader:
         answer_id = request_id(response)
         if answer_id is not None:  # some servers echo the request, key included, as its id
             answer_id = self.redact(answer_id)
+        _tracing.http_answered(status, answer_id)
         if 200 <= status < 300:
             try:
                 payload = json.loads(response.content)

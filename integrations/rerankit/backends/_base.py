@@ -8,8 +8,9 @@ concurrency, merging, sorting, cutting and usage totals all live once in
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
+from rerankit._errors import InvalidInputError
 from rerankit._types import Scores
 
 
@@ -31,6 +32,13 @@ class Backend(Protocol):
       (payload bytes, tokens); the parts concatenated must be ``texts``, in order.
     * ``load_limits()`` / ``async aload_limits()``: learn the limits from the server (TEI's
       ``GET /info``) before the first split; called before every call, so they must cache.
+
+    Optional attribute: ``accepts_images`` (default ``False``). A backend that sets it ``True``
+    gets documents holding images as :class:`~rerankit._documents.MultimodalDocument` among its
+    texts; for any other backend the core refuses such a call before sending anything
+    (:func:`require_image_support`). Such a backend may also have
+    ``image_document_problem(document) -> str | None``: why its provider cannot carry that
+    document (Jina takes one image per document), checked before sending.
     """
 
     name: str
@@ -70,6 +78,42 @@ class RequestBatchingBackend(Backend, Protocol):
         Bare floats, no usage: this is for backends that bill nothing per call (local models).
         """
         ...
+
+
+def takes_images(backend: Backend) -> bool:
+    """Whether ``backend`` declares it scores documents holding images (``accepts_images``)."""
+    return bool(getattr(backend, "accepts_images", False))
+
+
+def require_image_support(backend: Backend, image_documents: Sequence[tuple[int, Any]]) -> None:
+    """Refuse, before anything is sent, a call with an image document on a backend that takes none,
+    or with one its provider cannot carry (the backend's optional ``image_document_problem``).
+
+    Args:
+        backend: The backend about to be called.
+        image_documents: ``(input index, document)`` of the documents holding images, in order.
+
+    Raises:
+        InvalidInputError: naming the provider, its model and the document's index.
+    """
+    if not image_documents:
+        return
+    if takes_images(backend):
+        problem_of = getattr(backend, "image_document_problem", None)
+        for index, document in image_documents if callable(problem_of) else ():
+            problem = problem_of(document)
+            if problem:
+                raise InvalidInputError(
+                    f"document at index {index}: {problem}; nothing was sent", provider=backend.name
+                )
+        return
+    image_index = image_documents[0][0]
+    raise InvalidInputError(
+        f"document at index {image_index} holds an image, and backend {backend.name!r} "
+        f"({backend.model}) takes text documents only; nothing was sent. Image documents need a "
+        "backend that takes them (docs/multimodal.md)",
+        provider=backend.name,
+    )
 
 
 def has_score_requests(backend: Backend) -> bool:

@@ -1,24 +1,24 @@
-"""Circuit breakers and the retry budget: the state a remote backend keeps about its endpoints' health.
+"""Circuit breakers: the state a remote backend keeps about each endpoint's health.
 
-A :class:`CircuitBreaker` per endpoint counts failed calls of the kinds a fallback is tried on; after
-a few in a row it opens for a cool-down, then lets one probe through (half-open). A
-:class:`RetryBudget` caps the retries of a whole backend to a share of its recent requests. Both are
-thread-safe (the sync and async paths share them) and take their clock and randomness as
-arguments. :mod:`rerankit.backends._endpoints` routes requests with them.
+A :class:`CircuitBreaker` per endpoint counts the *attempts* (requests) sent there that failed with a
+kind a fallback is tried on; after :data:`DEFAULT_THRESHOLD` of them in a row, with no success
+between, it opens for a cool-down, then lets one probe through (half-open). It is thread-safe (the
+sync and async paths share it) and takes its clock and randomness as arguments.
+:mod:`rerankit.backends._endpoints` routes requests with it; the retry quota is
+:mod:`rerankit.backends._retry_quota`.
 
 What was taken from whom (see docs/reliability.md):
 
-* the breaker's trigger, Envoy's *consecutive 5xx* outlier detection and LiteLLM Router's
-  ``allowed_fails``: a few consecutive failures of the kinds a fallback is tried on; a cool-down
-  that grows with each ejection, capped, with jitter (Envoy ``base_ejection_time`` ×
+* the trigger, Envoy's *consecutive 5xx* outlier detection (``consecutive_5xx``: failed responses
+  in a row *per host*, a success resets the count), with a threshold sized for a client whose one
+  endpoint may be all it has: Envoy's default of 5 suits a load balancer that has other hosts and
+  routes to every host anyway when too many are ejected (panic mode); at a 30% transient fault rate
+  5 failures in a row come about every 600 requests, 12 (the default here) about every 2.6 million,
+  while an outage fails them all at once. Counting attempts, not calls, sees an outage in its first
+  requests, even while every call in flight is still retrying;
+* the cool-down that grows with each ejection, capped, with jitter (Envoy ``base_ejection_time`` ×
   ejections, ``max_ejection_time``, ``max_ejection_time_jitter``); Nygard's half-open state with a
-  single probe request;
-* failures are counted per call and endpoint, not per attempt: a call whose retries succeed is a
-  success (otherwise a 30% flaky endpoint would trip after a run of failed attempts that the
-  retries absorb);
-* the retry budget, Finagle's ``RetryBudget``: retries may be at most ``ratio`` (20%, Finagle's
-  and Envoy's default) of the requests of the last ``window`` seconds, plus a reserve of ``floor``
-  retries per second so that light traffic keeps its retries.
+  single probe request.
 
 Why not ``pybreaker``, ``aiobreaker`` or ``circuitbreaker``: they wrap a whole function call
 (sync or async, not both on one state: ``aiobreaker`` is asyncio only, ``pybreaker`` does async
@@ -31,14 +31,13 @@ must move to another endpoint).
 from __future__ import annotations
 
 import logging
-import math
 import random
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from enum import Enum
 
+from rerankit import _tracing
 from rerankit._errors import (
     BackendError,
     MalformedResponseError,
@@ -61,6 +60,13 @@ COUNTED_ERRORS: tuple[type[BackendError], ...] = (
     RerankTimeoutError,
     MalformedResponseError,
 )
+#: Consecutive failed attempts that open an endpoint's breaker (the ``breaker_threshold`` default).
+DEFAULT_THRESHOLD = 12
+#: Seconds such a run of failures must last, from its first failure, before it opens the breaker
+#: (the ``breaker_failure_span`` default): failures that all come at one moment, every request in
+#: flight timing out together because the client's own event loop stalled for a second, say, are
+#: not yet an outage, and the retries that follow decide.
+DEFAULT_FAILURE_SPAN = 1.0
 #: Share of a cool-down taken off at random, so that clients opened together probe apart.
 COOLDOWN_JITTER = 0.2
 
@@ -74,18 +80,21 @@ class BreakerState(str, Enum):
 
 
 class CircuitBreaker:
-    """One endpoint's breaker: closed → open after ``threshold`` consecutive failed calls → after a
-    cool-down, half-open: one probe request → closed on success, open again (longer) on failure.
+    """One endpoint's breaker: closed → open after ``threshold`` consecutive failed attempts, the run
+    lasting at least ``failure_span`` seconds → after a cool-down, half-open: one probe request →
+    closed on success, open again (longer) on failure.
 
     The cool-down is ``cooldown × 2^(openings − 1)``, capped at ``max_cooldown``, less up to 20% of
     jitter. Disabled, it never opens but still counts (for :meth:`EndpointRouter.health`).
 
     >>> now = [0.0]
-    >>> breaker = CircuitBreaker("demo", threshold=2, cooldown=10, clock=lambda: now[0], rng=lambda: 0.0)
-    >>> breaker.failed(ServerError("down")); breaker.failed(ServerError("down"))
+    >>> breaker = CircuitBreaker(
+    ...     "demo", threshold=2, failure_span=1, cooldown=10, clock=lambda: now[0], rng=lambda: 0.0
+    ... )
+    >>> breaker.failed(ServerError("down")); now[0] = 1.0; breaker.failed(ServerError("down"))
     >>> breaker.state, breaker.acquire()
     (<BreakerState.OPEN: 'open'>, None)
-    >>> now[0] = 10.0
+    >>> now[0] = 11.0
     >>> breaker.acquire(), breaker.acquire()  # one probe, then nothing until it answers
     ('probe', None)
     >>> breaker.succeeded(probe=True); breaker.state
@@ -96,7 +105,8 @@ class CircuitBreaker:
         self,
         name: str,
         *,
-        threshold: int = 3,
+        threshold: int = DEFAULT_THRESHOLD,
+        failure_span: float = DEFAULT_FAILURE_SPAN,
         cooldown: float = 5.0,
         max_cooldown: float = 30.0,
         enabled: bool = True,
@@ -105,6 +115,7 @@ class CircuitBreaker:
     ) -> None:
         self.name = name
         self.threshold = threshold
+        self.failure_span = failure_span
         self.cooldown = cooldown
         self.max_cooldown = max_cooldown
         self.enabled = enabled
@@ -113,6 +124,7 @@ class CircuitBreaker:
         self._lock = threading.Lock()
         self.state = BreakerState.CLOSED
         self.consecutive_failures = 0
+        self.failing_since = 0.0  # when the current run of failures began
         self.openings = 0  # openings since it was last closed: each doubles the cool-down
         self.open_until = 0.0
         self.last_error: BackendError | None = None
@@ -162,19 +174,25 @@ class CircuitBreaker:
         self._log("closed: the probe request succeeded")
 
     def failed(self, error: BackendError, *, probe: bool = False) -> None:
-        """A call failed on this endpoint with a counted error: count it; open when it is time
-        (after ``threshold`` in a row, or at once when it was the half-open probe)."""
+        """An attempt failed on this endpoint with a counted error: count it; open when it is time
+        (after ``threshold`` in a row over ``failure_span`` seconds, or at once when it was the
+        half-open probe)."""
         with self._lock:
             self.last_error = error
             if self.state is BreakerState.CLOSED:
+                now = self._clock()
+                if self.consecutive_failures == 0:
+                    self.failing_since = now
                 self.consecutive_failures += 1
                 if not self.enabled or self.consecutive_failures < self.threshold:
                     return
+                if now - self.failing_since < self.failure_span:
+                    return  # all at one moment so far: the next failures decide
             elif not (probe and self.state is BreakerState.HALF_OPEN):
                 return  # a late answer to a request sent before it opened: nothing new
             seconds = self._open()
         plural = "s" if self.threshold != 1 else ""
-        why = "the probe request failed" if probe else f"{self.threshold} consecutive failed call{plural}"
+        why = "the probe request failed" if probe else f"{self.threshold} consecutive failed request{plural}"
         self._log(f"open for {seconds:.1f} s after {why} (last error: {describe_error(error)})")
 
     def released(self) -> None:
@@ -199,78 +217,7 @@ class CircuitBreaker:
 
     def _log(self, change: str) -> None:
         logger.warning("%s: circuit breaker %s", self.name, change, extra={"breaker": self.name})
-
-
-class RetryBudget:
-    """Retries allowed over the last ``window`` seconds: ``ratio`` × the first attempts sent in it,
-    plus a reserve of ``floor`` retries per second for light traffic (Finagle's ``RetryBudget``:
-    deposits per request, withdrawals per retry, both expiring after the window).
-
-    Counted in ten buckets per window, so its memory is bounded whatever the traffic.
-
-    >>> now = [0.0]
-    >>> budget = RetryBudget(ratio=0.5, floor=0.1, window=10, clock=lambda: now[0])
-    >>> for _ in range(4):
-    ...     budget.record_request()
-    >>> [budget.try_retry() for _ in range(4)]  # 0.1 x 10 + 0.5 x 4 = 3
-    [True, True, True, False]
-    >>> now[0] = 11.0  # the window has passed: only the reserve is left
-    >>> budget.try_retry(), budget.try_retry()
-    (True, False)
-    """
-
-    BUCKETS = 10
-
-    def __init__(
-        self,
-        *,
-        ratio: float = 0.2,
-        floor: float = 2.0,
-        window: float = 10.0,
-        enabled: bool = True,
-        clock: Clock = time.monotonic,
-    ) -> None:
-        self.ratio, self.floor, self.window, self.enabled = ratio, floor, window, enabled
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._buckets: deque[list[float]] = deque()  # [start, first attempts, retries]
-        self.denied = 0
-
-    def record_request(self) -> None:
-        """A call's first attempt was sent."""
-        with self._lock:
-            self._bucket()[1] += 1
-
-    def try_retry(self) -> bool:
-        """Whether one more retry fits the budget; if it does, it is counted."""
-        with self._lock:
-            bucket = self._bucket()
-            requests, retries = self._totals()
-            allowed = math.floor(self.floor * self.window + self.ratio * requests + 1e-9)
-            if self.enabled and retries >= allowed:
-                self.denied += 1
-                return False
-            bucket[2] += 1
-            return True
-
-    def snapshot(self) -> tuple[int, int]:
-        """First attempts and retries in the current window."""
-        with self._lock:
-            self._bucket()
-            requests, retries = self._totals()
-            return int(requests), int(retries)
-
-    def _totals(self) -> tuple[float, float]:
-        return sum(b[1] for b in self._buckets), sum(b[2] for b in self._buckets)
-
-    def _bucket(self) -> list[float]:
-        now = self._clock()
-        while self._buckets and self._buckets[0][0] <= now - self.window:
-            self._buckets.popleft()
-        width = self.window / self.BUCKETS
-        if not self._buckets or now >= self._buckets[-1][0] + width:
-            self._buckets.append([now, 0, 0])
-        return self._buckets[-1]
+        _tracing.breaker_transition(self.name, self.state.value)
 
 
 def describe_error(error: BackendError | None) -> str:
@@ -281,4 +228,12 @@ def describe_error(error: BackendError | None) -> str:
     return f"{type(error).__name__}: {error.message}"
 
 
-__all__ = ["COUNTED_ERRORS", "BreakerState", "CircuitBreaker", "Clock", "RetryBudget", "describe_error"]
+__all__ = [
+    "COUNTED_ERRORS",
+    "DEFAULT_FAILURE_SPAN",
+    "DEFAULT_THRESHOLD",
+    "BreakerState",
+    "CircuitBreaker",
+    "Clock",
+    "describe_error",
+]

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import Field
 
 from rerankit._options import Options
+from rerankit._score_kinds import ScoreScale
 from rerankit._types import Usage
 from rerankit.backends._remote import RemoteBackend
 from rerankit.backends._responses import number_at, whole_number_at
@@ -62,6 +63,15 @@ class CohereBackend(RemoteBackend):
     """
 
     name = "cohere"
+    #: What the scores are (docs/scores.md). Cohere's API reference (V2RerankResponseResultsItem):
+    #: "Relevance scores are normalized to be in the range [0, 1]".
+    score_scale = ScoreScale(
+        kind="relevance",
+        range=(0.0, 1.0),
+        description="Cohere's relevance_score",
+        normalization="identity",
+        source="Cohere API reference, POST /v2/rerank: relevance_score is normalized to [0, 1]",
+    )
     default_base_url = "https://api.cohere.com"
     api_key_env = ("COHERE_API_KEY", "CO_API_KEY")
     max_documents_per_request = 1000

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import Field
 
 from rerankit._options import NonBlankStr, Options
+from rerankit._score_kinds import ScoreScale
 from rerankit._types import Usage
 from rerankit.backends._remote import RemoteBackend
 from rerankit.backends._responses import whole_number_at
@@ -51,6 +52,15 @@ class DeepInfraBackend(RemoteBackend):
     """
 
     name = "deepinfra"
+    #: What the scores are (docs/scores.md). DeepInfra's reranker API reference: "Scores are
+    #: relevance probabilities in the range [0, 1], in the same order as the input documents".
+    score_scale = ScoreScale(
+        kind="probability",
+        range=(0.0, 1.0),
+        description="DeepInfra's scores: the reranker's relevance probability",
+        normalization="identity",
+        source="DeepInfra API reference (docs.deepinfra.com/apis/reranker): probabilities in [0, 1]",
+    )
     default_base_url = "https://api.deepinfra.com"
     api_key_env = ("DEEPINFRA_API_KEY", "DEEPINFRA_TOKEN")
     max_documents_per_request = 1024

@@ -32,9 +32,9 @@ from rerankit.backends._breaker import (
     BreakerState,
     CircuitBreaker,
     Clock,
-    RetryBudget,
     describe_error,
 )
+from rerankit.backends._retry_quota import RetryQuota
 
 logger = logging.getLogger("rerankit")
 
@@ -87,9 +87,9 @@ class BackendHealth(BaseModel):
     model: str
     endpoints: list[EndpointHealth] = []
     circuit_breaker: bool = False
-    #: First attempts and retries in the retry budget's window; retries it refused since the start.
-    budget_requests: int = 0
-    budget_retries: int = 0
+    #: Tokens left in the retry budget (the retry quota) and its size; retries it refused since the start.
+    budget_tokens: int = 0
+    budget_capacity: int = 0
     budget_denied: int = 0
 
     @property
@@ -108,7 +108,7 @@ class EndpointRouter:
         api_keys: Sequence[SecretStr | None],
         *,
         breaker: dict[str, Any],
-        budget: RetryBudget,
+        budget: RetryQuota,
         clock: Clock = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
@@ -212,14 +212,13 @@ class EndpointRouter:
                     last_error=describe_error(error) if error is not None else None,
                 )
             )
-        requests, retries = self.budget.snapshot()
         return BackendHealth(
             backend=self.provider,
             model=model,
             endpoints=endpoints,
             circuit_breaker=self.breaker_enabled,
-            budget_requests=requests,
-            budget_retries=retries,
+            budget_tokens=self.budget.available,
+            budget_capacity=self.budget.capacity,
             budget_denied=self.budget.denied,
         )
 
@@ -227,51 +226,37 @@ class EndpointRouter:
 class CallRoute:
     """One call's way over the endpoints, attempt by attempt, and what it tells their breakers.
 
-    A breaker counts calls, not attempts: the attempts of one call on one endpoint are one verdict,
-    given when the call moves to another endpoint or ends. A half-open probe's failure is told at
-    once, so the endpoint reopens before the call's next attempt is placed.
+    Each attempt's outcome goes to its endpoint's breaker at once (the breaker counts attempts), so
+    an outage opens it while the calls in flight are still retrying, and their retries stop.
     """
 
     def __init__(self, router: EndpointRouter) -> None:
         self.router = router
         self.failed_on: set[int] = set()
         self.last_error: BackendError | None = None
-        self._pending: Endpoint | None = None  # failed this call, verdict not yet given
 
     def start(self) -> tuple[Endpoint, bool]:
         """The endpoint for this attempt; :class:`CircuitOpenError` when none is available."""
         chosen = self.router.choose(self.failed_on)
         if chosen is None:
-            self.end()
             raise self.router.open_error(self.last_error)
-        if self._pending is not None and self._pending is not chosen[0]:
-            self._settle()
         return chosen
 
     def succeeded(self, endpoint: Endpoint, *, probe: bool) -> None:
         """The attempt on ``endpoint`` got a usable answer."""
         self.router.finished(endpoint)
-        self._answered(endpoint, probe)
+        endpoint.breaker.succeeded(probe=probe)
 
     def failed(self, endpoint: Endpoint, error: BackendError, *, probe: bool) -> None:
         """The attempt on ``endpoint`` failed with ``error``."""
         counted = isinstance(error, COUNTED_ERRORS)
         self.router.finished(endpoint, failed=counted)
         if not counted:  # it answered: the request was at fault, not the endpoint
-            self._answered(endpoint, probe)
+            endpoint.breaker.succeeded(probe=probe)
             return
         self.last_error = error
         self.failed_on.add(endpoint.index)
-        if probe:
-            endpoint.breaker.failed(error, probe=True)
-            self._pending = None
-        else:
-            self._pending = endpoint
-
-    def _answered(self, endpoint: Endpoint, probe: bool) -> None:
-        endpoint.breaker.succeeded(probe=probe)
-        if self._pending is endpoint:
-            self._pending = None
+        endpoint.breaker.failed(error, probe=probe)
 
     def abandoned(self, endpoint: Endpoint, *, probe: bool) -> None:
         """The attempt was cancelled: no verdict, and a probe is handed back."""
@@ -282,15 +267,6 @@ class CallRoute:
     def has_fresh_endpoint(self) -> bool:
         """Whether a healthy endpoint this call has not failed on is there (retry at once, no wait)."""
         return any(e.index not in self.failed_on and e.breaker.available() for e in self.router.endpoints)
-
-    def end(self) -> None:
-        """The call is over: give the pending verdict."""
-        self._settle()
-
-    def _settle(self) -> None:
-        endpoint, self._pending = self._pending, None
-        if endpoint is not None and self.last_error is not None:
-            endpoint.breaker.failed(self.last_error)
 
 
 def backend_health(backend: Any) -> BackendHealth:
@@ -312,6 +288,6 @@ __all__ = [
     "Endpoint",
     "EndpointHealth",
     "EndpointRouter",
-    "RetryBudget",
+    "RetryQuota",
     "backend_health",
 ]

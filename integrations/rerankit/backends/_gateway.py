@@ -10,7 +10,9 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
+from rerankit._documents import content_parts
 from rerankit._options import NonBlankStr, Options
+from rerankit._score_kinds import ScoreScale
 from rerankit._types import Usage
 from rerankit.backends._http import PathFallback
 from rerankit.backends._remote import RemoteBackend
@@ -64,13 +66,25 @@ class GatewayOptions(Options):
         return tuple(value)
 
 
+def vllm_document(document: Any) -> Any:
+    """A document as vLLM's ``/v1/rerank`` takes it: a text as it is, a document with images as
+    ``{"content": [parts]}`` (``ScoreMultiModalParam``; images as base64 data URLs, parts in order).
+
+    vLLM ``entrypoints/pooling/score/protocol.py`` ``RerankRequest.documents: ScoreInputs`` and
+    ``score/utils.py`` (``ScoreInput = str | ScoreMultiModalParam``).
+    """
+    return document if isinstance(document, str) else {"content": content_parts(document)}
+
+
 class GatewayBackend(RemoteBackend):
     """Scores through an OpenAI-compatible ``/v1/rerank`` gateway at ``base_url`` (or ``RERANKIT_GATEWAY_URL``).
 
     The key (``api_key`` or ``RERANKIT_GATEWAY_API_KEY``) is optional: self-hosted servers often
     need none. When ``/v1/rerank`` answers 404, 405 or 501 the same body is sent once to
     ``/rerank``, and the path that worked is used for the backend's lifetime (per endpoint, when
-    ``base_url`` lists several). The options below but ``max_documents_per_request`` are sent in
+    ``base_url`` lists several). Documents holding images are sent as vLLM's content parts
+    (``{"content": [{"type": "image_url", ...}, {"type": "text", ...}]}``, images as base64 data
+    URLs); a server whose model takes no images answers 400. The options below but ``max_documents_per_request`` are sent in
     the body only when set.
 
     Args:
@@ -107,6 +121,19 @@ class GatewayBackend(RemoteBackend):
     """
 
     name = "gateway"
+    #: Image documents go as vLLM's content parts; a server whose model takes none refuses them.
+    accepts_images = True
+
+    #: What the scores are (docs/scores.md): the relevance_score the server behind the route gives,
+    #: 0-1 for Cohere and Jina behind a router and for vLLM's /rerank (the model's activation, as
+    #: sentence-transformers applies it); a server configured to return raw logits is not covered.
+    score_scale = ScoreScale(
+        kind="relevance",
+        range=(0.0, 1.0),
+        description="the gateway's relevance_score (its upstream's)",
+        normalization="identity",
+        source="OpenAI-style /v1/rerank (vLLM entrypoints/pooling/score/protocol.py RerankResponse; LiteLLM, Bifrost)",
+    )
     base_url_env = ("RERANKIT_GATEWAY_URL",)
     api_key_env = ("RERANKIT_GATEWAY_API_KEY",)
     api_key_required = False
@@ -138,8 +165,12 @@ class GatewayBackend(RemoteBackend):
     def request_path(self) -> str:
         return PATHS[0]
 
-    def request_body(self, query: str, texts: list[str]) -> dict[str, Any]:
-        body: dict[str, Any] = {"model": self.model, "query": query, "documents": texts}
+    def request_body(self, query: str, texts: list[Any]) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "query": query,
+            "documents": [vllm_document(t) for t in texts],
+        }
         extras = {
             "max_tokens_per_doc": self.max_tokens_per_doc,
             "priority": self.priority,
@@ -166,4 +197,4 @@ class GatewayBackend(RemoteBackend):
         return await self.transport.apost(PATHS[0], body, fallback=PATH_FALLBACK)
 
 
-__all__ = ["PATHS", "PATH_FALLBACK_STATUSES", "GatewayBackend", "GatewayOptions"]
+__all__ = ["PATHS", "PATH_FALLBACK_STATUSES", "GatewayBackend", "GatewayOptions", "vllm_document"]

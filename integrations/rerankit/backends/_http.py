@@ -13,7 +13,7 @@ and turns every answer and fault into a reply or one of :mod:`rerankit._errors`
 * retried: 408, 409, 425, 429, 500, 502, 503, 504, connect errors, timeouts, dropped connections;
   waiting ``Retry-After`` (seconds or HTTP date, capped by ``max_retry_wait``) when the provider sends
   it, else exponential backoff with jitter from ``backoff_base``; at most ``max_retries`` retries,
-  within the retry budget and, with a ``deadline``, never past it; a retry goes at once to another
+  within the retry budget (:mod:`rerankit.backends._retry_quota`) and, with a ``deadline``, never past it; a retry goes at once to another
   healthy endpoint when there is one, and stops when every endpoint's breaker is open;
 * never retried: any other status (400, 401, 402, 403, 404, 422, 498, 501, ...), redirects (never
   followed, so the key never travels to another address) and answers that are not JSON.
@@ -33,6 +33,7 @@ from typing import Any
 
 import httpx
 
+from rerankit import _tracing
 from rerankit._errors import CircuitOpenError
 from rerankit.backends._answers import AnswerReader, AttemptFailed
 from rerankit.backends._clients import EndpointClients
@@ -41,7 +42,7 @@ from rerankit.backends._endpoints import (
     Clock,
     Endpoint,
     EndpointRouter,
-    RetryBudget,
+    RetryQuota,
 )
 from rerankit.backends._responses import Reply
 from rerankit.backends._retries import CallState, RetryPolicy
@@ -85,15 +86,14 @@ class HTTPTransport:
             breaker={
                 "enabled": settings.circuit_breaker,
                 "threshold": settings.breaker_threshold,
+                "failure_span": settings.breaker_failure_span,
                 "cooldown": settings.breaker_cooldown,
                 "max_cooldown": settings.breaker_max_cooldown,
             },
-            budget=RetryBudget(
-                ratio=settings.retry_budget_ratio,
-                floor=settings.retry_budget_floor,
-                window=settings.retry_budget_window,
+            budget=RetryQuota(
+                tokens=settings.retry_budget_tokens,
+                retry_cost=settings.retry_budget_cost,
                 enabled=settings.retry_budget,
-                clock=clock,
             ),
             clock=clock,
             rng=rng,
@@ -171,9 +171,12 @@ class HTTPTransport:
                     timeout, _ = self._attempt_budget(call.started)
                     endpoint, probe = self._choose(call)
                     try:
-                        reply = self._send_paths(
-                            endpoint, method, path, fallback, body, timeout, call.started
-                        )
+                        with _tracing.http_attempt(
+                            self.provider, endpoint, probe, call.attempts, method, path
+                        ):
+                            reply = self._send_paths(
+                                endpoint, method, path, fallback, body, timeout, call.started
+                            )
                     except AttemptFailed as failure:
                         call.route.failed(endpoint, failure.error, probe=probe)
                         raise
@@ -181,11 +184,10 @@ class HTTPTransport:
                         call.route.abandoned(endpoint, probe=probe)
                         raise
                     call.route.succeeded(endpoint, probe=probe)
+                    self.retries.succeeded(call)
                     return reply
         except AttemptFailed as failure:
             error = self.retries.final_error(failure, call)
-        finally:
-            call.route.end()
         # Raised outside the handler: the error keeps no link to httpx's request (and its headers).
         raise error
 
@@ -206,16 +208,21 @@ class HTTPTransport:
                     timeout, remaining = self._attempt_budget(call.started)
                     endpoint, probe = self._choose(call)
                     try:
-                        sending = self._asend_paths(
-                            endpoint, method, path, fallback, body, timeout, call.started
-                        )
-                        if remaining is None:
-                            reply = await sending
-                        else:
-                            try:
-                                reply = await asyncio.wait_for(sending, remaining)
-                            except asyncio.TimeoutError:
-                                raise AttemptFailed(self.answers.deadline_error(), retryable=False) from None
+                        with _tracing.http_attempt(
+                            self.provider, endpoint, probe, call.attempts, method, path
+                        ):
+                            sending = self._asend_paths(
+                                endpoint, method, path, fallback, body, timeout, call.started
+                            )
+                            if remaining is None:
+                                reply = await sending
+                            else:
+                                try:
+                                    reply = await asyncio.wait_for(sending, remaining)
+                                except asyncio.TimeoutError:
+                                    raise AttemptFailed(
+                                        self.answers.deadline_error(), retryable=False
+                                    ) from None
                     except AttemptFailed as failure:
                         call.route.failed(endpoint, failure.error, probe=probe)
                         raise
@@ -223,21 +230,17 @@ class HTTPTransport:
                         call.route.abandoned(endpoint, probe=probe)
                         raise
                     call.route.succeeded(endpoint, probe=probe)
+                    self.retries.succeeded(call)
                     return reply
         except AttemptFailed as failure:
             error = self.retries.final_error(failure, call)
-        finally:
-            call.route.end()
         raise error
 
     def _choose(self, call: CallState) -> tuple[Endpoint, bool]:
         try:
-            chosen = call.route.start()
+            return call.route.start()
         except CircuitOpenError as error:
             raise AttemptFailed(error, retryable=False) from None
-        if call.attempts == 1:  # a first attempt that is sent: it earns the retry budget its share
-            self.router.budget.record_request()
-        return chosen
 
     def _paths(self, endpoint: Endpoint, path: str, fallback: PathFallback | None) -> list[str]:
         """The paths to try on ``endpoint``: the one that worked there, else ``path`` then the fallback."""
@@ -342,7 +345,7 @@ class HTTPTransport:
     ) -> Reply:
         try:
             response = self.clients.sync_client(endpoint).request(
-                method, path, json=body, headers=self._auth(endpoint), timeout=timeout
+                method, path, json=body, headers=_tracing.propagated(self._auth(endpoint)), timeout=timeout
             )
         except httpx.TransportError as exc:
             raise self.answers.transport_failure(exc, endpoint.url, started) from exc
@@ -360,7 +363,11 @@ class HTTPTransport:
         try:
             async with self.clients.loop_pools(endpoint).client() as client:
                 response = await client.request(
-                    method, path, json=body, headers=self._auth(endpoint), timeout=timeout
+                    method,
+                    path,
+                    json=body,
+                    headers=_tracing.propagated(self._auth(endpoint)),
+                    timeout=timeout,
                 )
         except httpx.TransportError as exc:
             raise self.answers.transport_failure(exc, endpoint.url, started) from exc

@@ -4,16 +4,36 @@ from __future__ import annotations
 
 from typing import Any
 
+from rerankit._documents import MultimodalDocument
+from rerankit._score_kinds import ScoreScale
 from rerankit._types import Usage
 from rerankit.backends._remote import RemoteBackend
 from rerankit.backends._responses import whole_number_at
+
+#: The Jina models that take image documents.
+IMAGE_MODELS = frozenset({"jina-reranker-m0"})
+
+
+def jina_image_document(document: MultimodalDocument) -> dict[str, str]:
+    """An image document as Jina's API takes it for jina-reranker-m0: ``{"image": base64}`` and, with
+    text parts, ``"text"`` (joined by newlines).
+
+    Jina's API reference (docs.jina.ai, the rerank body's ``documents``): "If m0 reranker:
+    object with keys "text" and/or "image", and values of strings ... and/or images (URLs or
+    base64-encoded strings)".
+    """
+    body = {"image": document.images[0].base64()}
+    if document.texts:
+        body["text"] = "\n".join(document.texts)
+    return body
 
 
 class JinaBackend(RemoteBackend):
     """Scores with Jina's ``/v1/rerank``; the key comes from ``api_key`` or ``JINA_API_KEY``.
 
     Sends ``return_documents: false`` (Jina echoes every document by default); up to 1,000
-    documents per request; usage reports ``usage.total_tokens``. Documents longer than the 8k-token
+    documents per request; with ``jina-reranker-m0``, image documents as ``{"image": base64}``
+    (with ``"text"`` beside it for text and image together; one image per document); usage reports ``usage.total_tokens``. Documents longer than the 8k-token
     context (shared with the query) are cut client-side.
 
     Its options are those of every remote backend (``base_url``, ``timeout``, ``max_retries``, ...;
@@ -37,6 +57,15 @@ class JinaBackend(RemoteBackend):
     """
 
     name = "jina"
+    #: What the scores are (docs/scores.md): the provider's relevance in 0-1; the API reference
+    #: (https://jina.ai/reranker/#apiform) gives relevance_score values in 0-1 without stating a range.
+    score_scale = ScoreScale(
+        kind="relevance",
+        range=(0.0, 1.0),
+        description="Jina's relevance_score",
+        normalization="identity",
+        source="Jina Reranker API reference, POST /v1/rerank (relevance_score; 0-1 in its examples)",
+    )
     default_base_url = "https://api.jina.ai"
     api_key_env = ("JINA_API_KEY",)
     max_documents_per_request = 1000
@@ -48,11 +77,23 @@ class JinaBackend(RemoteBackend):
     def request_path(self) -> str:
         return "/v1/rerank"
 
-    def request_body(self, query: str, texts: list[str]) -> dict[str, Any]:
-        return {"model": self.model, "query": query, "documents": texts, "return_documents": False}
+    @property
+    def accepts_images(self) -> bool:  # type: ignore[override]
+        """Only jina-reranker-m0 takes images (Jina's API reference, ``documents``)."""
+        return self.model in IMAGE_MODELS
+
+    def image_document_problem(self, document: MultimodalDocument) -> str | None:
+        """Jina's image document is one ``{"image"}``, with at most one ``"text"`` beside it."""
+        if len(document.images) > 1:
+            return f"{self.model} takes one image per document, this one has {len(document.images)}"
+        return None
+
+    def request_body(self, query: str, texts: list[Any]) -> dict[str, Any]:
+        documents = [text if isinstance(text, str) else jina_image_document(text) for text in texts]
+        return {"model": self.model, "query": query, "documents": documents, "return_documents": False}
 
     def read_usage(self, payload: Any) -> Usage:
         return Usage(tokens=whole_number_at(payload, "usage", "total_tokens"))
 
 
-__all__ = ["JinaBackend"]
+__all__ = ["IMAGE_MODELS", "JinaBackend", "jina_image_document"]

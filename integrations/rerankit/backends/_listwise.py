@@ -23,6 +23,7 @@ from pydantic import Field, field_validator, model_validator
 
 from rerankit._errors import ConfigurationError, MalformedResponseError
 from rerankit._options import Options
+from rerankit._score_kinds import ScoreScale
 from rerankit._types import Scores, Usage
 from rerankit.backends._listwise_parse import Permutation, parse_permutation
 from rerankit.backends._listwise_prompt import DEFAULT_MAX_PASSAGE_WORDS, passage_cutter, permutation_messages
@@ -180,6 +181,14 @@ class ListwiseBackend(RemoteBackend):
     """
 
     name = "listwise"
+    #: What the scores are (docs/scores.md): 1 / rank, derived from the LLM's ranking; not a
+    #: relevance estimate, so there is no normalization (a threshold keeps the best 1/t).
+    score_scale = ScoreScale(
+        kind="reciprocal_rank",
+        range=(0.0, 1.0),
+        description="1 / rank in the LLM's final ranking",
+        source="rerankit's listwise backend (RankGPT sliding windows; rank_llm scores candidates 1 / rank)",
+    )
     default_base_url = None
     base_url_env = ("RERANKIT_LISTWISE_BASE_URL",)
     api_key_env = ("RERANKIT_LISTWISE_API_KEY",)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rerankit._score_kinds import ScoreScale
 from rerankit._types import Usage
 from rerankit.backends._remote import RemoteBackend
 from rerankit.backends._responses import whole_number_at
@@ -44,6 +45,15 @@ class MixedbreadBackend(RemoteBackend):
     """
 
     name = "mixedbread"
+    #: What the scores are (docs/scores.md): Mixedbread's score, 0-1 in its API reference's
+    #: examples (https://www.mixedbread.com/api-reference/endpoints/reranking) without a stated range.
+    score_scale = ScoreScale(
+        kind="relevance",
+        range=(0.0, 1.0),
+        description="Mixedbread's score",
+        normalization="identity",
+        source="Mixedbread API reference, POST /v1/reranking (data[].score)",
+    )
     default_base_url = "https://api.mixedbread.com"  # _client.py ENVIRONMENTS["production"]
     base_url_env = ("MIXEDBREAD_BASE_URL",)  # _client.py: os.environ.get("MIXEDBREAD_BASE_URL")
     api_key_env = ("MXBAI_API_KEY",)  # _client.py: os.environ.get("MXBAI_API_KEY")

@@ -14,6 +14,7 @@ from pydantic import Field, field_validator
 
 from rerankit._errors import ConfigurationError
 from rerankit._options import Options
+from rerankit._score_kinds import ScoreScale
 from rerankit._types import Usage
 from rerankit.backends._remote import RemoteBackend
 from rerankit.backends._responses import number_at
@@ -95,6 +96,15 @@ class PineconeBackend(RemoteBackend):
     """
 
     name = "pinecone"
+    #: What the scores are (docs/scores.md). Pinecone's rerank guide: the score "represents the
+    #: relevance of a document to the query, normalized between 0 and 1".
+    score_scale = ScoreScale(
+        kind="relevance",
+        range=(0.0, 1.0),
+        description="Pinecone's score",
+        normalization="identity",
+        source="Pinecone docs, guides/search/rerank-results: score normalized between 0 and 1",
+    )
     default_base_url = "https://api.pinecone.io"  # _internal/constants.py DEFAULT_BASE_URL
     api_key_env = ("PINECONE_API_KEY",)
     max_documents_per_request = min(MODEL_DOCUMENT_LIMITS.values())  # each instance: its model's

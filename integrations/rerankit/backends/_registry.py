@@ -16,6 +16,7 @@ from rerankit.backends._base import Backend
 #: spec prefix -> "module:Class"; the class takes ``model`` plus keyword options.
 BACKENDS: dict[str, str] = {
     "local": "rerankit.backends._local:LocalCrossEncoder",
+    "onnx": "rerankit.backends._onnx:OnnxCrossEncoder",
     "embedding": "rerankit.backends._local:EmbeddingBackend",
     "gateway": "rerankit.backends._gateway:GatewayBackend",
     "cohere": "rerankit.backends._cohere:CohereBackend",
@@ -66,7 +67,7 @@ def backend_class(prefix: str) -> type:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        extra = "local" if prefix in ("local", "embedding") else "all"
+        extra = {"local": "local", "embedding": "local", "onnx": "onnx"}.get(prefix, "all")
         raise ConfigurationError(
             f"backend {prefix!r} needs packages that are not installed ({exc.name or exc}); "
             f"install them with: pip install 'rerankit[{extra}]'"

@@ -187,8 +187,14 @@ def _indexed_scores(reply: Reply, items: list[Any], texts: Sequence[str]) -> dic
     return scores
 
 
-def _check_echoed_document(reply: Reply, echoed: Any, sent: str, index: int) -> None:
-    """An echoed text that differs from the one sent means the indices cannot be trusted."""
+def _check_echoed_document(reply: Reply, echoed: Any, sent: Any, index: int) -> None:
+    """An echoed text that differs from the one sent means the indices cannot be trusted.
+
+    A document holding images is not checked: providers echo it in shapes of their own (vLLM's
+    ``multi_modal`` parts), and its index is checked like every other.
+    """
+    if not isinstance(sent, str):
+        return
     text = echoed.get("text") if isinstance(echoed, dict) else echoed
     if isinstance(text, str) and text.strip() != sent.strip():
         raise reply.malformed(f"the document echoed for index {index} is not the one sent at that index")

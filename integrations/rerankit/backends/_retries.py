@@ -47,6 +47,8 @@ class CallState:
     route: CallRoute
     started: float
     attempts: int = 0
+    #: Tokens the last retry took from the retry budget (``None``: no retry yet).
+    last_retry_cost: int | None = None
     budget_denied: bool = False
     breakers_open: bool = False
 
@@ -90,10 +92,18 @@ class RetryPolicy:
         return call.breakers_open
 
     def _over_budget(self, call: CallState, retry_state: RetryCallState) -> bool:
-        if self.router.budget.try_retry():
+        failure = retry_state.outcome.exception() if retry_state.outcome else None
+        error = failure.error if isinstance(failure, AttemptFailed) else None
+        cost = self.router.budget.acquire(error)
+        if cost is not None:
+            call.last_retry_cost = cost
             return False
         call.budget_denied = True
         return True
+
+    def succeeded(self, call: CallState) -> None:
+        """The call got its answer: it gives the retry budget back its last retry's tokens (or one)."""
+        self.router.budget.release(call.last_retry_cost)
 
     def _wait(self, call: CallState, retry_state: RetryCallState) -> float:
         if call.route.has_fresh_endpoint():

@@ -17,6 +17,8 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 
 from rerankit._errors import ConfigurationError
 from rerankit._options import Options, describe_invalid
+from rerankit.backends._breaker import DEFAULT_FAILURE_SPAN, DEFAULT_THRESHOLD
+from rerankit.backends._retry_quota import INITIAL_TOKENS, RETRY_COST
 
 
 class RemoteOptions(Options):
@@ -71,7 +73,12 @@ class TransportSettings(Options):
         default_factory=dict, description="Headers every request carries besides the key (an API version)."
     )
     timeout: float = Field(default=30.0, gt=0, description="Seconds each step of one request may take.")
-    max_retries: int = Field(default=3, ge=0, description="Retries after the first attempt.")
+    max_retries: int = Field(
+        default=6,
+        ge=0,
+        description="Retries after the first attempt (within the retry budget; at 30% transient faults "
+        "6 leave 0.3^7, about 2 calls in 10,000, failing).",
+    )
     deadline: float | None = Field(
         default=None,
         gt=0,
@@ -88,7 +95,15 @@ class TransportSettings(Options):
     )
     circuit_breaker: bool = Field(default=True, description="A circuit breaker per endpoint.")
     breaker_threshold: int = Field(
-        default=3, ge=1, description="Consecutive failed calls that open an endpoint's breaker."
+        default=DEFAULT_THRESHOLD,
+        ge=1,
+        description="Consecutive failed requests (attempts) that open an endpoint's breaker.",
+    )
+    breaker_failure_span: float = Field(
+        default=DEFAULT_FAILURE_SPAN,
+        ge=0,
+        description="Seconds those failed requests must span, from the first, before they open it "
+        "(failures all at one moment are not yet an outage).",
     )
     breaker_cooldown: float = Field(
         default=5.0, gt=0, description="First cool-down in seconds, doubled at each re-opening."
@@ -96,15 +111,17 @@ class TransportSettings(Options):
     breaker_max_cooldown: float = Field(
         default=30.0, gt=0, description="Cap on the cool-down, in seconds (at least breaker_cooldown)."
     )
-    retry_budget: bool = Field(default=True, description="Retries limited to a share of recent requests.")
-    retry_budget_ratio: float = Field(
-        default=0.2, ge=0, description="Retries allowed per first attempt over the window."
+    retry_budget: bool = Field(
+        default=True, description="Retries limited by a token bucket that only failing retries drain."
     )
-    retry_budget_floor: float = Field(
-        default=2.0, ge=0, description="Retries per second allowed whatever the traffic."
+    retry_budget_tokens: int = Field(
+        default=INITIAL_TOKENS, ge=0, description="The retry budget's size in tokens (it starts full)."
     )
-    retry_budget_window: float = Field(
-        default=10.0, gt=0, description="Seconds requests and retries count for the budget."
+    retry_budget_cost: int = Field(
+        default=RETRY_COST,
+        ge=0,
+        description="Tokens one retry takes (twice after a timeout); a success gives back its last "
+        "retry's, or 1.",
     )
 
     def __init__(self, **values: Any) -> None:

@@ -15,6 +15,7 @@ from pydantic import Field
 
 from rerankit._errors import ConfigurationError
 from rerankit._options import Options
+from rerankit._score_kinds import ScoreScale
 from rerankit._types import Scores, Usage
 from rerankit.backends._remote import RemoteBackend
 from rerankit.backends._responses import Reply, scores_in_input_order
@@ -37,6 +38,24 @@ class TEIOptions(Options):
     max_client_batch_size: int | None = Field(
         default=None, ge=1, description="Texts per request, instead of reading GET /info; None: ask /info."
     )
+
+
+#: TEI's rerank scores: unless ``raw_scores``, ``Infer::predict`` (core/src/infer.rs) maps a one-label
+#: classifier's output through a sigmoid (a softmax for several labels).
+SIGMOID_SCALE = ScoreScale(
+    kind="probability",
+    range=(0.0, 1.0),
+    description="TEI's sigmoid of the classifier's logit",
+    normalization="identity",
+    source="text-embeddings-inference core/src/infer.rs (Infer::predict, raw_scores=false)",
+)
+#: With ``raw_scores=True`` the logit itself; normalizing it is the sigmoid TEI would have applied.
+RAW_SCORES_SCALE = ScoreScale(
+    kind="logit",
+    description="the classifier's raw logit (TEI raw_scores=true)",
+    normalization="sigmoid",
+    source="text-embeddings-inference core/src/infer.rs (Infer::predict: sigmoid unless raw_scores)",
+)
 
 
 class TEIBackend(RemoteBackend):
@@ -106,6 +125,12 @@ class TEIBackend(RemoteBackend):
         if own.max_client_batch_size is not None:
             self.max_documents_per_request = own.max_client_batch_size
         self._info_lock = threading.Lock()
+
+    @property
+    def score_scale(self) -> ScoreScale:
+        """What the scores are (docs/scores.md): TEI's sigmoid of the classifier's logit, or with
+        ``raw_scores=True`` the logit itself (TEI ``core/src/infer.rs``, ``Infer::predict``)."""
+        return RAW_SCORES_SCALE if self.raw_scores else SIGMOID_SCALE
 
     # -- limits from GET /info -------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from pydantic import Field
 
 from rerankit._errors import ConfigurationError
 from rerankit._options import Options
+from rerankit._score_kinds import ScoreScale
 from rerankit._types import Usage
 from rerankit.backends._remote import RemoteBackend
 from rerankit.backends._responses import whole_number_at
@@ -94,6 +95,15 @@ class VoyageBackend(RemoteBackend):
     """
 
     name = "voyage"
+    #: What the scores are (docs/scores.md): Voyage's relevance in 0-1; the API reference
+    #: (https://docs.voyageai.com/reference/reranker-api) does not state a range.
+    score_scale = ScoreScale(
+        kind="relevance",
+        range=(0.0, 1.0),
+        description="Voyage's relevance_score",
+        normalization="identity",
+        source="Voyage reranker API reference, POST /v1/rerank (relevance_score)",
+    )
     default_base_url = "https://api.voyageai.com"  # util.py: api_base default "https://api.voyageai.com/v1"
     api_key_env = ("VOYAGE_API_KEY",)  # util.py: os.environ.get("VOYAGE_API_KEY")
     max_documents_per_request = 1000  # reference: "The number of documents cannot exceed 1,000."

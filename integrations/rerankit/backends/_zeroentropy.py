@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from rerankit._options import Options
+from rerankit._score_kinds import ScoreScale
 from rerankit._types import Usage
 from rerankit.backends._remote import RemoteBackend
 from rerankit.backends._responses import whole_number_at
@@ -65,6 +66,15 @@ class ZeroEntropyBackend(RemoteBackend):
     """
 
     name = "zeroentropy"
+    #: What the scores are (docs/scores.md): ZeroEntropy documents relevance_score in 0-1,
+    #: calibrated (https://docs.zeroentropy.dev/api-reference/models/rerank; "score calibration").
+    score_scale = ScoreScale(
+        kind="relevance",
+        range=(0.0, 1.0),
+        description="ZeroEntropy's calibrated relevance_score",
+        normalization="identity",
+        source="ZeroEntropy API reference, POST /v1/models/rerank (relevance_score, 0 to 1)",
+    )
     default_base_url = "https://api.zeroentropy.dev"  # _client.py: "https://api.zeroentropy.dev/v1"
     api_key_env = ("ZEROENTROPY_API_KEY",)  # _client.py: os.environ.get("ZEROENTROPY_API_KEY")
     max_documents_per_request = None  # no count is documented; the limit is bytes

@@ -9,6 +9,7 @@ import uvicorn
 
 from rerankit.serve._app import RerankService, create_app
 from rerankit.serve._config import ServeConfig
+from rerankit.serve._protocol import header_timeout_protocol
 from rerankit.serve._server import bind_socket
 
 
@@ -74,6 +75,7 @@ class BackgroundServer:
                 log_level="warning",
                 access_log=False,
                 lifespan="on",
+                http=header_timeout_protocol(self.config.read_timeout),
                 timeout_graceful_shutdown=int(self.config.request_timeout + 5),
             )
         )

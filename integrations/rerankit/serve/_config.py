@@ -54,8 +54,9 @@ class ServeConfig(Options):
     max_queue: int = Field(
         default=256,
         ge=1,
-        description="Most requests admitted at once, scoring or waiting for a forward pass; one more "
-        "is answered 429 with ``Retry-After``.",
+        description="Most requests admitted at once, scoring or waiting for their turn; one more is "
+        "answered 429 with ``Retry-After``. Work is admitted by its pairs and the measured throughput "
+        "too: a request that could not be answered within half of ``request_timeout`` gets a 429 at once.",
     )
     request_timeout: float = Field(
         default=30.0, gt=0, description="Seconds a request may take from admission to answer; then 504."
@@ -63,7 +64,14 @@ class ServeConfig(Options):
     retry_after: int = Field(
         default=1,
         ge=0,
-        description="The ``Retry-After`` seconds a 429 (queue full) or a 503 (model loading) carries.",
+        description="The ``Retry-After`` seconds a 429 for a full queue (by count) or a 503 (model "
+        "loading) carries; a 429 for too much work carries the estimated wait instead.",
+    )
+    read_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a client has to send a request's headers, and then each part of its body; "
+        "a half-sent request is answered 408 and its connection closed.",
     )
     max_instructions: int = Field(
         default=16,

@@ -40,7 +40,12 @@ class ServedModel:
     def load(self) -> None:
         """Build the reranker (loads the model; blocking: call it in a worker thread)."""
         logger.info("loading %s", self.config.spec)
-        self.reranker = Reranker(self.config.spec, **self.config.options)
+        reranker = Reranker(self.config.spec, **self.config.options)
+        if not hasattr(reranker.backend, "transport"):  # an in-process model (a remote one costs a call)
+            # The first forward pass is slow (lazy initialisation); taking it here keeps it out of the
+            # first request's latency and out of the throughput admission measures.
+            reranker.rerank("warm-up query", ["a warm-up document"])
+        self.reranker = reranker
         logger.info("loaded %s, serving it as %r", self.config.spec, self.config.model_name)
 
     @property
@@ -75,10 +80,16 @@ class ServedModel:
         """Tokens the model reads for these pairs, for ``usage``; ``None`` when it cannot be known.
 
         For an in-process model: the query's and each text's tokens plus the tokenizer's pair special
-        tokens, capped at the model's max length, per pair (a chat-template LLM reranker also reads
+        tokens, capped at the model's max length, per pair (with image documents, a vision
+        reranker's whole prompt per pair, image patch tokens included) (a chat-template LLM reranker also reads
         its template's tokens, not counted here). Other backends report no tokens here: their own
         usage (when they send one) is used instead.
         """
+        if any(not isinstance(text, str) for text in texts):  # image documents: the scorer's own count
+            encode = getattr(
+                getattr(getattr(self.reranker, "backend", None), "llm", None), "encode_pairs", None
+            )
+            return sum(map(len, encode([(query, t) for t in texts], None))) if callable(encode) else None
         tokenizer, limit = _tokenizer_of(self.reranker)
         if tokenizer is None:
             return None

@@ -11,6 +11,7 @@ import uvicorn
 
 from rerankit.serve._app import create_app
 from rerankit.serve._config import ServeConfig
+from rerankit.serve._protocol import header_timeout_protocol
 
 logger = logging.getLogger("rerankit.serve")
 
@@ -81,6 +82,7 @@ def run_server(
             access_log=access_log,
             timeout_graceful_shutdown=int(config.request_timeout + DRAIN_MARGIN_S),
             lifespan="on",
+            http=header_timeout_protocol(config.read_timeout),
         )
     )
     server.run(sockets=[sock])

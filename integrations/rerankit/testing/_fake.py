@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from rerankit._documents import cache_form
+from rerankit._score_kinds import SCORE_KINDS, ScoreScale
 from rerankit._types import Scores, Usage
 
 #: How a fake scores: a function of ``(query, text)``, or a mapping from text to score.
@@ -40,6 +43,25 @@ def hashed_score(text: str, salt: str = "") -> float:
     """
     digest = hashlib.blake2b(f"{salt}\x00{text}".encode("utf-8", "surrogatepass"), digest_size=8).digest()
     return int.from_bytes(digest, "big") / 2**64
+
+
+def generic_scale(kind: str) -> ScoreScale:
+    """A declaration of ``kind`` for a fake or a test double: 0-1 for a probability or a relevance
+    (kept by ``normalize``), the sigmoid for a logit, no normalization for the others.
+
+    >>> generic_scale("logit").normalization
+    'sigmoid'
+    """
+    if kind not in SCORE_KINDS:
+        raise ValueError(f"score kind must be one of {', '.join(SCORE_KINDS)}, got {kind!r}")
+    bounded = kind in ("probability", "relevance")
+    return ScoreScale(
+        kind=kind,  # type: ignore[arg-type]
+        range=(0.0, 1.0) if bounded or kind == "reciprocal_rank" else None,
+        description=f"a fake {kind} score",
+        normalization="identity" if bounded else "sigmoid" if kind == "logit" else None,
+        source="rerankit.testing.FakeBackend",
+    )
 
 
 @dataclass(frozen=True)
@@ -82,6 +104,14 @@ class FakeBackend:
             ``ascore``), so concurrency can be observed. Defaults to 0.
         tokens_per_text: The tokens each text reports in the usage, so totals can be checked;
             ``None`` reports none. Defaults to 1.
+        accepts_images: Whether it takes documents holding images (it then scores each by
+            :func:`hashed_score` of its content: texts and image SHA-256s). Defaults to ``False``,
+            as most providers: the core refuses image documents before calling it.
+        score_scale: What its scores declare to be (docs/scores.md): a kind (``"logit"``,
+            ``"similarity"``, ...: a generic declaration of it, with the sigmoid as a logit's
+            normalization and ``(0.0, 1.0)`` for a probability or relevance), a full
+            :class:`~rerankit.ScoreScale`, or ``None`` to declare none. Defaults to
+            ``"relevance"`` (the default scores are in [0, 1)).
 
     Attributes:
         calls: Every :class:`FakeCall` received, failed ones included, in arrival order.
@@ -115,8 +145,11 @@ class FakeBackend:
         failures: Sequence[BaseException | None] = (),
         delay: float = 0.0,
         tokens_per_text: int | None = 1,
+        accepts_images: bool = False,
+        score_scale: str | ScoreScale | None = "relevance",
     ) -> None:
         self.name = name
+        self.accepts_images = accepts_images
         self.model = model
         self.max_documents_per_request = max_documents_per_request
         self.max_concurrency = max_concurrency
@@ -130,6 +163,8 @@ class FakeBackend:
         self.closed = 0
         self._scores = scores
         self._lock = threading.Lock()
+        #: What the scores declare to be (see ``score_scale`` above).
+        self.score_scale = score_scale if not isinstance(score_scale, str) else generic_scale(score_scale)
 
     @property
     def requests(self) -> list[list[str]]:
@@ -149,6 +184,8 @@ class FakeBackend:
         Raises:
             KeyError: ``scores`` is a mapping without ``text``.
         """
+        if not isinstance(text, str):  # a document holding images: score its content
+            return hashed_score(json.dumps(cache_form(text)), self.name)
         if self._scores is None:
             return hashed_score(text, self.name)
         if isinstance(self._scores, Mapping):

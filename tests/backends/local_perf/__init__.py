@@ -1,1 +1,1 @@
-"""Speed features of the local backend: token budgets, concurrent batching, accelerated runtimes."""
+"""Speed features of the local backend: token budgets and concurrent batching."""

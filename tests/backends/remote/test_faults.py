@@ -291,8 +291,8 @@ def test_redirect_is_not_followed(server: RerankServer) -> None:
 
 def test_random_fault_mix_still_gives_correct_scores() -> None:
     with RerankServer("gateway", fault_rate=0.4, seed=7) as server:
-        # a patient client: 40% faults need twice the retries the default budget allows
-        with make_reranker(server, max_retries=8, retry_budget=False) as reranker:
+        # a patient client, the retry budget and the breaker at their defaults
+        with make_reranker(server, max_retries=8) as reranker:
             for _ in range(15):
                 assert_correct(reranker.rerank(QUERY, DOCUMENTS))
         faults = [request.fault for request in server.requests if request.fault]

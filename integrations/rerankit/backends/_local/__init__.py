@@ -4,7 +4,8 @@ The modules each hold one concern: where a model runs (``_devices``), the bounde
 (``_cache``), how pairs go into forward passes (``_batching``), the options models (``_options``),
 long-document windows (``_windows``), the sentence-transformers cross-encoder backend
 (``_cross_encoder``), the LLM reranker formats as data (``_formats``), the causal-LM scorer that
-follows them (``_llm``) and which of the two a model gets (``_routing``), late interaction
+follows them (``_llm``), a query's shared prompt computed once (``_prefix_reuse``, and for
+sentence-transformers' LogitScore setup ``_logit_score``) and which scorer a model gets (``_routing``), late interaction
 (``_colbert``), seq2seq rerankers (``_seq2seq``, formats in ``_seq2seq_formats``) and the
 bi-encoder backend (``_embedding``).
 

@@ -16,7 +16,9 @@ import logging
 from collections.abc import Sequence
 from typing import Any, get_args
 
+from rerankit import _tracing
 from rerankit._errors import ConfigurationError
+from rerankit._score_kinds import ScoreScale
 from rerankit._types import Scores
 from rerankit.backends._local._batching import (
     LoopBatchers,
@@ -75,6 +77,24 @@ def checkpoint_kind(model: str, revision: str | None = None) -> str:
     if "HF_ColBERT" in architectures or any(a.endswith("ForRetrieval") for a in architectures):
         return "late-interaction"
     return "plain"
+
+
+#: What each similarity's scores are (docs/scores.md). With the L2-normalised vectors every
+#: ColBERT checkpoint has, each query vector adds a cosine in [-1, 1]: MaxSim lies in [-Q, Q] for
+#: Q query vectors (unbounded across queries), MeanMaxSim in [-1, 1]. No family documents a map to 0-1.
+SIMILARITY_SCALES: dict[str, ScoreScale] = {
+    "maxsim": ScoreScale(
+        kind="similarity",
+        description="MaxSim: the sum over query vectors of the best dot product with a document vector",
+        source="sentence-transformers util.similarity.maxsim; ColBERT (Khattab & Zaharia, 2020)",
+    ),
+    "meanmaxsim": ScoreScale(
+        kind="similarity",
+        range=(-1.0, 1.0),
+        description="MeanMaxSim: MaxSim divided by the number of query vectors",
+        source="sentence-transformers util.similarity.maxsim(length_normalize=True)",
+    ),
+}
 
 
 class LocalColBERT:
@@ -163,6 +183,8 @@ class LocalColBERT:
         key = ("multi-vector", model, revision, self.device, self.dtype, trust_remote_code, convert)
         self.encoder = MODEL_CACHE.get(key, self._load)
         self.similarity = similarity or self.encoder.similarity_fn_name
+        #: What the scores are (docs/scores.md); ``None`` for a checkpoint's own other similarity.
+        self.score_scale = SIMILARITY_SCALES.get(self.similarity)
         self._batchers = LoopBatchers(lambda requests: self.score_requests(requests))
 
     def _load(self) -> Any:
@@ -238,12 +260,14 @@ class LocalColBERT:
         """Per-text token vectors (only those the scoring mask keeps), in input order."""
         encode = self.encoder.encode_query if task == "query" else self.encoder.encode_document
         if task == "query" or self.max_batch_tokens is None:
-            return list(encode(texts, batch_size=self.batch_size, show_progress_bar=False))
+            with _tracing.forward_pass(len(texts), device=self.device):
+                return list(encode(texts, batch_size=self.batch_size, show_progress_bar=False))
         vectors: list[Any] = [None] * len(texts)
-        for batch in token_budget_batches(
-            self._document_lengths(texts), self.batch_size, self.max_batch_tokens
-        ):
-            encoded = encode([texts[i] for i in batch], batch_size=len(batch), show_progress_bar=False)
+        lengths = self._document_lengths(texts)
+        for batch in token_budget_batches(lengths, self.batch_size, self.max_batch_tokens):
+            tokens = len(batch) * max(lengths[i] for i in batch)
+            with _tracing.forward_pass(len(batch), tokens, self.device):
+                encoded = encode([texts[i] for i in batch], batch_size=len(batch), show_progress_bar=False)
             for position, value in zip(batch, encoded, strict=True):
                 vectors[position] = value
         return vectors

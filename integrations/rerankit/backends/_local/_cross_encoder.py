@@ -4,6 +4,10 @@ Covers BERT/MiniLM and XLM-R classifiers (``cross-encoder/ms-marco-MiniLM-L6-v2`
 ``BAAI/bge-reranker-base``, ``BAAI/bge-reranker-v2-m3``): scores equal ``CrossEncoder.predict``
 with the model's own activation; a two-logit classifier gives its positive-class probability.
 
+Vision-language rerankers (``Qwen/Qwen3-VL-Reranker-2B``/``-8B``) take image documents too and are
+scored by :class:`~rerankit.backends._local._vision.VisionReranker` as their authors' reference does
+(docs/multimodal.md).
+
 Causal-LM rerankers of a known family (``Qwen/Qwen3-Reranker-0.6B``, ``BAAI/bge-reranker-v2-gemma``,
 ``zeroentropy/zerank-2``, ``mixedbread-ai/mxbai-rerank-base-v2``; see ``_formats``) are scored by
 :class:`~rerankit.backends._local._llm.LLMReranker` exactly as their model cards score them. Other
@@ -14,9 +18,9 @@ chat template, sentence-transformers >= 5.4, ``LogitScore`` head) or are refused
 import json
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
+from rerankit import _tracing
 from rerankit._errors import ConfigurationError
 from rerankit._types import Scores
 from rerankit.backends._local._batching import (
@@ -27,7 +31,6 @@ from rerankit.backends._local._batching import (
 )
 from rerankit.backends._local._cache import MODEL_CACHE
 from rerankit.backends._local._devices import (
-    check_runtime_installed,
     device_lock,
     resolve_device,
     resolve_dtype,
@@ -35,27 +38,18 @@ from rerankit.backends._local._devices import (
 )
 from rerankit.backends._local._formats import LLMFormat
 from rerankit.backends._local._llm import LLMReranker
+from rerankit.backends._local._logit_score import LogitScorePairs
 from rerankit.backends._local._options import CrossEncoderOptions, load_failed
 from rerankit.backends._local._routing import choose_llm_format, is_causal_lm
+from rerankit.backends._local._vision import VisionReranker
+from rerankit.backends._local._vision_formats import VisionFormat, recognise_vision
 from rerankit.backends._local._windows import CrossEncoderWindows
+from rerankit.backends._score_scales import cross_encoder_scale
 
 logger = logging.getLogger("rerankit")
 
 #: The first sentence-transformers release that loads causal-LM rerankers with a LogitScore head.
 MIN_VERSION_FOR_LLM_RERANKERS = (5, 4)
-
-
-def _check_model_file(model: str, model_file: str, runtime: str) -> None:
-    """In a local model directory, the exported file must exist; list the ones that do."""
-    directory = Path(model)
-    if not directory.is_dir() or (directory / model_file).is_file():
-        return  # a hub id: the loader fetches (or fails on) the file
-    pattern = "*.onnx" if runtime == "onnx" else "*.xml"
-    found = sorted(str(p.relative_to(directory)) for p in directory.rglob(pattern))
-    raise ConfigurationError(
-        f"model_file {model_file!r} is not in {model!r}; exported {runtime} files there: "
-        f"{', '.join(found) or 'none (export one first, see docs/performance.md)'}"
-    )
 
 
 class LocalCrossEncoder(CrossEncoderWindows):
@@ -88,29 +82,32 @@ class LocalCrossEncoder(CrossEncoderWindows):
             default, as Qwen3-Reranker's "Given a web search query, ...").
         trust_remote_code: Allow the model repository's own code to run. Defaults to False.
         revision: A hub revision (branch, tag or commit) to pin. Defaults to None.
-        runtime: The runtime, ``"torch"``, ``"onnx"`` or ``"openvino"`` (the last two need
-            ``rerankit[accel]``). Without ``model_file`` a model with no exported file is exported
-            at load time (slow; export once and save it, see docs/performance.md). Defaults to
-            None: ``backend``'s value, else ``"torch"``.
+        runtime: The runtime: ``"torch"``. ONNX Runtime and OpenVINO are the torch-free ``onnx/``
+            backend's (``Reranker("onnx/<model>")``, ``pip install "rerankit[onnx]"``); naming
+            them here is an error that says so. Defaults to None: ``backend``'s value, else
+            ``"torch"``.
         backend: The same option under sentence-transformers' name (``CrossEncoder(backend=...)``),
             kept as an alias of ``runtime``; giving both with different values is an error.
             Defaults to None.
-        model_file: With runtime ``"onnx"``/``"openvino"``, the exported file to load, relative to
-            the model directory or repository: ``"onnx/model_qint8_avx512_vnni.onnx"`` (int8 ONNX),
-            ``"openvino/openvino_model_qint8_quantized.xml"`` (int8 OpenVINO). Defaults to None
-            (the runtime's default file, ``onnx/model.onnx`` or ``openvino/openvino_model.xml``).
         llm_format: The LLM reranker format of a causal LM: a known format's name
             (``"qwen3-reranker"``, ``"bge-reranker-v2-gemma"``, ``"zerank"``, ``"mxbai-rerank-v2"``)
             or a custom :class:`~rerankit.backends.LLMFormat`. Defaults to None: recognised from
             the model id (the hub id, or a directory named like the hub repository); a causal LM of
             no known family keeps its own sentence-transformers reranker setup (``modules.json``
             or a pair-aware chat template), and without one is refused.
+        reuse_prefix: LLM rerankers: compute the prompt that a query's documents share (the
+            system prompt, instruction and query before each document) once per query and let
+            every document attend to its keys and values, instead of recomputing it per pair; the
+            pairs of concurrent calls and ``rerank_batch`` items with the same query share it
+            too. Applies where the documents share at least 8 prompt tokens on a plain
+            full-attention decoder (Qwen2, Qwen3, Gemma); elsewhere, for classifiers and for
+            the vision scorer, every pair is computed whole. False: every pair computed whole.
+            Scores agree either way to float rounding (about 1e-6 in fp32). Defaults to True.
 
     Raises:
         ConfigurationError: An option breaks its rule (the message names each bad one, the rule
             and the value); the model does not load, or does not fit the options (an instruction
-            for a classifier, an LLM format on a runtime other than torch, a ``model_file`` the
-            directory lacks).
+            for a classifier).
 
     >>> backend = LocalCrossEncoder("cross-encoder/ms-marco-MiniLM-L6-v2", device="cpu")  # doctest: +SKIP
 
@@ -131,6 +128,8 @@ class LocalCrossEncoder(CrossEncoderWindows):
     name = "local"
     max_documents_per_request: int | None = None
     max_concurrency = 1
+    #: Whether documents may hold images: only for a vision-language reranker (Qwen3-VL-Reranker).
+    accepts_images = False
 
     def __init__(
         self,
@@ -146,13 +145,10 @@ class LocalCrossEncoder(CrossEncoderWindows):
         revision: str | None = CrossEncoderOptions.default("revision"),
         runtime: str | None = CrossEncoderOptions.default("runtime"),
         backend: str | None = CrossEncoderOptions.default("backend"),
-        model_file: str | None = CrossEncoderOptions.default("model_file"),
         llm_format: str | LLMFormat | None = CrossEncoderOptions.default("llm_format"),  # noqa: B008 (None)
+        reuse_prefix: bool = CrossEncoderOptions.default("reuse_prefix"),
     ) -> None:
-        options = CrossEncoderOptions.from_arguments(locals(), provider=self.name)
-        backend = options.chosen_runtime
-        if model_file is not None:
-            _check_model_file(model, model_file, backend)
+        backend = CrossEncoderOptions.from_arguments(locals(), provider=self.name).chosen_runtime
         try:
             import sentence_transformers  # noqa: F401
             import torch  # noqa: F401
@@ -171,8 +167,12 @@ class LocalCrossEncoder(CrossEncoderWindows):
         self.trust_remote_code = trust_remote_code
         self.revision = revision
         self.runtime = backend
-        self.model_file = model_file
+        self.reuse_prefix = reuse_prefix
         self._batchers = LoopBatchers(lambda requests: self.score_requests(requests))
+        self.vision_format = recognise_vision(model) if llm_format is None else None
+        if self.vision_format is not None:
+            self._load_vision_reranker(self.vision_format)
+            return
         self.llm_format = self._choose_llm_format(llm_format)
         if self.llm_format is not None:
             self._check_llm_options()
@@ -192,15 +192,20 @@ class LocalCrossEncoder(CrossEncoderWindows):
             self.cross_encoder: Any = self.llm
             self.is_llm_reranker = True
             self.num_labels = 1
+            #: What the scores are (docs/scores.md): the format's, or the model's activation's.
+            self.score_scale = self.llm_format.score_scale
             if self.instruction is None:
                 self.instruction = self.llm_format.default_instruction
             return
         self.llm = None
-        check_runtime_installed(backend)  # after the option checks, which need no runtime
-        key = (model, revision, self.device, self.dtype, backend, model_file, max_length, trust_remote_code)
+        key = (model, revision, self.device, self.dtype, backend, max_length, trust_remote_code)
         self.cross_encoder = MODEL_CACHE.get(key, self._load)
         self.is_llm_reranker = self._has_logit_score_head(self.cross_encoder)
+        #: the LogitScore pipeline taken apart for prefix reuse (None: predict() scores every pair)
+        torch_llm = self.is_llm_reranker and backend == "torch"
+        self._logit_score = LogitScorePairs.of(self.cross_encoder) if torch_llm else None
         self.num_labels = self.cross_encoder.num_labels
+        self.score_scale = cross_encoder_scale(self.cross_encoder.activation_fn, self.num_labels)
         if self.num_labels not in (1, 2):
             raise ConfigurationError(
                 f"model {model!r} has {self.num_labels} output labels; a reranker has 1 (a score) "
@@ -211,6 +216,33 @@ class LocalCrossEncoder(CrossEncoderWindows):
                 f"instruction applies only to LLM rerankers (causal LMs such as Qwen3-Reranker); "
                 f"{model!r} is a sequence classifier"
             )
+
+    def _load_vision_reranker(self, fmt: VisionFormat) -> None:
+        """Score with a vision-language reranker (Qwen3-VL-Reranker): text and image documents."""
+        if self.runtime != "torch":
+            raise ConfigurationError(
+                f"vision reranker format {fmt.name!r} runs on backend='torch' only; got backend={self.runtime!r}"
+            )
+        self.llm_format = None
+        key = ("vision", self.model, self.revision, self.device, self.dtype, fmt, self.max_length)
+        self.llm = MODEL_CACHE.get(
+            (*key, self.trust_remote_code),
+            lambda: VisionReranker(
+                self.model,
+                fmt,
+                device=self.device,
+                dtype=self.dtype,
+                max_length=self.max_length,
+                revision=self.revision,
+                trust_remote_code=self.trust_remote_code,
+            ),
+        )
+        self.cross_encoder = self.llm
+        self.is_llm_reranker = True
+        self.num_labels = 1
+        self.accepts_images = True
+        if self.instruction is None:
+            self.instruction = fmt.default_instruction
 
     @property
     def tokenizer(self) -> Any:
@@ -225,10 +257,6 @@ class LocalCrossEncoder(CrossEncoderWindows):
     def _check_llm_options(self) -> None:
         fmt = self.llm_format
         assert fmt is not None
-        if self.runtime != "torch":
-            raise ConfigurationError(
-                f"LLM reranker format {fmt.name!r} runs on backend='torch' only; got backend={self.runtime!r}"
-            )
         if self.instruction is not None and not fmt.takes_instruction:
             raise ConfigurationError(f"LLM reranker format {fmt.name!r} takes no instruction ({fmt.source})")
 
@@ -266,10 +294,7 @@ class LocalCrossEncoder(CrossEncoderWindows):
                 f"{sentence_transformers.__version__}); older versions silently attach a random "
                 "classification head. Upgrade: pip install -U 'sentence-transformers>=5.4'"
             )
-        if self.runtime == "torch":
-            model_kwargs: dict[str, Any] | None = {"dtype": getattr(torch, self.dtype)}
-        else:
-            model_kwargs = {"file_name": self.model_file} if self.model_file else None
+        model_kwargs = {"dtype": getattr(torch, self.dtype)}
         logger.info("loading %s on %s (%s, %s)", self.model, self.device, self.dtype, self.runtime)
         try:
             return CrossEncoder(
@@ -329,12 +354,15 @@ class LocalCrossEncoder(CrossEncoderWindows):
         """
         if self.llm is not None:
             pairs = [(query, text) for query, texts in requests for text in texts]
+            # the vision scorer computes every pair whole (its images sit inside the prompt)
+            reuse = {"reuse_prefix": self.reuse_prefix} if isinstance(self.llm, LLMReranker) else {}
             with device_lock(self.device):
                 scores = self.llm.score_pairs(
                     pairs,
                     instruction=self.instruction,
                     batch_size=self.batch_size,
                     max_batch_tokens=self.max_batch_tokens,
+                    **reuse,
                 )
             results, start = [], 0
             for _, texts in requests:
@@ -368,31 +396,46 @@ class LocalCrossEncoder(CrossEncoderWindows):
         if not pairs:
             return []
         with device_lock(self.device):
+            if self._logit_score is not None and self.reuse_prefix:
+                reused = self._logit_score.score(
+                    pairs,
+                    kwargs,
+                    device=self.device,
+                    batch_size=self.batch_size,
+                    max_batch_tokens=self.max_batch_tokens,
+                )
+                if reused is not None:
+                    return reused
             if self.max_batch_tokens is None:
                 scores = self._forward(pairs, self.batch_size, kwargs)
             else:
                 order, parts = [], []
-                for batch in self.token_budget_batches(pairs):
+                lengths = self._pair_lengths(pairs)
+                for batch in token_budget_batches(lengths, self.batch_size, self.max_batch_tokens):
                     order.extend(batch)
-                    parts.append(self._forward([pairs[i] for i in batch], len(batch), kwargs))
+                    tokens = len(batch) * max(lengths[i] for i in batch)  # padded to the longest
+                    parts.append(self._forward([pairs[i] for i in batch], len(batch), kwargs, tokens))
                 merged = torch.cat(parts)
                 scores = torch.empty_like(merged)
                 scores[torch.tensor(order, device=merged.device)] = merged
         return scores.float().cpu().tolist()
 
-    def _forward(self, pairs: list[tuple[str, str]], batch_size: int, kwargs: dict[str, Any]) -> Any:
+    def _forward(
+        self, pairs: list[tuple[str, str]], batch_size: int, kwargs: dict[str, Any], tokens: int | None = None
+    ) -> Any:
         activation = self.cross_encoder.activation_fn
-        scores = self.cross_encoder.predict(
-            pairs,
-            batch_size=batch_size,
-            show_progress_bar=False,
-            convert_to_tensor=True,
-            # bf16/fp16 logits are upcast before the activation: in half precision a sigmoid
-            # rounds nearby scores to the same value and invents ties
-            activation_fn=lambda logits: activation(logits.float()),
-            apply_softmax=self.num_labels == 2,
-            **kwargs,
-        )
+        with _tracing.forward_pass(len(pairs), tokens, self.device):
+            scores = self.cross_encoder.predict(
+                pairs,
+                batch_size=batch_size,
+                show_progress_bar=False,
+                convert_to_tensor=True,
+                # bf16/fp16 logits are upcast before the activation: in half precision a sigmoid
+                # rounds nearby scores to the same value and invents ties
+                activation_fn=lambda logits: activation(logits.float()),
+                apply_softmax=self.num_labels == 2,
+                **kwargs,
+            )
         if scores.ndim == 2:  # two-logit classifier: probability of the relevant class
             scores = scores[:, -1]
         return scores
@@ -427,7 +470,7 @@ class LocalCrossEncoder(CrossEncoderWindows):
         return (
             f"LocalCrossEncoder(model={self.model!r}, device={self.device!r}, dtype={self.dtype!r}, "
             f"runtime={self.runtime!r}"
-            + (f", model_file={self.model_file!r}" if self.model_file else "")
             + (f", llm_format={self.llm_format.name!r}" if self.llm_format else "")
+            + (f", vision_format={self.vision_format.name!r}" if self.vision_format else "")
             + ")"
         )

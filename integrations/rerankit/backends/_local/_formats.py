@@ -23,9 +23,18 @@ import re
 from dataclasses import dataclass, field
 
 from rerankit._errors import ConfigurationError
+from rerankit._score_kinds import ScoreKind, ScoreScale
 
 #: How a score is read from the last position's fp32 logits.
 SCORE_HEADS = ("softmax_true_false", "sigmoid_true", "sigmoid_true_minus_false")
+#: What each head's score is (docs/scores.md): its kind and what it computes. Each is its family's
+#: own 0-1 form (Qwen3's softmax, FlagEmbedding's normalize=True, zerank's sigmoid(logit / 5),
+#: mxbai's sigmoid of the difference), so it is a probability and normalize=True keeps it.
+HEAD_SCORES: dict[str, tuple[ScoreKind, str]] = {
+    "softmax_true_false": ("probability", "softmax([logit {false}, logit {true}])[{true}] at the last token"),
+    "sigmoid_true": ("probability", "sigmoid(logit {true}{temperature}) at the last token"),
+    "sigmoid_true_minus_false": ("probability", "sigmoid(logit {true} - logit {false}) at the last token"),
+}
 LAYOUTS = ("segments", "query_passage", "chat")
 
 
@@ -133,6 +142,25 @@ class LLMFormat:
             raise ConfigurationError("a 'query_passage' LLMFormat needs a query_template with {query}")
         if self.layout == "query_passage" and "{document}" not in self.document_template:
             raise ConfigurationError("a 'query_passage' LLMFormat needs a document_template with {document}")
+
+    @property
+    def score_scale(self) -> ScoreScale:
+        """What this format's scores are: its score head's probability (docs/scores.md).
+
+        >>> ZERANK.score_scale.description
+        "sigmoid(logit 'Yes' / 5) at the last token"
+        """
+        kind, template = HEAD_SCORES[self.score_head]
+        temperature = f" / {self.temperature:g}" if self.temperature != 1.0 else ""
+        return ScoreScale(
+            kind=kind,
+            range=(0.0, 1.0),
+            description=template.format(
+                true=repr(self.true_token), false=repr(self.false_token), temperature=temperature
+            ),
+            normalization="identity",
+            source=f"LLM format {self.name!r}: {self.source or 'a custom LLMFormat'}",
+        )
 
 
 # Qwen3-Reranker: the model card's transformers snippet (QwenLM/Qwen3-Embedding README, same as
@@ -313,6 +341,7 @@ def resolve_format(llm_format: str | LLMFormat) -> LLMFormat:
 __all__ = [
     "BGE_RERANKER_V2_GEMMA",
     "FORMATS",
+    "HEAD_SCORES",
     "LAYOUTS",
     "MXBAI_RERANK_V2",
     "QWEN3_RERANKER",

@@ -3,8 +3,9 @@
 An :class:`LLMReranker` holds a causal LM, its tokenizer and one :class:`LLMFormat`. Each pair
 becomes the token ids of the family's reference code (static parts tokenized once, the document
 tokenized per pair and cut, never the instruction, the query framing or the suffix); pairs go into
-forward passes cut by ``batch_size`` and a token budget, padded on the left; the score is read from
-fp32 logits at the last position, computed for the score tokens only.
+forward passes cut by ``batch_size`` and a token budget, the prompt a query's pairs share computed
+once for all of them (``_prefix_reuse``); the score is read from fp32 logits at the last position,
+computed for the score tokens only.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from rerankit._errors import ConfigurationError, InvalidInputError
-from rerankit.backends._local._batching import token_budget_batches
 from rerankit.backends._local._formats import LLMFormat
+from rerankit.backends._local._prefix_reuse import score_token_ids
 
 _PLACEHOLDER = re.compile(r"\{(instruction|query|document)\}")
 #: Stands in for the document when a chat template is split around it.
@@ -262,50 +263,41 @@ class LLMReranker:
         instruction: str | None,
         batch_size: int,
         max_batch_tokens: int | None,
+        reuse_prefix: bool = True,
     ) -> list[float]:
         """One score per pair, in order: forward passes of at most ``batch_size`` pairs and
-        ``max_batch_tokens`` padded tokens, longest first."""
+        ``max_batch_tokens`` padded tokens, longest first.
+
+        With ``reuse_prefix``, the pairs of one query compute their shared prompt once
+        (:mod:`~rerankit.backends._local._prefix_reuse`); the same pair twice is computed once.
+        """
         if not pairs:
             return []
         distinct = list(dict.fromkeys(pairs))
-        encoded = dict(zip(distinct, self.encode_pairs(distinct, instruction), strict=True))
-        ids = [encoded[pair] for pair in pairs]
-        scores: list[float] = [0.0] * len(ids)
-        for batch in token_budget_batches([len(i) for i in ids], batch_size, max_batch_tokens):
-            for position, value in zip(batch, self._forward([ids[p] for p in batch]), strict=True):
-                scores[position] = value
-        return scores
+        values = score_token_ids(
+            self.model,
+            [query for query, _ in distinct],
+            self.encode_pairs(distinct, instruction),
+            read_scores=self.read_scores,
+            pad_id=self.pad_id,
+            device=self.device,
+            batch_size=batch_size,
+            max_batch_tokens=max_batch_tokens,
+            reuse_prefix=reuse_prefix,
+        )
+        by_pair = dict(zip(distinct, values, strict=True))
+        return [by_pair[pair] for pair in pairs]
 
-    def _forward(self, batch: list[list[int]]) -> list[float]:
+    def read_scores(self, hidden: Any) -> list[float]:
+        """The scores of last-position hidden states (batch x hidden): fp32 logits, then the head."""
         import torch
 
-        width = max(len(ids) for ids in batch)
-        input_ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
-        attention_mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for row, ids in enumerate(batch):  # left padding: every pair ends at the last position
-            input_ids[row, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
-            attention_mask[row, width - len(ids) :] = 1
         with torch.inference_mode():
-            hidden = self.model.base_model(
-                input_ids=input_ids.to(self.device), attention_mask=attention_mask.to(self.device)
-            ).last_hidden_state[:, -1, :]
-            logits = self._score_token_logits(hidden)
-            return self._head(logits).cpu().tolist()
+            return self._head(self._score_token_logits(hidden)).cpu().tolist()
 
     def _score_token_logits(self, hidden: Any) -> Any:
-        """fp32 logits of the score tokens only: rows of the output embedding, in fp32."""
-        import torch
-
-        head = self.model.get_output_embeddings()
         rows = [self.true_id] + ([self.false_id] if self.false_id is not None else [])
-        index = torch.tensor(rows, device=head.weight.device)
-        weight = head.weight.index_select(0, index).float()
-        bias = head.bias.index_select(0, index).float() if getattr(head, "bias", None) is not None else None
-        logits = torch.nn.functional.linear(hidden.float(), weight, bias)
-        cap = getattr(self.model.config, "final_logit_softcapping", None)
-        if cap:
-            logits = torch.tanh(logits / cap) * cap
-        return logits
+        return score_token_logits(self.model, hidden, rows)
 
     def _head(self, logits: Any) -> Any:
         import torch
@@ -316,6 +308,22 @@ class LLMReranker:
         if head == "sigmoid_true":
             return torch.sigmoid(logits[:, 0] / self.format.temperature)
         return torch.sigmoid(logits[:, 0] - logits[:, 1])
+
+
+def score_token_logits(model: Any, hidden: Any, token_ids: Sequence[int]) -> Any:
+    """fp32 logits of ``token_ids`` only (batch x tokens): those rows of the output embedding, in
+    fp32, over ``hidden`` (batch x hidden), with the model's final logit soft-capping if it has one."""
+    import torch
+
+    head = model.get_output_embeddings()
+    index = torch.tensor(list(token_ids), device=head.weight.device)
+    weight = head.weight.index_select(0, index).float()
+    bias = head.bias.index_select(0, index).float() if getattr(head, "bias", None) is not None else None
+    logits = torch.nn.functional.linear(hidden.float(), weight, bias)
+    cap = getattr(model.config, "final_logit_softcapping", None)
+    if cap:
+        logits = torch.tanh(logits / cap) * cap
+    return logits
 
 
 def pair_aware_chat_template(tokenizer: Any) -> bool:
@@ -331,4 +339,4 @@ def pair_aware_chat_template(tokenizer: Any) -> bool:
     return isinstance(text, str) and query in text and document in text
 
 
-__all__ = ["LLMReranker", "fill", "pair_aware_chat_template"]
+__all__ = ["LLMReranker", "fill", "pair_aware_chat_template", "score_token_logits"]

@@ -11,8 +11,8 @@ stay with the backends, after loading.
 Traceback (most recent call last):
 ...
 rerankit.ConfigurationError: dtype must be one of 'auto', 'float32', 'fp32', 'float16', 'fp16', 'half', 'bfloat16', 'bf16', got 'int3'; batch_size must be an integer of at least 1, got 0 (provider=local)
->>> EmbeddingOptions.validated({"backend": "onnx"}).chosen_runtime
-'onnx'
+>>> EmbeddingOptions.validated({"backend": "torch"}).chosen_runtime
+'torch'
 """
 
 from __future__ import annotations
@@ -31,8 +31,22 @@ from rerankit.backends._local._seq2seq_formats import SEQ2SEQ_FORMATS, template_
 
 #: ``dtype=``: ``"auto"`` or a name :data:`~rerankit.backends._local._devices.DTYPES` knows.
 DType = Literal["auto", "float32", "fp32", "float16", "fp16", "half", "bfloat16", "bf16"]
-#: ``runtime=`` (and its alias ``backend=``): where the model runs.
+#: ``runtime=`` (and its alias ``backend=``): where the model runs. ``"onnx"`` and ``"openvino"``
+#: are still recognised, to say where they went.
 Runtime = Literal["torch", "onnx", "openvino"]
+#: The runtimes that ran through optimum (which pinned transformers<4.58 and needed an environment
+#: of its own) and now run in the torch-free ``onnx/`` backend: what choosing one here says.
+_ONNX_SPECS = (
+    ("onnx", "Reranker('onnx/<model>')"),
+    ("openvino", "Reranker('onnx/<model>', runtime=\"openvino\")"),
+)
+MOVED_RUNTIMES = {
+    runtime: (
+        f"runtime={runtime!r} is the onnx/ backend's now, without torch or optimum: {spec} after "
+        "pip install 'rerankit[onnx]' (export a checkpoint with: rerankit export-onnx MODEL DIR)"
+    )
+    for runtime, spec in _ONNX_SPECS
+}
 #: ``family=`` of the seq2seq backend.
 Seq2SeqFamily = Literal["monot5", "inranker", "mt5"]
 assert set(get_args(DType)) == {"auto", *DTYPES}, "DType and DTYPES list the same names"
@@ -52,12 +66,6 @@ def _vocabulary_piece(value: Any) -> Any:
     if value is None or (isinstance(value, str) and value):
         return value
     raise ValueError(f"must be a non-empty vocabulary piece, got {value!r}")
-
-
-def _model_file(value: Any) -> Any:
-    if value is None or (isinstance(value, str) and value.strip()):
-        return value
-    raise ValueError("must be a non-blank path inside the model directory")
 
 
 class LocalOptions(Options):
@@ -110,8 +118,8 @@ class RuntimeOptions(Options):
 
     runtime: Runtime | None = Field(
         default=None,
-        description='The runtime: "torch", "onnx" or "openvino" (the last two need rerankit[accel]). '
-        'None: backend\'s value, else "torch".',
+        description='The runtime: "torch" ("onnx" and "openvino" are the torch-free onnx/ backend\'s '
+        'now). None: backend\'s value, else "torch".',
     )
     backend: Runtime | None = Field(
         default=None,
@@ -125,6 +133,8 @@ class RuntimeOptions(Options):
             raise ValueError(
                 f"runtime={self.runtime!r} and its alias backend={self.backend!r} disagree; give only runtime"
             )
+        if self.chosen_runtime in MOVED_RUNTIMES:
+            raise ValueError(MOVED_RUNTIMES[self.chosen_runtime])
         return self
 
     @property
@@ -151,10 +161,11 @@ class CrossEncoderOptions(TokenBudgetOptions, RuntimeOptions):
         description="The LLM reranker format of a causal LM: a known format's name or an LLMFormat. "
         "None: recognised from the model id.",
     )
-    model_file: Annotated[str | None, BeforeValidator(_model_file)] = Field(
-        default=None,
-        description='With runtime "onnx" or "openvino", the exported file to load, relative to the '
-        "model directory. None: the runtime's default file.",
+    reuse_prefix: bool = Field(
+        default=True,
+        description="LLM rerankers: compute the prompt a query's documents share (system prompt, "
+        "instruction, query) once per query, every document attending to its keys and values. "
+        "False: every pair computed whole. The scores agree to float rounding.",
     )
 
     @field_validator("llm_format")
@@ -164,15 +175,6 @@ class CrossEncoderOptions(TokenBudgetOptions, RuntimeOptions):
             choices = ", ".join(repr(name) for name in FORMATS)
             raise ValueError(f"must be one of {choices}, an LLMFormat or None, got {llm_format!r}")
         return llm_format
-
-    @model_validator(mode="after")
-    def _model_file_needs_an_exported_runtime(self) -> CrossEncoderOptions:
-        if self.model_file is not None and self.chosen_runtime == "torch":
-            raise ValueError(
-                "model_file picks an exported file of backend='onnx' or backend='openvino'; "
-                f"got backend='torch' with model_file={self.model_file!r}"
-            )
-        return self
 
 
 class ColBERTOptions(TokenBudgetOptions):

@@ -19,6 +19,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from rerankit import _tracing
 from rerankit._errors import ConfigurationError
 from rerankit._types import Scores
 from rerankit.backends._local._batching import (
@@ -125,6 +126,8 @@ class LocalSeq2Seq:
             false_token=false_token,
             max_length=max_length,
         )
+        #: What the scores are: the family's p(true) (docs/scores.md).
+        self.score_scale = self.format.score_scale
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
         self.batch_size = batch_size
@@ -248,21 +251,24 @@ class LocalSeq2Seq:
         batches = token_budget_batches([len(ids) for ids in inputs], self.batch_size, self.max_batch_tokens)
         with device_lock(self.device), torch.inference_mode():
             for batch in batches:
-                padded = self.tokenizer.pad(
-                    {"input_ids": [inputs[i] for i in batch]}, padding=True, return_tensors="pt"
-                ).to(self.device)
-                start = torch.full(
-                    (len(batch), 1), self.decoder_start_id, dtype=torch.long, device=self.device
-                )
-                logits = self.seq2seq(
-                    input_ids=padded["input_ids"],
-                    attention_mask=padded["attention_mask"],
-                    decoder_input_ids=start,
-                ).logits[:, -1, :]
-                pair = logits[:, [self.false_id, self.true_id]].float()
-                probabilities = torch.log_softmax(pair, dim=-1)[:, 1].exp().cpu().tolist()
-                for position, value in zip(batch, probabilities, strict=True):
-                    scores[position] = value
+                with _tracing.forward_pass(
+                    len(batch), len(batch) * max(len(inputs[i]) for i in batch), self.device
+                ):
+                    padded = self.tokenizer.pad(
+                        {"input_ids": [inputs[i] for i in batch]}, padding=True, return_tensors="pt"
+                    ).to(self.device)
+                    start = torch.full(
+                        (len(batch), 1), self.decoder_start_id, dtype=torch.long, device=self.device
+                    )
+                    logits = self.seq2seq(
+                        input_ids=padded["input_ids"],
+                        attention_mask=padded["attention_mask"],
+                        decoder_input_ids=start,
+                    ).logits[:, -1, :]
+                    pair = logits[:, [self.false_id, self.true_id]].float()
+                    probabilities = torch.log_softmax(pair, dim=-1)[:, 1].exp().cpu().tolist()
+                    for position, value in zip(batch, probabilities, strict=True):
+                        scores[position] = value
         return scores
 
     def close(self) -> None:

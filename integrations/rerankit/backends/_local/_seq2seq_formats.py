@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from rerankit._errors import ConfigurationError
+from rerankit._score_kinds import ScoreScale
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,22 @@ class Seq2SeqFormat:
     max_length: int
     model_prefixes: tuple[str, ...]
     source: str
+
+    @property
+    def score_scale(self) -> ScoreScale:
+        """What this family's scores are: p(true), a probability in (0, 1) (docs/scores.md).
+
+        >>> SEQ2SEQ_FORMATS["monot5"].score_scale.description
+        "p('▁true') = softmax([logit '▁false', logit '▁true'])['▁true'] at the first decoder step"
+        """
+        true, false = repr(self.true_token), repr(self.false_token)
+        return ScoreScale(
+            kind="probability",
+            range=(0.0, 1.0),
+            description=f"p({true}) = softmax([logit {false}, logit {true}])[{true}] at the first decoder step",
+            normalization="identity",
+            source=f"seq2seq family {self.name!r}: {self.source}",
+        )
 
 
 #: The monoT5 input, the same for every family below.

@@ -64,7 +64,12 @@ from rerankit.testing.servers._registry import (
     FORMATS,
     PROVIDERS,
 )
-from rerankit.testing.servers._scoring import expected_score, expected_search_units, expected_tokens
+from rerankit.testing.servers._scoring import (
+    expected_score,
+    expected_search_units,
+    expected_tokens,
+    stand_in_text,
+)
 from rerankit.testing.servers._server import Provider, RecordedRequest, RerankServer
 
 __all__ = [
@@ -86,4 +91,5 @@ __all__ = [
     "expected_score",
     "expected_search_units",
     "expected_tokens",
+    "stand_in_text",
 ]

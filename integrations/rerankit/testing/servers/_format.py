@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from rerankit._images import looks_like_image
 from rerankit.testing.servers._faults import DEFAULT_MESSAGES, shape_results
 from rerankit.testing.servers._scoring import expected_tokens
 
@@ -33,6 +34,25 @@ class TextDocument(Strict):
     """A document sent as ``{"text": ...}``."""
 
     text: str
+
+
+def decoded_image(value: str, what: str) -> bytes:
+    """The bytes of an image sent as a base64 data URL or bare base64, or :class:`Rejected` (400) the
+    way a provider refuses an image it cannot read; an http(s) URL is refused too (a loopback
+    server fetches nothing)."""
+    import base64
+    import binascii
+
+    if value.startswith(("http://", "https://")):
+        raise Rejected(400, f"{what}: this loopback server fetches no image URLs")
+    payload = value.partition("base64,")[2] if value.startswith("data:") else value
+    try:
+        data = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise Rejected(400, f"{what}: the image is not valid base64") from None
+    if not looks_like_image(data):
+        raise Rejected(400, f"{what}: cannot identify the image file")
+    return data
 
 
 class Rejected(Exception):
@@ -221,6 +241,7 @@ __all__ = [
     "Rejected",
     "Strict",
     "TextDocument",
+    "decoded_image",
     "first_problem",
     "ranked_results",
     "validation_detail",

@@ -7,20 +7,30 @@ from typing import Any
 
 from pydantic import Field
 
+from rerankit.backends._jina import IMAGE_MODELS
 from rerankit.testing.servers._format import (
     Call,
     ProviderFormat,
     Rejected,
     Strict,
     TextDocument,
+    decoded_image,
     ranked_results,
 )
+from rerankit.testing.servers._scoring import stand_in_text
+
+
+class JinaImageDocument(Strict):
+    """A jina-reranker-m0 document: ``"image"`` (a URL or base64) and, beside it, ``"text"``."""
+
+    image: str
+    text: str | None = None
 
 
 class JinaRequest(Strict):
     model: str
     query: str
-    documents: list[str | TextDocument]
+    documents: list[str | TextDocument | JinaImageDocument]
     top_n: int | None = Field(default=None, ge=1)
     return_documents: bool = True
 
@@ -34,7 +44,16 @@ class JinaFormat(ProviderFormat):
     request_model = JinaRequest
 
     def call(self, parsed: Any, path_params: Mapping[str, str]) -> Call:
-        texts = [doc if isinstance(doc, str) else doc.text for doc in parsed.documents]
+        texts = []
+        for index, doc in enumerate(parsed.documents):
+            if isinstance(doc, JinaImageDocument):
+                # docs.jina.ai, rerank "documents": "Only jina-reranker-m0 supports images."
+                if parsed.model not in IMAGE_MODELS:
+                    raise Rejected(422, f"document at index {index}: only jina-reranker-m0 supports images")
+                image = decoded_image(doc.image, f"document at index {index}")
+                texts.append(stand_in_text([doc.text] if doc.text else [], [image]))
+            else:
+                texts.append(doc if isinstance(doc, str) else doc.text)
         return Call(parsed.query, texts, parsed.top_n or None, parsed.return_documents, parsed.model, parsed)
 
     def answer(self, call: Call, scores: list[float], fault: str | None, request_id: str) -> Any:
@@ -45,4 +64,4 @@ class JinaFormat(ProviderFormat):
         return {"detail": rejected.detail if rejected.detail is not None else rejected.message}
 
 
-__all__ = ["JinaFormat", "JinaRequest"]
+__all__ = ["JinaFormat", "JinaImageDocument", "JinaRequest"]

@@ -26,6 +26,18 @@ def expected_score(query: str, text: str) -> float:
     return 0.9 * overlap + 0.1 * (int.from_bytes(digest[:8], "big") / 2**64)
 
 
+def stand_in_text(texts: Iterable[str], images: Iterable[bytes]) -> str:
+    """The text a loopback server scores a document holding images as: its texts, then one word
+    per image naming its bytes (``image-<first 16 hex digits of the SHA-256>``), so equal images
+    score alike and different ones apart.
+
+    >>> stand_in_text(["a chart"], [b"png bytes"])
+    'a chart image-4ff4e2d1d62c9a75'
+    """
+    words = [*texts, *(f"image-{hashlib.sha256(data).hexdigest()[:16]}" for data in images)]
+    return " ".join(words)
+
+
 def expected_tokens(query: str, texts: Iterable[str]) -> int:
     """The token count a loopback server reports: whitespace words of the query and each text, per text.
 
@@ -41,4 +53,4 @@ def expected_search_units(document_count: int) -> int:
     return max(1, math.ceil(document_count / 100))
 
 
-__all__ = ["expected_score", "expected_search_units", "expected_tokens"]
+__all__ = ["expected_score", "expected_search_units", "expected_tokens", "stand_in_text"]

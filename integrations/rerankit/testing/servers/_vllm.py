@@ -9,11 +9,45 @@ ignored with a warning; ``ErrorResponse``/``ErrorInfo``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rerankit.testing.servers._format import Call, ProviderFormat, Rejected, ranked_results
+from rerankit.testing.servers._format import Call, ProviderFormat, Rejected, decoded_image, ranked_results
+from rerankit.testing.servers._scoring import stand_in_text
+
+
+class VLLMTextPart(BaseModel):
+    """chat_utils ``ChatCompletionContentPartTextParam``."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    type: Literal["text"]
+    text: str
+
+
+class VLLMImageURL(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    url: str
+    detail: str | None = None
+
+
+class VLLMImagePart(BaseModel):
+    """chat_utils ``ChatCompletionContentPartImageParam``: ``{"type": "image_url", "image_url": {"url"}}``."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    type: Literal["image_url"]
+    image_url: VLLMImageURL
+
+
+class VLLMMultiModal(BaseModel):
+    """score/utils.py ``ScoreMultiModalParam``: ``{"content": [parts]}``."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    content: list[VLLMTextPart | VLLMImagePart]
 
 
 class VLLMRequest(BaseModel):
@@ -23,7 +57,9 @@ class VLLMRequest(BaseModel):
 
     model: str | None = None
     query: str
-    documents: list[str]
+    # score/utils.py ScoreInputs = ScoreInput | list[ScoreInput], ScoreInput = str | ScoreMultiModalParam;
+    # a single ScoreMultiModalParam is one document per content part.
+    documents: list[str | VLLMMultiModal] | VLLMMultiModal
     top_n: int = 0  # 0: all
     truncate_prompt_tokens: int | None = Field(default=None, ge=-1)
     priority: int = 0
@@ -40,17 +76,42 @@ class VLLMFormat(ProviderFormat):
     behind_gateway = True
 
     def call(self, parsed: Any, path_params: Mapping[str, str]) -> Call:
-        return Call(
-            parsed.query, list(parsed.documents), parsed.top_n or None, True, parsed.model or "", parsed
-        )
+        documents = parsed.documents
+        if isinstance(documents, VLLMMultiModal):
+            documents = [VLLMMultiModal(content=[part]) for part in documents.content]
+        texts = [d if isinstance(d, str) else self._scored_text(d, i) for i, d in enumerate(documents)]
+        return Call(parsed.query, texts, parsed.top_n or None, True, parsed.model or "", parsed)
+
+    @staticmethod
+    def _scored_text(document: VLLMMultiModal, index: int) -> str:
+        """What a document of content parts is scored as (:func:`stand_in_text`), its images decoded."""
+        if not document.content:
+            raise Rejected(400, f"document at index {index} has no content parts")
+        texts = [part.text for part in document.content if isinstance(part, VLLMTextPart)]
+        images = [
+            decoded_image(part.image_url.url, f"document at index {index}")
+            for part in document.content
+            if isinstance(part, VLLMImagePart)
+        ]
+        return stand_in_text(texts, images)
 
     def answer(self, call: Call, scores: list[float], fault: str | None, request_id: str) -> Any:
         tokens = self.tokens(call)
+        documents = call.request.documents
+        if isinstance(documents, VLLMMultiModal):
+            documents = [VLLMMultiModal(content=[part]) for part in documents.content]
+        # protocol.py RerankDocument: {"text"} for a text, {"multi_modal": [parts]} for content parts
+        echoes = {
+            text: {"text": d}
+            if isinstance(d, str)
+            else {"text": None, "multi_modal": d.model_dump()["content"]}
+            for text, d in zip(call.texts, documents, strict=True)
+        }
         return {  # protocol.py RerankResponse
             "id": f"rerank-{request_id}",
             "model": call.model,
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
-            "results": ranked_results(call, scores, fault, document=lambda text: {"text": text}),
+            "results": ranked_results(call, scores, fault, document=echoes.__getitem__),
         }
 
     def error_body(self, status: int, rejected: Rejected, request_id: str) -> Any:
@@ -59,4 +120,4 @@ class VLLMFormat(ProviderFormat):
         return {"error": {"message": rejected.message, "type": kind, "param": None, "code": status}}
 
 
-__all__ = ["VLLMFormat", "VLLMRequest"]
+__all__ = ["VLLMFormat", "VLLMMultiModal", "VLLMRequest"]

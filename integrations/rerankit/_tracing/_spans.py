@@ -1,0 +1,361 @@
+"""The spans, on OpenTelemetry: imported only when ``opentelemetry`` is installed (see the facade,
+:mod:`rerankit._tracing`).
+
+Attribute keys come from the conventions' own packages: OpenInference's RERANKER span
+(``openinference.semconv.trace``: ``RerankerAttributes``, ``DocumentAttributes``,
+``OpenInferenceSpanKindValues``; spec/semantic_conventions.md of Arize-ai/openinference, where a list
+of documents is flattened as ``reranker.output_documents.<i>.document.<field>``) and OpenTelemetry's
+GenAI, HTTP, server, URL and error attributes (``opentelemetry.semconv``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import traceback
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
+from typing import Any
+from urllib.parse import urlsplit
+
+from openinference.semconv.trace import (
+    DocumentAttributes,
+    OpenInferenceSpanKindValues,
+    RerankerAttributes,
+    SpanAttributes,
+)
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
+from opentelemetry.semconv.attributes import (
+    error_attributes,
+    http_attributes,
+    server_attributes,
+    url_attributes,
+)
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+
+from rerankit import __version__
+from rerankit._tracing import _names as names
+from rerankit._tracing._errors import description
+from rerankit._tracing._metrics import OpenTelemetryMetrics, record_transition
+
+SPAN_KIND = SpanAttributes.OPENINFERENCE_SPAN_KIND
+RERANKER = OpenInferenceSpanKindValues.RERANKER.value
+CHAIN = OpenInferenceSpanKindValues.CHAIN.value
+QUERY = RerankerAttributes.RERANKER_QUERY
+MODEL_NAME = RerankerAttributes.RERANKER_MODEL_NAME
+TOP_K = RerankerAttributes.RERANKER_TOP_K
+INPUT_DOCUMENTS = RerankerAttributes.RERANKER_INPUT_DOCUMENTS
+OUTPUT_DOCUMENTS = RerankerAttributes.RERANKER_OUTPUT_DOCUMENTS
+DOCUMENT_ID = DocumentAttributes.DOCUMENT_ID
+DOCUMENT_SCORE = DocumentAttributes.DOCUMENT_SCORE
+DOCUMENT_CONTENT = DocumentAttributes.DOCUMENT_CONTENT
+DOCUMENT_METADATA = DocumentAttributes.DOCUMENT_METADATA
+INPUT_VALUE = SpanAttributes.INPUT_VALUE
+
+#: Whether the call being traced records its text (its reranker's ``trace_content``).
+CONTENT: ContextVar[bool] = ContextVar("rerankit_trace_content", default=False)
+#: The fallback just taken in this context: (the backend that failed, its error's type).
+PENDING_FALLBACK: ContextVar[tuple[str, str] | None] = ContextVar("rerankit_fallback", default=None)
+
+
+def fail(span: Span, error: BaseException) -> None:
+    """Mark ``span`` failed with ``error``: status, ``error.type`` and an ``exception`` event, with
+    the message only when the call records content."""
+    text = description(error, CONTENT.get())
+    span.set_status(Status(StatusCode.ERROR, text))
+    if not span.is_recording():
+        return
+    span.set_attribute(error_attributes.ERROR_TYPE, type(error).__name__)
+    attributes = {"exception.message": text}
+    if not CONTENT.get():  # a traceback's last line, and those of the errors it chains, are messages
+        frames = "".join(traceback.format_tb(error.__traceback__))
+        attributes["exception.stacktrace"] = f"Traceback (most recent call last):\n{frames}{text}\n"
+    span.record_exception(error, attributes=attributes, escaped=True)
+
+
+class _Current:
+    """A started span, current while the ``with`` body runs, ended after it (failed if it raised)."""
+
+    __slots__ = ("on_error", "span", "token")
+
+    def __init__(self, span: Span, on_error: Callable[[Span, BaseException], None]) -> None:
+        self.span, self.on_error = span, on_error
+
+    def __enter__(self) -> Span:
+        self.token = otel_context.attach(trace.set_span_in_context(self.span))
+        return self.span
+
+    def __exit__(self, kind: Any, error: BaseException | None, traceback: Any) -> None:
+        try:
+            if error is not None:
+                self.on_error(self.span, error)
+        finally:
+            otel_context.detach(self.token)
+            self.span.end()
+
+
+#: What :meth:`OpenTelemetry.span` gives where nothing records: the body runs as it is.
+NOT_RECORDING: Any = contextlib.nullcontext(trace.INVALID_SPAN)
+
+
+class OpenTelemetry:
+    """rerankit's tracer and instruments, from the application's tracer and meter providers (the
+    global ones unless given)."""
+
+    def __init__(self, tracer_provider: Any = None, meter_provider: Any = None) -> None:
+        self.tracer = trace.get_tracer("rerankit", __version__, tracer_provider=tracer_provider)
+        self.metrics = OpenTelemetryMetrics(__version__, meter_provider)
+
+    def span(
+        self,
+        name: str,
+        attributes: Mapping[str, Any] | None = None,
+        *,
+        kind: SpanKind = SpanKind.INTERNAL,
+        context: otel_context.Context | None = None,
+        start_time: int | None = None,
+        on_error: Callable[[Span, BaseException], None] = fail,
+        child: bool = True,
+    ) -> Any:
+        """A span made current for the body; ``on_error`` (content-safe) when the body raises.
+
+        A ``child`` span is made only under a recording span: under OpenTelemetry's no-op tracer
+        (no SDK set up) or an unsampled call, the call's span is not recording, and then neither
+        would its children be; skipping them keeps that case nearly free.
+        """
+        if child and not trace.get_current_span().is_recording():
+            return NOT_RECORDING
+        span = self.tracer.start_span(
+            name, context=context, kind=kind, attributes=attributes, start_time=start_time
+        )
+        return _Current(span, on_error)
+
+    # -- scoring on a backend -----------------------------------------------------------------
+
+    def backend_span(self, backend: Any) -> Any:
+        attributes: dict[str, Any] = {
+            names.BACKEND: backend.name,
+            gen_ai.GEN_AI_PROVIDER_NAME: backend.name,
+            gen_ai.GEN_AI_REQUEST_MODEL: backend.model,
+        }
+        after = PENDING_FALLBACK.get()
+        if after is not None:
+            PENDING_FALLBACK.set(None)
+            attributes |= {
+                names.FALLBACK: True,
+                names.FALLBACK_AFTER: after[0],
+                names.FALLBACK_REASON: after[1],
+            }
+        return self.span(names.SCORE_SPAN.format(backend=backend.name), attributes)
+
+    def fallback(self, failed: Any, fallback: Any, error: BaseException) -> None:
+        reason = type(error).__name__
+        PENDING_FALLBACK.set((failed.name, reason))
+        span = trace.get_current_span()
+        if span.is_recording():
+            span.add_event(
+                names.FALLBACK_EVENT,
+                {
+                    names.FALLBACK_AFTER: failed.name,
+                    names.FALLBACK_REASON: reason,
+                    names.BACKEND: fallback.name,
+                },
+            )
+
+    def prepare(
+        self,
+        prepare: Callable[..., Any],
+        cls: Any,
+        backend: Any,
+        query: str,
+        distinct: Sequence[Any],
+        long_documents: Any,
+        cache: Any,
+    ) -> Any:
+        if cache is None and not long_documents.chunked:  # nothing to tell: no span
+            return prepare(cls, backend, query, distinct, long_documents, cache)
+        with self.span(names.PREPARE_SPAN, {DOCUMENTS: len(distinct)}) as span:
+            units = prepare(cls, backend, query, distinct, long_documents, cache)
+            if span.is_recording():
+                span.set_attributes(_units_attributes(units, cache, long_documents.chunked))
+            return units
+
+    def part_scorer(self, score: Callable[..., Any], parts: Sequence[Sequence[Any]]) -> Any:
+        if not trace.get_current_span().is_recording():
+            return score
+        positions, count, context = _positions(parts), len(parts), otel_context.get_current()
+
+        @functools.wraps(score)
+        def scored(query: str, texts: Sequence[Any]) -> Any:
+            token = otel_context.attach(context)  # also from a pool's worker thread
+            try:
+                with self.span(names.PART_SPAN, _part_attributes(positions, count, texts)):
+                    return score(query, texts)
+            finally:
+                otel_context.detach(token)
+
+        return scored
+
+    def apart_scorer(self, ascore: Callable[..., Any], parts: Sequence[Sequence[Any]]) -> Any:
+        if not trace.get_current_span().is_recording():
+            return ascore
+        positions, count = _positions(parts), len(parts)
+
+        @functools.wraps(ascore)
+        async def scored(query: str, texts: Sequence[Any]) -> Any:
+            with self.span(names.PART_SPAN, _part_attributes(positions, count, texts)):
+                return await ascore(query, texts)
+
+        return scored
+
+    def forward_span(self, pairs: int, tokens: int | None, device: str | None) -> Any:
+        attributes: dict[str, Any] = {names.FORWARD_PAIRS: pairs}
+        if tokens is not None:
+            attributes[names.FORWARD_TOKENS] = tokens
+        if device is not None:
+            attributes[names.DEVICE] = str(device)
+        return self.span(names.FORWARD_SPAN, attributes)
+
+    # -- the transport --------------------------------------------------------------------------
+
+    def attempt_span(self, attempt: Any, retry_reason: str | None) -> Any:
+        """The CLIENT span of an :class:`~rerankit._tracing._attempts.Attempt`."""
+        endpoint = attempt.endpoint
+        attributes: dict[str, Any] = {
+            **_address(endpoint.url, attempt.path),
+            http_attributes.HTTP_REQUEST_METHOD: attempt.method,
+            gen_ai.GEN_AI_PROVIDER_NAME: attempt.provider,
+            names.ENDPOINT: endpoint.url,
+            names.ATTEMPT: attempt.number,
+            # a probe is the one request a half-open breaker lets through
+            names.BREAKER_STATE: "half-open" if attempt.probe else endpoint.breaker.state.value,
+        }
+        if attempt.number > 1:
+            attributes[http_attributes.HTTP_REQUEST_RESEND_COUNT] = attempt.number - 1
+            if retry_reason is not None:
+                attributes[names.RETRY_REASON] = retry_reason
+        name = f"{attempt.method} {attempt.path}"
+        return self.span(name, attributes, kind=SpanKind.CLIENT, on_error=_attempt_failed)
+
+    def answered(self, status: int, request_id: str | None) -> None:
+        span = trace.get_current_span()
+        if span.is_recording():
+            span.set_attribute(http_attributes.HTTP_RESPONSE_STATUS_CODE, status)
+            if request_id:
+                span.set_attribute("rerankit.request_id", request_id)
+
+    def inject(self, headers: dict[str, str]) -> None:
+        propagate.inject(headers)
+
+    def breaker_transition(self, breaker: str, state: str) -> None:
+        record_transition(self.metrics, breaker, state)
+        span = trace.get_current_span()
+        if span.is_recording():
+            span.add_event(names.BREAKER_EVENT, {names.BREAKER: breaker, names.STATE: state})
+
+    # -- serve and the adapters -----------------------------------------------------------------
+
+    def server_span(self, request: Any, route: str) -> Any:
+        attributes = {
+            http_attributes.HTTP_REQUEST_METHOD: request.method,
+            http_attributes.HTTP_ROUTE: route,
+            url_attributes.URL_PATH: request.url.path,
+            url_attributes.URL_SCHEME: request.url.scheme,
+        }
+        parent = propagate.extract(request.headers)
+        return self.span(
+            f"{request.method} {route}", attributes, kind=SpanKind.SERVER, context=parent, child=False
+        )
+
+    def served(self, span: Span, status: int) -> None:
+        span.set_attribute(http_attributes.HTTP_RESPONSE_STATUS_CODE, status)
+        if status >= 500:  # a server span leaves 4xx unset: the client's error, not the server's
+            span.set_status(Status(StatusCode.ERROR))
+            span.set_attribute(error_attributes.ERROR_TYPE, str(status))
+
+    @contextlib.contextmanager
+    def under(self, parent: Any) -> Iterator[None]:
+        if parent is None or not parent.get_span_context().is_valid:
+            yield
+            return
+        token = otel_context.attach(trace.set_span_in_context(parent))
+        try:
+            yield
+        finally:
+            otel_context.detach(token)
+
+
+DOCUMENTS = names.DOCUMENTS
+
+
+@functools.lru_cache(maxsize=256)
+def _address(base_url: str, path: str) -> dict[str, Any]:
+    """``url.full``, ``server.address`` and ``server.port`` of ``path`` on an endpoint."""
+    url = base_url.rstrip("/") + path
+    where = urlsplit(url)
+    return {
+        url_attributes.URL_FULL: url,
+        server_attributes.SERVER_ADDRESS: where.hostname or "",
+        server_attributes.SERVER_PORT: where.port or (443 if where.scheme == "https" else 80),
+    }
+
+
+def _attempt_failed(span: Span, failure: BaseException) -> None:
+    """An HTTP attempt's failure: the typed error it carries, its status as ``error.type``."""
+    error = getattr(failure, "error", failure)  # the transport's AttemptFailed wraps the typed error
+    fail(span, error)
+    status = getattr(error, "status_code", None)
+    if status is not None and span.is_recording():
+        span.set_attribute(http_attributes.HTTP_RESPONSE_STATUS_CODE, status)
+        span.set_attribute(error_attributes.ERROR_TYPE, str(status))
+
+
+def _positions(parts: Sequence[Sequence[Any]]) -> dict[int, int]:
+    """Each part's index, by identity (the scorer is called with the very lists it was given)."""
+    return {id(part): index for index, part in enumerate(parts)}
+
+
+def _part_attributes(positions: dict[int, int], count: int, texts: Sequence[Any]) -> dict[str, Any]:
+    attributes = {names.PART_COUNT: count, names.PART_TEXTS: len(texts)}
+    index = positions.get(id(texts))
+    if index is not None:
+        attributes[names.PART_INDEX] = index
+    return attributes
+
+
+def _units_attributes(units: Any, cache: Any, chunked: bool) -> dict[str, Any]:
+    attributes: dict[str, Any] = {names.TEXTS: len(units.texts)}
+    if cache is not None:
+        attributes |= {names.CACHE_HITS: units.hits, names.CACHE_MISSES: units.misses}
+    if chunked:
+        cut = [len(document.units) for document in units.documents if document.cached is None]
+        attributes |= {names.WINDOWS_DOCUMENTS: sum(n > 1 for n in cut), names.WINDOWS: sum(cut)}
+    return attributes
+
+
+def document_attributes(
+    prefix: str,
+    index: int,
+    document_id: int,
+    *,
+    score: float | None = None,
+    content: str | None = None,
+    chunk: Any = None,
+) -> dict[str, Any]:
+    """One document of OpenInference's flattened list ``prefix`` (``reranker.output_documents``)."""
+    key = f"{prefix}.{index}."
+    attributes: dict[str, Any] = {key + DOCUMENT_ID: document_id}
+    if score is not None:
+        attributes[key + DOCUMENT_SCORE] = score
+    if content is not None:
+        attributes[key + DOCUMENT_CONTENT] = content
+    if chunk is not None:
+        attributes[key + DOCUMENT_METADATA] = (
+            f'{{"chunk": {{"index": {chunk.index}, "start": {chunk.start}, "end": {chunk.end}}}}}'
+        )
+    return attributes
+
+
+__all__ = ["CONTENT", "OpenTelemetry", "document_attributes", "fail"]

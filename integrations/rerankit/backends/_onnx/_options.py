@@ -1,0 +1,61 @@
+"""The options of the ``onnx/`` backend: one pydantic model, checked as every backend's are."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field
+
+from rerankit._options import Options
+from rerankit.backends._local._options import BatchTokens
+
+#: ``runtime=`` of the onnx backend: which package runs the network.
+OnnxRuntime = Literal["onnxruntime", "openvino"]
+
+
+def _model_file(value: Any) -> Any:
+    if value is None or (isinstance(value, str) and value.strip()):
+        return value
+    raise ValueError("must be a non-blank path inside the model directory")
+
+
+class OnnxOptions(Options):
+    """The options of :class:`~rerankit.backends.OnnxCrossEncoder`.
+
+    >>> OnnxOptions.validated({"runtime": "tensorrt"}, provider="onnx")
+    Traceback (most recent call last):
+    ...
+    rerankit.ConfigurationError: runtime must be one of 'onnxruntime', 'openvino', got 'tensorrt' (provider=onnx)
+    """
+
+    runtime: OnnxRuntime = Field(
+        default="onnxruntime",
+        description='"onnxruntime" (pip install "rerankit[onnx]") or "openvino" (pip install '
+        '"rerankit[openvino]"), reading the same ONNX file.',
+    )
+    model_file: Annotated[str | None, BeforeValidator(_model_file)] = Field(
+        default=None,
+        description="The network to load, relative to the model directory or repository (an int8 "
+        'variant such as "onnx/model_qint8_avx512_vnni.onnx"). None: "onnx/model.onnx", else '
+        '"model.onnx".',
+    )
+    batch_size: int = Field(default=32, ge=1, description="The most pairs per forward pass.")
+    max_batch_tokens: BatchTokens = Field(
+        default="auto",
+        description="The most padded tokens per forward pass (pairs x longest pair): pairs are sorted "
+        'by length and cut by this budget as well as by batch_size. "auto": 4096 (CPU); None: '
+        "batches of batch_size only.",
+    )
+    max_length: int | None = Field(
+        default=None,
+        ge=8,
+        description="Tokens per pair; the document is cut, never the query. None: the model's own "
+        "limit (sentence-transformers' rule).",
+    )
+    threads: int | None = Field(
+        default=None, ge=1, description="CPU threads per forward pass. None: the runtime's default."
+    )
+    revision: str | None = Field(default=None, description="A hub revision (branch, tag or commit) to pin.")
+
+
+__all__ = ["OnnxOptions", "OnnxRuntime"]
