@@ -64,7 +64,8 @@ def test_padding_is_never_scored(colbert_model: Path):
     assert batched[0].shape[0] == sum(1 for token in ids if token not in punctuation)
     # and the score of the short one does not depend on what it was batched with
     together = backend.score(QUERY, [short, long]).values[0]
-    assert together == pytest.approx(backend.score(QUERY, [short]).values[0], abs=1e-6)
+    # float32 sums of 16 maxima near 7 agree to ~2e-6 across batch shapes; padding shifts far more
+    assert together == pytest.approx(backend.score(QUERY, [short]).values[0], abs=1e-5)
     # a MaxSim over padded rows would differ: the check above can fail
     features = encoder.preprocess(
         ["query: " + QUERY, "query: " + QUERY + " and much longer words"], task="query"

@@ -11,6 +11,7 @@ from typing import Any
 from rerankit._errors import InvalidInputError
 from rerankit._reranker import Reranker
 from rerankit._validation import is_blank
+from rerankit.backends._token_counts import counting_tokenizer
 from rerankit.serve._config import ServeConfig
 
 logger = logging.getLogger("rerankit.serve")
@@ -112,4 +113,5 @@ def _tokenizer_of(reranker: Reranker | None) -> tuple[Any, int]:
     tokenizer = getattr(cross_encoder, "tokenizer", None)
     if tokenizer is None or not callable(tokenizer):
         return None, 0
-    return tokenizer, cross_encoder.max_seq_length or tokenizer.model_max_length
+    # counted on a copy: the model's own tokenizer may be tokenizing a forward pass in a worker thread
+    return counting_tokenizer(tokenizer), cross_encoder.max_seq_length or tokenizer.model_max_length

@@ -29,6 +29,7 @@ from rerankit.backends._local._batching import (
 from rerankit.backends._local._cache import MODEL_CACHE
 from rerankit.backends._local._devices import device_lock, resolve_device, resolve_dtype, version_tuple
 from rerankit.backends._local._options import ColBERTOptions, ColBERTSimilarity, load_failed
+from rerankit.backends._token_counts import counting_tokenizer
 
 logger = logging.getLogger("rerankit")
 
@@ -277,7 +278,9 @@ class LocalColBERT:
         transformer = self.encoder[0]
         limit = getattr(transformer, "document_length", None) or self.encoder.max_seq_length or 512
         prompt = self.encoder.prompts.get("document") or ""
-        encoded = self.encoder.tokenizer([prompt + text for text in texts], truncation=True, max_length=limit)
+        encoded = counting_tokenizer(self.encoder.tokenizer)(
+            [prompt + text for text in texts], truncation=True, max_length=limit
+        )
         return [len(ids) for ids in encoded["input_ids"]]
 
     def close(self) -> None:

@@ -45,6 +45,7 @@ from rerankit.backends._local._vision import VisionReranker
 from rerankit.backends._local._vision_formats import VisionFormat, recognise_vision
 from rerankit.backends._local._windows import CrossEncoderWindows
 from rerankit.backends._score_scales import cross_encoder_scale
+from rerankit.backends._token_counts import counting_tokenizer
 
 logger = logging.getLogger("rerankit")
 
@@ -321,7 +322,7 @@ class LocalCrossEncoder(CrossEncoderWindows):
         """Cut the document, never the query: ``only_second``, unless the query alone does not fit."""
         if self.is_llm_reranker:
             return {}  # chat-template models: sentence-transformers restores the prompt suffix itself
-        tokenizer = self.cross_encoder.tokenizer
+        tokenizer = counting_tokenizer(self.cross_encoder.tokenizer)
         limit = self.cross_encoder.max_seq_length or tokenizer.model_max_length
         query_tokens = len(tokenizer(query, add_special_tokens=False)["input_ids"])
         special = tokenizer.num_special_tokens_to_add(pair=True)
@@ -452,7 +453,7 @@ class LocalCrossEncoder(CrossEncoderWindows):
         """Tokens per pair after truncation; each distinct text is tokenized once."""
         if self.llm is not None:  # the prompt's own tokens count too
             return [len(ids) for ids in self.llm.encode_pairs(pairs, self.instruction)]
-        tokenizer = self.cross_encoder.tokenizer
+        tokenizer = counting_tokenizer(self.cross_encoder.tokenizer)
         limit = self.cross_encoder.max_seq_length or tokenizer.model_max_length
         texts = list(dict.fromkeys(text for pair in pairs for text in pair))
         encoded = tokenizer(texts, add_special_tokens=False, truncation=True, max_length=limit)["input_ids"]

@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from rerankit._errors import ConfigurationError
+from rerankit.backends._local._devices import device_lock
+from rerankit.backends._token_counts import counting_tokenizer
 
 
 def tokenizer_offsets(tokenizer: Any, text: str, model: str) -> list[tuple[int, int]]:
@@ -20,7 +22,9 @@ def tokenizer_offsets(tokenizer: Any, text: str, model: str) -> list[tuple[int, 
         ConfigurationError: when the tokenizer cannot give offsets (a slow, pure-Python one).
     """
     try:
-        encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+        encoded = counting_tokenizer(tokenizer)(
+            text, add_special_tokens=False, return_offsets_mapping=True, verbose=False
+        )
     except NotImplementedError as exc:
         raise ConfigurationError(
             f"long_documents='chunk' needs a fast (Rust) tokenizer with character offsets; "
@@ -36,6 +40,7 @@ class CrossEncoderWindows:
     model: str
     cross_encoder: Any
     instruction: str | None
+    device: str
 
     def _window_limit(self) -> int:
         return int(self.cross_encoder.max_seq_length or self.cross_encoder.tokenizer.model_max_length)
@@ -44,7 +49,9 @@ class CrossEncoderWindows:
         """Tokens left for the document in one pair with ``query``: ``max_length`` minus the tokens of
         the pair with an empty document, as sentence-transformers itself builds it (special tokens
         for a classifier; the whole prompt, instruction and suffix for an LLM reranker)."""
-        features = self.cross_encoder.preprocess([(query, "")], prompt=self.instruction)
+        # preprocess sets the shared tokenizer's truncation and padding: never beside a forward pass
+        with device_lock(self.device):
+            features = self.cross_encoder.preprocess([(query, "")], prompt=self.instruction)
         overhead = int(features["attention_mask"][0].sum())
         return self._window_limit() - overhead
 
@@ -89,7 +96,7 @@ class EmbeddingWindows:
     def document_token_budget(self, query: str) -> int:
         """Tokens left for a document: the model's ``max_seq_length`` minus its special tokens and
         the document prompt (a bi-encoder embeds the document alone, so the query takes none)."""
-        tokenizer = self.encoder.tokenizer
+        tokenizer = counting_tokenizer(self.encoder.tokenizer)
         prompt = self._document_prompt()
         prompt_tokens = len(tokenizer(prompt, add_special_tokens=False)["input_ids"]) if prompt else 0
         return (
