@@ -143,6 +143,23 @@ def test_hub_ids_pick_their_family():
         resolve_format("unicamp-dl/mt5-3B-mmarco-en-pt", None)  # other tokens: not guessed
 
 
+def test_local_directories_named_like_the_repository_pick_their_family(t5_model: Path, tmp_path: Path):
+    import shutil
+
+    from rerankit.backends._local._seq2seq import resolve_format
+
+    named = tmp_path / "monot5-base-msmarco-10k"
+    shutil.copytree(t5_model, named)
+    snapshot = tmp_path / "hub" / "models--unicamp-dl--mt5-base-mmarco-v2" / "snapshots" / "0a1b2c"
+    shutil.copytree(t5_model, snapshot)
+    assert resolve_format(str(named), None).name == "monot5"
+    assert resolve_format(str(snapshot), None).name == "mt5"
+    assert LocalSeq2Seq(str(named), device="cpu").format.name == "monot5"
+    # a hub id of another organisation is not guessed (it is not a directory here)
+    with pytest.raises(ConfigurationError, match="no known seq2seq family"):
+        resolve_format("someone/monot5-base-msmarco", None)
+
+
 def test_a_custom_template_and_tokens(t5_model: Path):
     backend = LocalSeq2Seq(
         str(t5_model), template="Question: {query} Passage: {document} Relevant:", true_token="▁yes",

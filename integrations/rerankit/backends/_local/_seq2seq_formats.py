@@ -4,10 +4,12 @@ with the source each comes from (see :mod:`rerankit.backends._local._seq2seq` fo
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from rerankit._errors import ConfigurationError
 from rerankit._score_kinds import ScoreScale
+from rerankit.backends._local._formats import repository_name
 
 
 @dataclass(frozen=True)
@@ -111,8 +113,7 @@ def resolve_format(
             )
         fmt = SEQ2SEQ_FORMATS[family]
     else:
-        lowered = model.lower()
-        found = [f for f in SEQ2SEQ_FORMATS.values() if lowered.startswith(f.model_prefixes)]
+        found = [f for f in SEQ2SEQ_FORMATS.values() if _claims(f, model)]
         if not found:
             if template is None or true_token is None or false_token is None:
                 raise ConfigurationError(
@@ -135,6 +136,18 @@ def resolve_format(
         if value is not None
     }
     return replace(fmt, **overrides) if overrides else fmt
+
+
+def _claims(fmt: Seq2SeqFormat, model: str) -> bool:
+    """Whether ``fmt``'s family names ``model``: a hub id with one of its prefixes, or a local
+    directory (a Hugging Face cache snapshot included) whose repository name starts like one of
+    them, as the LLM formats recognise a directory named like the hub repository."""
+    if model.lower().startswith(fmt.model_prefixes):
+        return True
+    if not Path(model).is_dir():
+        return False  # another organisation's hub checkpoint: its tokens would be a guess
+    name = repository_name(model).lower()
+    return name.startswith(tuple(prefix.split("/", 1)[-1] for prefix in fmt.model_prefixes))
 
 
 def template_problem(template: Any) -> str | None:
