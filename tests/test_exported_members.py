@@ -236,3 +236,35 @@ def test_import_rerankit_loads_no_http_stack_or_framework() -> None:
     # at its first use.
     heavy = {"httpx", "tenacity", "torch", "langchain_core", "llama_index", "opentelemetry"}
     assert not loaded & heavy, loaded
+
+
+def test_no_message_names_a_private_import_path():
+    """What users read (error messages, warnings) names public import paths only: a string in the
+    package that names ``rerankit.<...>._private`` would send them to a module they must not import.
+    Lazy-export tables (``"module:Name"``) and docstrings are for the package itself."""
+    import ast
+    import re
+
+    package = Path(importlib.import_module("rerankit").__file__).parent
+    private = re.compile(r"\brerankit(?:\.[A-Za-z]\w*)*\._\w+")
+    export_entry = re.compile(r"^[\w.]+:\w+$")
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)
+        }
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Constant) and isinstance(node.value, str)) or id(node) in docstrings:
+                continue
+            if export_entry.match(node.value):
+                continue
+            match = private.search(node.value)
+            if match:
+                found.append(f"{path.relative_to(package)}:{node.lineno}: {match.group()}")
+    assert not found, "messages naming private paths:\n" + "\n".join(found)

@@ -334,7 +334,7 @@ def resolve_format(llm_format: str | LLMFormat) -> LLMFormat:
         return FORMATS[llm_format]
     raise ConfigurationError(
         f"unknown llm_format {llm_format!r}; known formats: {', '.join(FORMATS)}, or pass an "
-        "rerankit.backends._local.LLMFormat"
+        "rerankit.backends.LLMFormat"
     )
 
 
