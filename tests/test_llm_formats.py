@@ -150,6 +150,43 @@ def test_the_document_is_cut_never_the_framing(llm_models: dict[str, Path], fami
 
 
 @pytest.mark.parametrize("family", ["qwen3", "gemma", "zerank", "mxbai"])
+def test_long_documents_chunk_into_windows_that_fit_the_whole_prompt(
+    llm_models: dict[str, Path], family: str
+) -> None:
+    path = llm_models[family]
+    max_length = _short_prompt_length(path) + 40  # room for about 40 document tokens
+    document = " ".join(f"sentence {i} says rerankers read passages" for i in range(40))
+    reranker = Reranker(f"local/{path}", max_length=max_length, long_documents="chunk")
+    response = reranker.rerank(QUERY, [document, DOCS[0]])
+    result = next(r for r in response.results if r.index == 0)
+    assert result.chunk is not None and response.usage.pairs_scored > 3
+    winner = document[result.chunk.start : result.chunk.end]
+    backend = reranker.backend
+    whole = LocalCrossEncoder(str(path)).llm.encode_pair(QUERY, winner, backend.instruction)
+    # the window fits beside the whole prompt: the model reads it uncut
+    assert backend.llm.encode_pair(QUERY, winner, backend.instruction) == whole
+    assert len(whole) <= max_length
+    short = next(r for r in response.results if r.index == 1)
+    expected = REFERENCES[family](path, [(QUERY, winner), (QUERY, DOCS[0])], None, max_length)
+    check(family, np.array([result.relevance_score, short.relevance_score]), expected)
+
+
+@pytest.mark.parametrize("family", ["qwen3", "gemma", "zerank", "mxbai"])
+def test_the_score_cache_keeps_the_formats_scores(llm_models: dict[str, Path], family: str) -> None:
+    path = llm_models[family]
+    plain = by_index(Reranker(f"local/{path}").rerank(QUERY, DOCS))
+    cached = Reranker(f"local/{path}", cache=True)
+    first = cached.rerank(QUERY, DOCS)
+    again = cached.rerank(QUERY, DOCS)
+    assert first.usage.cache_misses == len(DOCS) and again.usage.cache_hits == len(DOCS)
+    assert again.usage.pairs_scored == 0
+    assert by_index(first) == pytest.approx(plain, abs=1e-6)
+    assert by_index(again) == pytest.approx(plain, abs=1e-6)
+    key = cached.backend.cache_key()
+    assert key["max_length"] == DEFAULT_MAX_LENGTH[family] and key["llm_reranker"] is True
+
+
+@pytest.mark.parametrize("family", ["qwen3", "gemma", "zerank", "mxbai"])
 def test_a_query_that_alone_overflows_is_a_clear_error(llm_models: dict[str, Path], family: str) -> None:
     max_length = _short_prompt_length(llm_models[family]) + 30
     reranker = Reranker(f"local/{llm_models[family]}", max_length=max_length)

@@ -39,16 +39,22 @@ class CrossEncoderWindows:
     name: str
     model: str
     cross_encoder: Any
+    llm: Any
     instruction: str | None
     device: str
 
     def _window_limit(self) -> int:
+        if self.llm is not None:  # an LLM format's scorer: its own max_length, prompt included
+            return int(self.llm.max_length)
         return int(self.cross_encoder.max_seq_length or self.cross_encoder.tokenizer.model_max_length)
 
     def document_token_budget(self, query: str) -> int:
         """Tokens left for the document in one pair with ``query``: ``max_length`` minus the tokens of
-        the pair with an empty document, as sentence-transformers itself builds it (special tokens
-        for a classifier; the whole prompt, instruction and suffix for an LLM reranker)."""
+        the pair with an empty document, as the scorer itself builds it (special tokens for a
+        classifier; the whole prompt, instruction and suffix for an LLM reranker)."""
+        if self.llm is not None:  # the format's own encoding of the pair (LLMReranker, VisionReranker)
+            overhead = len(self.llm.encode_pairs([(query, "")], self.instruction)[0])
+            return self._window_limit() - overhead
         # preprocess sets the shared tokenizer's truncation and padding: never beside a forward pass
         with device_lock(self.device):
             features = self.cross_encoder.preprocess([(query, "")], prompt=self.instruction)
