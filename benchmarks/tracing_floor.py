@@ -41,7 +41,11 @@ CALL_END: dict[str, Any] = {
 for _rank in range(DOCUMENTS):
     CALL_END[f"reranker.output_documents.{_rank}.document.id"] = DOCUMENTS - 1 - _rank
     CALL_END[f"reranker.output_documents.{_rank}.document.score"] = 1.0 - _rank / DOCUMENTS
-BACKEND = {"rerankit.backend": "cohere", "gen_ai.provider.name": "cohere", "gen_ai.request.model": "rerank-v3.5"}
+BACKEND = {
+    "rerankit.backend": "cohere",
+    "gen_ai.provider.name": "cohere",
+    "gen_ai.request.model": "rerank-v3.5",
+}
 PART = {"rerankit.part.count": 1, "rerankit.part.texts": DOCUMENTS, "rerankit.part.index": 0}
 ATTEMPT_START: dict[str, Any] = {
     "url.full": "http://127.0.0.1:8000/v2/rerank",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
@@ -76,15 +77,23 @@ def fail(span: Span, error: BaseException) -> None:
 
 
 class _Current:
-    """A started span, current while the ``with`` body runs, ended after it (failed if it raised)."""
+    """A started span, current while the ``with`` body runs, ended after it (failed if it raised).
 
-    __slots__ = ("on_error", "span", "token")
+    It is made current in ``within`` (the current context unless given).
+    """
 
-    def __init__(self, span: Span, on_error: Callable[[Span, BaseException], None]) -> None:
-        self.span, self.on_error = span, on_error
+    __slots__ = ("on_error", "span", "token", "within")
+
+    def __init__(
+        self,
+        span: Span,
+        on_error: Callable[[Span, BaseException], None],
+        within: otel_context.Context | None = None,
+    ) -> None:
+        self.span, self.on_error, self.within = span, on_error, within
 
     def __enter__(self) -> Span:
-        self.token = otel_context.attach(trace.set_span_in_context(self.span))
+        self.token = otel_context.attach(trace.set_span_in_context(self.span, self.within))
         return self.span
 
     def __exit__(self, kind: Any, error: BaseException | None, traceback: Any) -> None:
@@ -99,14 +108,47 @@ class _Current:
 #: What :meth:`OpenTelemetry.span` gives where nothing records: the body runs as it is.
 NOT_RECORDING: Any = contextlib.nullcontext(trace.INVALID_SPAN)
 
+try:  # the API's stand-in until a meter provider is set (private: without it, assume one is set)
+    from opentelemetry.metrics._internal import _ProxyMeterProvider as UNSET_METER_PROVIDER
+except ImportError:  # pragma: no cover - another API version
+    UNSET_METER_PROVIDER: Any = ()
+#: The API's stand-in until a tracer provider is set: its tracers make only non-recording spans.
+UNSET_TRACER_PROVIDER = trace.ProxyTracerProvider
+
 
 class OpenTelemetry:
     """rerankit's tracer and instruments, from the application's tracer and meter providers (the
     global ones unless given)."""
 
     def __init__(self, tracer_provider: Any = None, meter_provider: Any = None) -> None:
+        from rerankit._tracing._call_spans import CallSpan  # it imports this module
+
         self.tracer = trace.get_tracer("rerankit", __version__, tracer_provider=tracer_provider)
         self.metrics = OpenTelemetryMetrics(__version__, meter_provider)
+        self.call_span = CallSpan
+        # Until the application sets a provider, the API's stand-in records nothing: a call then
+        # skips its spans (instruments) altogether. A provider once set stays (the API refuses a
+        # second), so the answer is looked up only until it is yes.
+        self._traces = tracer_provider is not None
+        self._meters = meter_provider is not None
+
+    def traces(self) -> bool:
+        """Whether a tracer provider is set (the global one, unless one was given)."""
+        if not self._traces:
+            self._traces = not isinstance(trace.get_tracer_provider(), UNSET_TRACER_PROVIDER)
+        return self._traces
+
+    def live(self) -> bool:
+        """Whether a tracer or a meter provider is set: else a call has nothing to record here."""
+        return self._traces or self._meters or self.traces() or self.meters()
+
+    def meters(self) -> bool:
+        """Whether a meter provider is set (the global one, unless one was given)."""
+        if not self._meters:
+            from opentelemetry import metrics
+
+            self._meters = not isinstance(metrics.get_meter_provider(), UNSET_METER_PROVIDER)
+        return self._meters
 
     def span(
         self,
@@ -125,30 +167,32 @@ class OpenTelemetry:
         (no SDK set up) or an unsampled call, the call's span is not recording, and then neither
         would its children be; skipping them keeps that case nearly free.
         """
-        if child and not trace.get_current_span().is_recording():
-            return NOT_RECORDING
+        within = None
+        if child:
+            current = otel_context.get_current()
+            if not trace.get_current_span(current).is_recording():
+                return NOT_RECORDING
+            if context is None:
+                context = within = current
         span = self.tracer.start_span(
             name, context=context, kind=kind, attributes=attributes, start_time=start_time
         )
-        return _Current(span, on_error)
+        return _Current(span, on_error, within)
 
     # -- scoring on a backend -----------------------------------------------------------------
 
     def backend_span(self, backend: Any) -> Any:
-        attributes: dict[str, Any] = {
-            names.BACKEND: backend.name,
-            gen_ai.GEN_AI_PROVIDER_NAME: backend.name,
-            gen_ai.GEN_AI_REQUEST_MODEL: backend.model,
-        }
+        name, attributes = _backend_span(backend.name, backend.model)
         after = PENDING_FALLBACK.get()
         if after is not None:
             PENDING_FALLBACK.set(None)
-            attributes |= {
+            attributes = {
+                **attributes,
                 names.FALLBACK: True,
                 names.FALLBACK_AFTER: after[0],
                 names.FALLBACK_REASON: after[1],
             }
-        return self.span(names.SCORE_SPAN.format(backend=backend.name), attributes)
+        return self.span(name, attributes)
 
     def fallback(self, failed: Any, fallback: Any, error: BaseException) -> None:
         reason = type(error).__name__
@@ -183,18 +227,18 @@ class OpenTelemetry:
             return units
 
     def part_scorer(self, score: Callable[..., Any], parts: Sequence[Sequence[Any]]) -> Any:
-        if not trace.get_current_span().is_recording():
+        context = otel_context.get_current()
+        if not trace.get_current_span(context).is_recording():
             return score
-        positions, count, context = _positions(parts), len(parts), otel_context.get_current()
+        positions, count = _positions(parts), len(parts)
 
-        @functools.wraps(score)
         def scored(query: str, texts: Sequence[Any]) -> Any:
-            token = otel_context.attach(context)  # also from a pool's worker thread
-            try:
-                with self.span(names.PART_SPAN, _part_attributes(positions, count, texts)):
-                    return score(query, texts)
-            finally:
-                otel_context.detach(token)
+            # under the call's context also from a pool's worker thread: the part's span is made
+            # in it and made current in its place (one attach), then the thread's own is back
+            attributes = _part_attributes(positions, count, texts)
+            span = self.tracer.start_span(names.PART_SPAN, context=context, attributes=attributes)
+            with _Current(span, fail, context):
+                return score(query, texts)
 
         return scored
 
@@ -203,7 +247,6 @@ class OpenTelemetry:
             return ascore
         positions, count = _positions(parts), len(parts)
 
-        @functools.wraps(ascore)
         async def scored(query: str, texts: Sequence[Any]) -> Any:
             with self.span(names.PART_SPAN, _part_attributes(positions, count, texts)):
                 return await ascore(query, texts)
@@ -222,29 +265,31 @@ class OpenTelemetry:
 
     def attempt_span(self, attempt: Any, retry_reason: str | None) -> Any:
         """The CLIENT span of an :class:`~rerankit._tracing._attempts.Attempt`."""
-        endpoint = attempt.endpoint
+        current = otel_context.get_current()
+        if not trace.get_current_span(current).is_recording():  # checked before building anything
+            return NOT_RECORDING
+        endpoint, number = attempt.endpoint, attempt.number
+        name, constant = _attempt_span(endpoint.url, attempt.path, attempt.method, attempt.provider)
         attributes: dict[str, Any] = {
-            **_address(endpoint.url, attempt.path),
-            http_attributes.HTTP_REQUEST_METHOD: attempt.method,
-            gen_ai.GEN_AI_PROVIDER_NAME: attempt.provider,
-            names.ENDPOINT: endpoint.url,
-            names.ATTEMPT: attempt.number,
+            **constant,
+            names.ATTEMPT: number,
             # a probe is the one request a half-open breaker lets through
             names.BREAKER_STATE: "half-open" if attempt.probe else endpoint.breaker.state.value,
         }
-        if attempt.number > 1:
-            attributes[http_attributes.HTTP_REQUEST_RESEND_COUNT] = attempt.number - 1
+        if number > 1:
+            attributes[http_attributes.HTTP_REQUEST_RESEND_COUNT] = number - 1
             if retry_reason is not None:
                 attributes[names.RETRY_REASON] = retry_reason
-        name = f"{attempt.method} {attempt.path}"
-        return self.span(name, attributes, kind=SpanKind.CLIENT, on_error=_attempt_failed)
+        span = self.tracer.start_span(name, context=current, kind=SpanKind.CLIENT, attributes=attributes)
+        return _Current(span, _attempt_failed, current)
 
     def answered(self, status: int, request_id: str | None) -> None:
         span = trace.get_current_span()
         if span.is_recording():
-            span.set_attribute(http_attributes.HTTP_RESPONSE_STATUS_CODE, status)
             if request_id:
-                span.set_attribute("rerankit.request_id", request_id)
+                span.set_attributes({STATUS_CODE: status, REQUEST_ID: request_id})
+            else:
+                span.set_attribute(STATUS_CODE, status)
 
     def inject(self, headers: dict[str, str]) -> None:
         propagate.inject(headers)
@@ -290,15 +335,33 @@ class OpenTelemetry:
 DOCUMENTS = names.DOCUMENTS
 
 
+STATUS_CODE = http_attributes.HTTP_RESPONSE_STATUS_CODE
+REQUEST_ID = "rerankit.request_id"
+
+
 @functools.lru_cache(maxsize=256)
-def _address(base_url: str, path: str) -> dict[str, Any]:
-    """``url.full``, ``server.address`` and ``server.port`` of ``path`` on an endpoint."""
+def _attempt_span(base_url: str, path: str, method: str, provider: str) -> tuple[str, dict[str, Any]]:
+    """The name of an attempt's span and the attributes every attempt of it shares: ``url.full``,
+    ``server.address`` and ``server.port`` of ``path`` on an endpoint, the method, the provider."""
     url = base_url.rstrip("/") + path
     where = urlsplit(url)
-    return {
+    return f"{method} {path}", {
         url_attributes.URL_FULL: url,
         server_attributes.SERVER_ADDRESS: where.hostname or "",
         server_attributes.SERVER_PORT: where.port or (443 if where.scheme == "https" else 80),
+        http_attributes.HTTP_REQUEST_METHOD: method,
+        gen_ai.GEN_AI_PROVIDER_NAME: provider,
+        names.ENDPOINT: base_url,
+    }
+
+
+@functools.lru_cache(maxsize=256)
+def _backend_span(backend: str, model: str) -> tuple[str, dict[str, Any]]:
+    """The name and attributes of a ``score {backend}`` span (the SDK copies them: shared here)."""
+    return names.SCORE_SPAN.format(backend=backend), {
+        names.BACKEND: backend,
+        gen_ai.GEN_AI_PROVIDER_NAME: backend,
+        gen_ai.GEN_AI_REQUEST_MODEL: model,
     }
 
 
@@ -352,10 +415,31 @@ def document_attributes(
     if content is not None:
         attributes[key + DOCUMENT_CONTENT] = content
     if chunk is not None:
-        attributes[key + DOCUMENT_METADATA] = (
-            f'{{"chunk": {{"index": {chunk.index}, "start": {chunk.start}, "end": {chunk.end}}}}}'
-        )
+        attributes[key + DOCUMENT_METADATA] = chunk_metadata(chunk)
     return attributes
+
+
+def chunk_metadata(chunk: Any) -> str:
+    """A chunked document's best window as OpenInference's ``document.metadata`` (a JSON string)."""
+    return f'{{"chunk": {{"index": {chunk.index}, "start": {chunk.start}, "end": {chunk.end}}}}}'
+
+
+#: The keys of the output documents' id, score, content and metadata, by rank (grown on demand).
+_OUTPUT_KEYS: list[tuple[str, str, str, str]] = []
+_OUTPUT_KEYS_GROWING = threading.Lock()
+
+
+def output_keys(count: int) -> list[tuple[str, str, str, str]]:
+    """The keys of :data:`OUTPUT_DOCUMENTS` ranks ``0..count-1`` and maybe more (each made once,
+    then shared: zip them with the documents)."""
+    if len(_OUTPUT_KEYS) < count:
+        with _OUTPUT_KEYS_GROWING:
+            while len(_OUTPUT_KEYS) < count:
+                key = f"{OUTPUT_DOCUMENTS}.{len(_OUTPUT_KEYS)}."
+                _OUTPUT_KEYS.append(
+                    (key + DOCUMENT_ID, key + DOCUMENT_SCORE, key + DOCUMENT_CONTENT, key + DOCUMENT_METADATA)
+                )
+    return _OUTPUT_KEYS
 
 
 __all__ = ["CONTENT", "OpenTelemetry", "document_attributes", "fail"]
