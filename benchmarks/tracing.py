@@ -13,6 +13,12 @@ loopback server in another process (``loopback_server.py``), 20 mixed-length doc
   ``MeterProvider`` with a periodic reader, both exporting to exporters that drop everything (the
   cost of making and recording every span and instrument, not of shipping them).
 
+Two more rows split the ``on`` row's overhead: ``SDK floor alone`` times, in the ``on`` process and
+round, what the SDK does for one call with no rerankit around it (``tracing_floor.py``: the same
+four nested spans with the same attributes, the ``traceparent`` injected, the same three instrument
+records, every dict built in advance), as a share of a call before tracing; ``rerankit over the
+floor`` is the rest of the ``on`` row's overhead: what rerankit's own code adds.
+
 Rounds are interleaved (A B C D, D C B A, ...), each process making ``--calls`` sync ``rerank``
 calls, then as many ``arerank`` calls; the table gives p50 and p90 per call, the median over rounds
 of each round's p50 ratio to ``before tracing`` (paired, so machine drift cancels), and the client
@@ -35,6 +41,7 @@ import sys
 import tarfile
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import harness
 from loopback_server import ServerProcess
@@ -95,6 +102,21 @@ async def arerank_calls(count):
         times.append(time.perf_counter() - start)
     return times
 
+floor = None
+if MODE == "on, no-op exporter":
+    from tracing_floor import floor_call
+    floor = floor_call()
+
+def floor_calls(count):
+    if floor is None:
+        return [], 0.0
+    times, cpu = [], time.process_time()
+    for _ in range(count):
+        start = time.perf_counter()
+        floor()
+        times.append(time.perf_counter() - start)
+    return times, (time.process_time() - cpu) / count
+
 loop = asyncio.new_event_loop()
 print("ready", flush=True)
 for line in sys.stdin:
@@ -107,7 +129,8 @@ for line in sys.stdin:
     cpu, acpu = (time.process_time() - cpu) / count, time.process_time()
     atimes = loop.run_until_complete(arerank_calls(count))
     acpu = (time.process_time() - acpu) / count
-    print(json.dumps([times, cpu, atimes, acpu]), flush=True)
+    ftimes, fcpu = floor_calls(count)
+    print(json.dumps([times, cpu, atimes, acpu, ftimes, fcpu]), flush=True)
 """
 
 CONTENDERS = ("before tracing", "not installed", "installed, off", "on, no-op exporter")
@@ -150,11 +173,11 @@ class Worker:
         )
         assert self.process.stdout.readline().strip() == "ready", f"{mode} did not start"
 
-    def run(self, calls: int) -> tuple[list[float], float, list[float], float]:
-        """Seconds per sync call, CPU seconds per sync call; the same for the async calls."""
+    def run(self, calls: int) -> list[Any]:
+        """Seconds per sync call, CPU seconds per sync call; the same for the async calls, then for
+        as many SDK floor calls (``on, no-op exporter`` only; else none and 0)."""
         self.process.stdin.write(f"{calls}\n")
-        sync, cpu, asynchronous, acpu = json.loads(self.process.stdout.readline())
-        return sync, cpu, asynchronous, acpu
+        return json.loads(self.process.stdout.readline())
 
     def close(self) -> None:
         self.process.stdin.close()
@@ -177,14 +200,19 @@ def main() -> None:
             kind: {mode: [] for mode in CONTENDERS} for kind in KINDS
         }
         cpus: dict[str, dict[str, list[float]]] = {kind: {mode: [] for mode in CONTENDERS} for kind in KINDS}
+        floor_walls: list[list[float]] = []
+        floor_cpus: list[float] = []
         for round_number in range(args.rounds):
             order = CONTENDERS if round_number % 2 == 0 else tuple(reversed(CONTENDERS))
             for mode in order:
-                sync, cpu, asynchronous, acpu = workers[mode].run(args.calls)
+                sync, cpu, asynchronous, acpu, floor, fcpu = workers[mode].run(args.calls)
                 walls["rerank"][mode].append(sync)
                 walls["arerank"][mode].append(asynchronous)
                 cpus["rerank"][mode].append(cpu)
                 cpus["arerank"][mode].append(acpu)
+                if floor:
+                    floor_walls.append(floor)
+                    floor_cpus.append(fcpu)
         for worker in workers.values():
             worker.close()
     for kind in KINDS:
@@ -208,11 +236,54 @@ def main() -> None:
                     f"{(cpu_ratio - 1) * 100:+.1f}%",
                 ]
             )
+        rows += floor_rows(walls[kind], cpus[kind], floor_walls, floor_cpus)
         harness.print_table(
             f"`{kind}`, 20 documents, loopback Cohere server ({args.rounds} rounds x {args.calls} calls)",
             ["tracing", "p50 ms", "p90 ms", "p50 vs before", "client CPU µs/call", "CPU vs before"],
             rows,
         )
+
+
+def floor_rows(
+    walls: dict[str, list[list[float]]],
+    cpus: dict[str, list[float]],
+    floor_walls: list[list[float]],
+    floor_cpus: list[float],
+) -> list[list[Any]]:
+    """Two rows splitting ``on, no-op exporter``'s overhead: the SDK's floor alone (its spans and
+    records made directly, :mod:`tracing_floor`, timed in the same process and round), as a share
+    of a call before tracing; and what is left over it, rerankit's own share."""
+    before, on = "before tracing", "on, no-op exporter"
+    every = [t for times in floor_walls for t in times]
+    wall_share = statistics.median(
+        statistics.median(floor) / statistics.median(base)
+        for floor, base in zip(floor_walls, walls[before], strict=True)
+    )
+    cpu_share = statistics.median(floor / base for floor, base in zip(floor_cpus, cpus[before], strict=True))
+    on_wall = statistics.median(
+        statistics.median(mine) / statistics.median(base) - 1
+        for mine, base in zip(walls[on], walls[before], strict=True)
+    )
+    on_cpu = statistics.median(mine / base - 1 for mine, base in zip(cpus[on], cpus[before], strict=True))
+    on_cpu_us = (statistics.median(cpus[on]) - statistics.median(cpus[before])) * 1e6
+    return [
+        [
+            "SDK floor alone (no rerankit)",
+            statistics.median(every) * 1e3,
+            percentile(every, 0.9) * 1e3,
+            f"{wall_share * 100:+.1f}%",
+            statistics.median(floor_cpus) * 1e6,
+            f"{cpu_share * 100:+.1f}%",
+        ],
+        [
+            "on: rerankit over the floor",
+            "",
+            "",
+            f"{(on_wall - wall_share) * 100:+.1f}%",
+            on_cpu_us - statistics.median(floor_cpus) * 1e6,
+            f"{(on_cpu - cpu_share) * 100:+.1f}%",
+        ],
+    ]
 
 
 def percentile(values: list[float], share: float) -> float:

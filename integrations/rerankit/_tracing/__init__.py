@@ -4,8 +4,11 @@ these hooks, and nothing else in rerankit imports OpenTelemetry (docs/observabil
 Without ``opentelemetry`` installed (the ``otel`` extra), nothing is imported: every hook checks a
 module global (those of the instruments also the request's metrics sink, see below) and returns (a
 decorator calls the function it wraps, a context manager is the shared :data:`NO_SPAN`). With it, the spans are made by :mod:`rerankit._tracing._spans` on the tracer
-provider the application set up (none set: OpenTelemetry's no-op tracer), and the instruments of
-:mod:`rerankit._tracing._metrics` are recorded on its meter provider. ``rerankit serve`` also hands
+provider the application set up, and the instruments of :mod:`rerankit._tracing._metrics` are
+recorded on its meter provider. Until the application sets a provider, the hooks do as without
+OpenTelemetry (the API's stand-ins would record nothing): a span hook checks one flag, looked up
+until a tracer provider is set (:meth:`~rerankit._tracing._spans.OpenTelemetry.traces`), and
+:func:`propagated` still passes on a context the application made current. ``rerankit serve`` also hands
 each request a :class:`~rerankit._tracing._metrics.MetricsSink` of its own (its Prometheus page),
 which is fed whether or not OpenTelemetry is installed.
 
