@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
-import threading
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
@@ -39,8 +37,10 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from rerankit import __version__
 from rerankit._tracing import _names as names
+from rerankit._tracing._documents import chunk_metadata, document_attributes, output_keys
 from rerankit._tracing._errors import description
 from rerankit._tracing._metrics import OpenTelemetryMetrics, record_transition
+from rerankit._tracing._providers import meter_provider_set, tracer_provider_set
 
 SPAN_KIND = SpanAttributes.OPENINFERENCE_SPAN_KIND
 RERANKER = OpenInferenceSpanKindValues.RERANKER.value
@@ -109,35 +109,6 @@ class _Current:
 #: What :meth:`OpenTelemetry.span` gives where nothing records: the body runs as it is.
 NOT_RECORDING: Any = contextlib.nullcontext(trace.INVALID_SPAN)
 
-try:  # the API's stand-in until a meter provider is set (private: without it, assume one is set)
-    from opentelemetry.metrics import _internal as metrics_api
-    from opentelemetry.metrics._internal import _ProxyMeterProvider as UNSET_METER_PROVIDER
-except ImportError:  # pragma: no cover - another API version
-    metrics_api, UNSET_METER_PROVIDER = None, ()
-#: The API's stand-in until a tracer provider is set: its tracers make only non-recording spans.
-UNSET_TRACER_PROVIDER = trace.ProxyTracerProvider
-_MISSING: Any = object()
-#: The variables naming a provider for the API to load that were set when this module was imported.
-_NAMED_AT_IMPORT = frozenset(
-    name for name in ("OTEL_PYTHON_TRACER_PROVIDER", "OTEL_PYTHON_METER_PROVIDER") if name in os.environ
-)
-
-
-def _provider_set(api: Any, name: str, environment: str, unset: Any, get: Callable[[], Any]) -> bool:
-    """Whether the application set the global provider ``api.<name>``.
-
-    The API keeps it in a module global, ``None`` until set (opentelemetry-api's
-    ``trace/__init__.py`` ``_TRACER_PROVIDER``, ``metrics/_internal/__init__.py`` ``_METER_PROVIDER``);
-    its getter also loads one that the ``environment`` variable names, at the cost of an
-    ``os.environ`` look-up each time. The global is read where that variable was unset when this
-    module was imported, the public getter otherwise (or where the global is not found: another
-    API version).
-    """
-    provider = getattr(api, name, _MISSING) if api is not None else _MISSING
-    if provider is _MISSING or environment in _NAMED_AT_IMPORT:
-        return not isinstance(get(), unset)
-    return provider is not None
-
 
 class OpenTelemetry:
     """rerankit's tracer and instruments, from the application's tracer and meter providers (the
@@ -158,13 +129,7 @@ class OpenTelemetry:
     def traces(self) -> bool:
         """Whether a tracer provider is set (the global one, unless one was given)."""
         if not self._traces:
-            self._traces = _provider_set(
-                trace,
-                "_TRACER_PROVIDER",
-                "OTEL_PYTHON_TRACER_PROVIDER",
-                UNSET_TRACER_PROVIDER,
-                trace.get_tracer_provider,
-            )
+            self._traces = tracer_provider_set()
         return self._traces
 
     def live(self) -> bool:
@@ -174,15 +139,7 @@ class OpenTelemetry:
     def meters(self) -> bool:
         """Whether a meter provider is set (the global one, unless one was given)."""
         if not self._meters:
-            from opentelemetry import metrics
-
-            self._meters = _provider_set(
-                metrics_api,
-                "_METER_PROVIDER",
-                "OTEL_PYTHON_METER_PROVIDER",
-                UNSET_METER_PROVIDER,
-                metrics.get_meter_provider,
-            )
+            self._meters = meter_provider_set()
         return self._meters
 
     def span(
@@ -433,48 +390,4 @@ def _units_attributes(units: Any, cache: Any, chunked: bool) -> dict[str, Any]:
     return attributes
 
 
-def document_attributes(
-    prefix: str,
-    index: int,
-    document_id: int,
-    *,
-    score: float | None = None,
-    content: str | None = None,
-    chunk: Any = None,
-) -> dict[str, Any]:
-    """One document of OpenInference's flattened list ``prefix`` (``reranker.output_documents``)."""
-    key = f"{prefix}.{index}."
-    attributes: dict[str, Any] = {key + DOCUMENT_ID: document_id}
-    if score is not None:
-        attributes[key + DOCUMENT_SCORE] = score
-    if content is not None:
-        attributes[key + DOCUMENT_CONTENT] = content
-    if chunk is not None:
-        attributes[key + DOCUMENT_METADATA] = chunk_metadata(chunk)
-    return attributes
-
-
-def chunk_metadata(chunk: Any) -> str:
-    """A chunked document's best window as OpenInference's ``document.metadata`` (a JSON string)."""
-    return f'{{"chunk": {{"index": {chunk.index}, "start": {chunk.start}, "end": {chunk.end}}}}}'
-
-
-#: The keys of the output documents' id, score, content and metadata, by rank (grown on demand).
-_OUTPUT_KEYS: list[tuple[str, str, str, str]] = []
-_OUTPUT_KEYS_GROWING = threading.Lock()
-
-
-def output_keys(count: int) -> list[tuple[str, str, str, str]]:
-    """The keys of :data:`OUTPUT_DOCUMENTS` ranks ``0..count-1`` and maybe more (each made once,
-    then shared: zip them with the documents)."""
-    if len(_OUTPUT_KEYS) < count:
-        with _OUTPUT_KEYS_GROWING:
-            while len(_OUTPUT_KEYS) < count:
-                key = f"{OUTPUT_DOCUMENTS}.{len(_OUTPUT_KEYS)}."
-                _OUTPUT_KEYS.append(
-                    (key + DOCUMENT_ID, key + DOCUMENT_SCORE, key + DOCUMENT_CONTENT, key + DOCUMENT_METADATA)
-                )
-    return _OUTPUT_KEYS
-
-
-__all__ = ["CONTENT", "OpenTelemetry", "document_attributes", "fail"]
+__all__ = ["CONTENT", "OpenTelemetry", "chunk_metadata", "document_attributes", "fail", "output_keys"]
