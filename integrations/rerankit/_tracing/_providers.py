@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from opentelemetry import trace
+from opentelemetry import metrics, trace
 
 try:  # the API's stand-in until a meter provider is set (private: without it, assume one is set)
     from opentelemetry.metrics import _internal as metrics_api
@@ -40,28 +40,25 @@ def _provider_set(api: Any, name: str, environment: str, unset: Any, get: Callab
     return provider is not None
 
 
-def tracer_provider_set() -> bool:
-    """Whether the global tracer provider is set."""
-    return _provider_set(
-        trace,
-        "_TRACER_PROVIDER",
-        "OTEL_PYTHON_TRACER_PROVIDER",
-        UNSET_TRACER_PROVIDER,
-        trace.get_tracer_provider,
-    )
+def _bound(api: Any, name: str, environment: str, unset: Any, get: Callable[[], Any]) -> Callable[[], bool]:
+    """:func:`_provider_set` for one provider, as a function of no arguments (one call a look-up)."""
+    if api is None or not hasattr(api, name) or environment in _NAMED_AT_IMPORT:
+        return lambda: _provider_set(api, name, environment, unset, get)
+    return lambda: getattr(api, name) is not None
 
 
-def meter_provider_set() -> bool:
-    """Whether the global meter provider is set."""
-    from opentelemetry import metrics
-
-    return _provider_set(
-        metrics_api,
-        "_METER_PROVIDER",
-        "OTEL_PYTHON_METER_PROVIDER",
-        UNSET_METER_PROVIDER,
-        metrics.get_meter_provider,
-    )
+#: Whether the global tracer provider is set.
+tracer_provider_set = _bound(
+    trace, "_TRACER_PROVIDER", "OTEL_PYTHON_TRACER_PROVIDER", UNSET_TRACER_PROVIDER, trace.get_tracer_provider
+)
+#: Whether the global meter provider is set.
+meter_provider_set = _bound(
+    metrics_api,
+    "_METER_PROVIDER",
+    "OTEL_PYTHON_METER_PROVIDER",
+    UNSET_METER_PROVIDER,
+    metrics.get_meter_provider,
+)
 
 
 __all__ = ["meter_provider_set", "tracer_provider_set"]
