@@ -4,8 +4,11 @@ these hooks, and nothing else in rerankit imports OpenTelemetry (docs/observabil
 Without ``opentelemetry`` installed (the ``otel`` extra), nothing is imported: every hook checks a
 module global (those of the instruments also the request's metrics sink, see below) and returns (a
 decorator calls the function it wraps, a context manager is the shared :data:`NO_SPAN`). With it, the spans are made by :mod:`rerankit._tracing._spans` on the tracer
-provider the application set up (none set: OpenTelemetry's no-op tracer), and the instruments of
-:mod:`rerankit._tracing._metrics` are recorded on its meter provider. ``rerankit serve`` also hands
+provider the application set up, and the instruments of :mod:`rerankit._tracing._metrics` are
+recorded on its meter provider. Until the application sets a provider, the hooks do as without
+OpenTelemetry (the API's stand-ins would record nothing): a span hook checks one flag, looked up
+until a tracer provider is set (:meth:`~rerankit._tracing._spans.OpenTelemetry.traces`), and
+:func:`propagated` still passes on a context the application made current. ``rerankit serve`` also hands
 each request a :class:`~rerankit._tracing._metrics.MetricsSink` of its own (its Prometheus page),
 which is fed whether or not OpenTelemetry is installed.
 
@@ -37,7 +40,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
-from rerankit._tracing._attempts import Attempt, attempt_span
+from rerankit._tracing._attempts import Attempt
 from rerankit._tracing._call import CallTrace
 from rerankit._tracing._metrics import MetricsSink, record_transition
 
@@ -87,6 +90,19 @@ def _active() -> Any:
     return _otel if _otel is not _UNLOADED else _load()
 
 
+def _live() -> Any:
+    """The OpenTelemetry side when the application set a tracer or a meter provider, or ``None``
+    (installed but not set up: the API's stand-ins would record nothing, so nothing is made)."""
+    otel = _otel if _otel is not _UNLOADED else _load()
+    return otel if otel is not None and otel.live() else None
+
+
+def _tracing() -> Any:
+    """The OpenTelemetry side when the application set a tracer provider, or ``None``."""
+    otel = _otel if _otel is not _UNLOADED else _load()
+    return otel if otel is not None and otel.traces() else None
+
+
 # -- the call -------------------------------------------------------------------------------------
 
 
@@ -105,7 +121,7 @@ def traced_call(operation: str) -> Callable[[F], F]:
 
             @functools.wraps(method)
             async def traced_async(self: Any, *args: Any, **kwargs: Any) -> Any:
-                otel, sink = _active(), CURRENT_SINK.get()
+                otel, sink = _live(), CURRENT_SINK.get()
                 if otel is None and sink is None:
                     return await method(self, *args, **kwargs)
                 with _call(otel, sink, operation, self, parameters, args, kwargs) as call:
@@ -115,7 +131,7 @@ def traced_call(operation: str) -> Callable[[F], F]:
 
         @functools.wraps(method)
         def traced(self: Any, *args: Any, **kwargs: Any) -> Any:
-            otel, sink = _active(), CURRENT_SINK.get()
+            otel, sink = _live(), CURRENT_SINK.get()
             if otel is None and sink is None:
                 return method(self, *args, **kwargs)
             with _call(otel, sink, operation, self, parameters, args, kwargs) as call:
@@ -149,7 +165,7 @@ def traced_backend(function: F) -> F:
 
         @functools.wraps(function)
         async def traced_async(backend: Any, *args: Any, **kwargs: Any) -> Any:
-            otel = _active()
+            otel = _tracing()
             if otel is None:
                 return await function(backend, *args, **kwargs)
             with otel.backend_span(backend):
@@ -159,7 +175,7 @@ def traced_backend(function: F) -> F:
 
     @functools.wraps(function)
     def traced(backend: Any, *args: Any, **kwargs: Any) -> Any:
-        otel = _active()
+        otel = _tracing()
         if otel is None:
             return function(backend, *args, **kwargs)
         with otel.backend_span(backend):
@@ -171,7 +187,7 @@ def traced_backend(function: F) -> F:
 def fallback(failed: Any, fallback: Any, error: BaseException) -> None:
     """``failed`` raised ``error`` and ``fallback`` is tried next: an event on the call's span, and
     the next backend's span says it is a fallback."""
-    otel = _active()
+    otel = _tracing()
     if otel is not None:
         otel.fallback(failed, fallback, error)
 
@@ -185,7 +201,7 @@ def traced_prepare(prepare: F) -> F:
     def traced(
         cls: Any, backend: Any, query: str, distinct: Sequence[Any], long_documents: Any, cache: Any
     ) -> Any:
-        otel = _active()
+        otel = _tracing()
         if otel is None:
             return prepare(cls, backend, query, distinct, long_documents, cache)
         return otel.prepare(prepare, cls, backend, query, distinct, long_documents, cache)
@@ -196,13 +212,13 @@ def traced_prepare(prepare: F) -> F:
 def part_scorer(score: F, parts: Sequence[Sequence[Any]]) -> F:
     """``score`` (a backend's ``score(query, texts)``) for the ``parts`` of one call: each call of it
     is a ``rerankit.part`` span under the current one, also from a worker thread."""
-    otel = _active()
+    otel = _tracing()
     return score if otel is None else otel.part_scorer(score, parts)
 
 
 def apart_scorer(ascore: F, parts: Sequence[Sequence[Any]]) -> F:
     """Async :func:`part_scorer`, for a backend's ``ascore``."""
-    otel = _active()
+    otel = _tracing()
     return ascore if otel is None else otel.apart_scorer(ascore, parts)
 
 
@@ -214,15 +230,15 @@ def http_attempt(
 ) -> contextlib.AbstractContextManager[Any]:
     """One HTTP attempt of the transport on ``endpoint``: its CLIENT span (endpoint, breaker state,
     attempt number, why the one before failed) and, from the second on, the retries instrument."""
-    otel, sink = _active(), CURRENT_SINK.get()
+    otel, sink = _live(), CURRENT_SINK.get()
     if otel is None and sink is None:
         return NO_SPAN
-    return attempt_span(otel, sink, Attempt(provider, endpoint, probe, attempt, method, path))
+    return Attempt(otel, sink, provider, endpoint, probe, attempt, method, path)
 
 
 def http_answered(status: int, request_id: str | None) -> None:
     """The provider answered ``status`` to the current attempt."""
-    otel = _active()
+    otel = _tracing()
     if otel is not None:
         otel.answered(status, request_id)
 
@@ -237,7 +253,7 @@ def propagated(headers: dict[str, str]) -> dict[str, str]:
 
 def breaker_transition(breaker: str, state: str) -> None:
     """The circuit breaker named ``breaker`` (``"<provider> at <url>"``) entered ``state``."""
-    otel, sink = _active(), CURRENT_SINK.get()
+    otel, sink = _live(), CURRENT_SINK.get()
     if otel is not None:
         otel.breaker_transition(breaker, state)
     if sink is not None:
@@ -251,7 +267,7 @@ def forward_pass(
     pairs: int, tokens: int | None = None, device: str | None = None
 ) -> contextlib.AbstractContextManager[Any]:
     """One forward pass of a local model over ``pairs`` pairs (``tokens`` padded tokens, if known)."""
-    otel = _active()
+    otel = _tracing()
     return NO_SPAN if otel is None else otel.forward_span(pairs, tokens, device)
 
 

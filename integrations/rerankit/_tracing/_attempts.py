@@ -7,10 +7,7 @@ thread or task, so the last failure is kept in a context variable between them.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import Any
 
 from rerankit._tracing._metrics import MetricsSink, record_retry
@@ -19,39 +16,52 @@ from rerankit._tracing._metrics import MetricsSink, record_retry
 LAST_FAILURE: ContextVar[str | None] = ContextVar("rerankit_last_attempt_failure", default=None)
 
 
-@dataclass(frozen=True)
 class Attempt:
     """One HTTP attempt: to ``endpoint`` (a probe of its half-open breaker or not), number ``number``
-    from 1, of ``method`` on ``path``, for ``provider``."""
+    from 1, of ``method`` on ``path``, for ``provider``; a context manager (its span, and the
+    retries instrument from the second attempt on), see :func:`rerankit._tracing.http_attempt`."""
 
-    provider: str
-    endpoint: Any
-    probe: bool
-    number: int
-    method: str
-    path: str
+    __slots__ = ("endpoint", "method", "number", "otel", "path", "probe", "provider", "scope", "sink")
+
+    def __init__(
+        self,
+        otel: Any,
+        sink: MetricsSink | None,
+        provider: str,
+        endpoint: Any,
+        probe: bool,
+        number: int,
+        method: str,
+        path: str,
+    ) -> None:
+        self.otel, self.sink = otel, sink
+        self.provider, self.endpoint, self.probe = provider, endpoint, probe
+        self.number, self.method, self.path = number, method, path
+        self.scope: Any = None
+
+    def __enter__(self) -> Any:
+        otel, retry_reason = self.otel, None
+        if self.number > 1:
+            retry_reason = LAST_FAILURE.get()
+            reason = retry_reason or "unknown"
+            if otel is not None and otel.meters():
+                record_retry(otel.metrics, self.provider, reason)
+            if self.sink is not None:
+                record_retry(self.sink, self.provider, reason)
+        LAST_FAILURE.set(None)
+        if otel is None or not otel.traces():
+            return None
+        self.scope = otel.attempt_span(self, retry_reason)
+        return self.scope.__enter__()
+
+    def __exit__(self, kind: Any, failure: BaseException | None, traceback: Any) -> None:
+        if failure is not None:
+            if isinstance(failure, Exception):
+                LAST_FAILURE.set(getattr(failure, "reason", None) or type(failure).__name__)
+            else:
+                LAST_FAILURE.set("cancelled")
+        if self.scope is not None:
+            self.scope.__exit__(kind, failure, traceback)
 
 
-@contextlib.contextmanager
-def attempt_span(otel: Any, sink: MetricsSink | None, attempt: Attempt) -> Iterator[Any]:
-    """The span of ``attempt``; see :func:`rerankit._tracing.http_attempt`."""
-    retry_reason = LAST_FAILURE.get() if attempt.number > 1 else None
-    LAST_FAILURE.set(None)
-    if attempt.number > 1:
-        reason = retry_reason or "unknown"
-        for recorder in (getattr(otel, "metrics", None), sink):
-            if recorder is not None:
-                record_retry(recorder, attempt.provider, reason)
-    scope = otel.attempt_span(attempt, retry_reason) if otel is not None else contextlib.nullcontext()
-    try:
-        with scope as span:
-            yield span
-    except Exception as failure:
-        LAST_FAILURE.set(getattr(failure, "reason", None) or type(failure).__name__)
-        raise
-    except BaseException:
-        LAST_FAILURE.set("cancelled")
-        raise
-
-
-__all__ = ["LAST_FAILURE", "Attempt", "attempt_span"]
+__all__ = ["LAST_FAILURE", "Attempt"]

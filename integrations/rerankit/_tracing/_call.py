@@ -35,17 +35,13 @@ class CallTrace:
         self.content = bool(getattr(reranker, "trace_content", False))
         self.result: Any = None
         self._scope: Any = None
-        self._content_token: Any = None
 
     def __enter__(self) -> CallTrace:
         self.started = time.perf_counter()
-        if self.otel is not None:
-            from rerankit._tracing import _call_spans
-
-            self._content_token = _call_spans.CONTENT.set(self.content)
-            self._scope = _call_spans.call_span(self.otel, self)
+        otel = self.otel
+        if otel is not None and otel.traces():
+            self._scope = otel.call_span(self)
             self.span = self._scope.__enter__()
-            self.start_ns = time.time_ns()
         return self
 
     def returned(self, result: Any) -> Any:
@@ -56,12 +52,7 @@ class CallTrace:
         seconds = time.perf_counter() - self.started
         try:
             if self._scope is not None:
-                from rerankit._tracing import _call_spans
-
-                if error is None:
-                    _call_spans.finish(self.otel, self)
                 self._scope.__exit__(kind, error, traceback)
-                _call_spans.CONTENT.reset(self._content_token)
         finally:
             self._record(seconds, error)
 
@@ -79,17 +70,25 @@ class CallTrace:
         return [self.result]
 
     def _record(self, seconds: float, error: BaseException | None) -> None:
-        responses = self.responses()
-        backend = responses[0].backend if len(responses) == 1 and not self.batch else self.backend.name
+        otel = self.otel
+        recorders = [otel.metrics] if otel is not None and otel.meters() else []
+        if self.sink is not None:
+            recorders.append(self.sink)
+        if not recorders:
+            return
+        first = self.backend
         outcome = "ok" if error is None else type(error).__name__
-        pairs = sum(response.usage.pairs_scored for response in responses)
-        hits = sum(response.usage.cache_hits for response in responses)
-        misses = sum(response.usage.cache_misses for response in responses)
-        for sink in (getattr(self.otel, "metrics", None), self.sink):
-            if sink is not None:
-                record_call(
-                    sink, self.operation, backend, self.backend.model, outcome, seconds, pairs, hits, misses
-                )
+        if self.batch or self.result is None:
+            responses = self.responses()
+            backend = first.name
+            pairs = sum(response.usage.pairs_scored for response in responses)
+            hits = sum(response.usage.cache_hits for response in responses)
+            misses = sum(response.usage.cache_misses for response in responses)
+        else:  # one call: its response, no sums to make
+            usage, backend = self.result.usage, self.result.backend
+            pairs, hits, misses = usage.pairs_scored, usage.cache_hits, usage.cache_misses
+        for recorder in recorders:
+            record_call(recorder, self.operation, backend, first.model, outcome, seconds, pairs, hits, misses)
 
 
 def queries_and_documents(arguments: dict[str, Any], batch: bool) -> list[tuple[Any, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Sized
 from typing import Any
@@ -17,37 +18,74 @@ from rerankit._tracing._spans import (
     INPUT_DOCUMENTS,
     INPUT_VALUE,
     MODEL_NAME,
-    OUTPUT_DOCUMENTS,
     QUERY,
     RERANKER,
     SPAN_KIND,
     TOP_K,
+    _Current,
+    chunk_metadata,
     document_attributes,
     fail,
+    output_keys,
 )
 
-__all__ = ["CONTENT", "call_span", "finish"]
+__all__ = ["CONTENT", "CallSpan"]
 
 
-def call_span(otel: Any, call: Any) -> Any:
-    """The span of ``call`` (a :class:`~rerankit._tracing._call.CallTrace`), made current."""
-    backend, arguments = call.backend, call.arguments
-    attributes: dict[str, Any] = {
-        SPAN_KIND: CHAIN if call.batch else RERANKER,
-        gen_ai.GEN_AI_OPERATION_NAME: names.RERANK_OPERATION,
-        gen_ai.GEN_AI_PROVIDER_NAME: backend.name,
-        gen_ai.GEN_AI_REQUEST_MODEL: backend.model,
-        MODEL_NAME: backend.model,
-        names.OPERATION: call.operation,
-    }
-    attributes |= _request_attributes(arguments, call.batch)
-    if call.batch:
-        items = queries_and_documents(arguments, batch=True)
-        attributes[names.BATCH_ITEMS] = len(items)
+class CallSpan:
+    """The span of a call (a :class:`~rerankit._tracing._call.CallTrace`), current while it runs: on
+    exit what it returned is recorded on it (for a batch, one span per item), or its error."""
+
+    __slots__ = ("call", "content_token", "scope")
+
+    def __init__(self, call: Any) -> None:
+        self.call = call
+
+    def __enter__(self) -> Span:
+        call = self.call
+        # the children's errors tell their message only under a call that records content
+        self.content_token = CONTENT.set(call.content) if CONTENT.get() is not call.content else None
+        name, attributes = _call_attributes(call)
+        span = call.otel.tracer.start_span(name, attributes=attributes)
+        if call.batch:
+            call.start_ns = time.time_ns()
+        self.scope = _Current(span, fail)
+        return self.scope.__enter__()
+
+    def __exit__(self, kind: Any, error: BaseException | None, traceback: Any) -> None:
+        try:
+            if error is None:
+                finish(self.call.otel, self.call)
+        finally:
+            self.scope.__exit__(kind, error, traceback)
+            if self.content_token is not None:
+                CONTENT.reset(self.content_token)
+
+
+def _call_attributes(call: Any) -> tuple[str, dict[str, Any]]:
+    """The name of ``call``'s span and the attributes it starts with."""
+    backend, arguments, batch = call.backend, call.arguments, call.batch
+    name, constant = _call_span(backend.name, backend.model, call.operation, batch)
+    attributes = {**constant}
+    _request_attributes(attributes, arguments, batch)
+    if batch:
+        attributes[names.BATCH_ITEMS] = len(queries_and_documents(arguments, batch=True))
     elif call.content:
         attributes |= _content_attributes(arguments.get("query"), arguments.get("documents"))
-    operation = "rerank_batch" if call.batch else names.RERANK_OPERATION
-    return otel.span(f"{operation} {backend.model}", attributes, child=False)
+    return name, attributes
+
+
+@functools.lru_cache(maxsize=256)
+def _call_span(backend: str, model: str, operation: str, batch: bool) -> tuple[str, dict[str, Any]]:
+    """The name of a call's span and the attributes every call of it has (shared: copied)."""
+    return f"{'rerank_batch' if batch else names.RERANK_OPERATION} {model}", {
+        SPAN_KIND: CHAIN if batch else RERANKER,
+        gen_ai.GEN_AI_OPERATION_NAME: names.RERANK_OPERATION,
+        gen_ai.GEN_AI_PROVIDER_NAME: backend,
+        gen_ai.GEN_AI_REQUEST_MODEL: model,
+        MODEL_NAME: model,
+        names.OPERATION: operation,
+    }
 
 
 def finish(otel: Any, call: Any) -> None:
@@ -78,7 +116,7 @@ def _item_span(otel: Any, call: Any, position: int, query: Any, documents: Any, 
         MODEL_NAME: backend.model,
         names.BATCH_ITEM: position,
     }
-    attributes |= _request_attributes(call.arguments, batch=False)
+    _request_attributes(attributes, call.arguments, batch=False)
     if isinstance(documents, Sized):
         attributes[names.DOCUMENTS] = len(documents)
     if call.content:
@@ -93,18 +131,18 @@ def _item_span(otel: Any, call: Any, position: int, query: Any, documents: Any, 
     span.end(time.time_ns())
 
 
-def _request_attributes(arguments: dict[str, Any], batch: bool) -> dict[str, Any]:
-    attributes: dict[str, Any] = {}
+def _request_attributes(attributes: dict[str, Any], arguments: dict[str, Any], batch: bool) -> None:
+    """Add the call's ``top_n``, ``score_threshold`` and (one call's) document count."""
     top_n = arguments.get("top_n")
-    if isinstance(top_n, int) and not isinstance(top_n, bool):
+    if top_n is not None and type(top_n) is not bool and isinstance(top_n, int):
         attributes[TOP_K] = top_n
     threshold = arguments.get("score_threshold")
-    if isinstance(threshold, (int, float)) and not isinstance(threshold, bool):
+    if threshold is not None and type(threshold) is not bool and isinstance(threshold, (int, float)):
         attributes[names.SCORE_THRESHOLD] = float(threshold)
-    documents = arguments.get("documents")
-    if not batch and isinstance(documents, Sized) and not isinstance(documents, str):
-        attributes[names.DOCUMENTS] = len(documents)
-    return attributes
+    if not batch:
+        documents = arguments.get("documents")
+        if type(documents) is list or (isinstance(documents, Sized) and not isinstance(documents, str)):
+            attributes[names.DOCUMENTS] = len(documents)
 
 
 def _content_attributes(query: Any, documents: Any) -> dict[str, Any]:
@@ -137,14 +175,15 @@ def _response_attributes(response: Any, content: bool) -> dict[str, Any]:
     if usage.search_units is not None:
         attributes[names.SEARCH_UNITS] = usage.search_units
     if usage.cache_hits or usage.cache_misses:
-        attributes |= {names.CACHE_HITS: usage.cache_hits, names.CACHE_MISSES: usage.cache_misses}
-    for rank, result in enumerate(response.results):
-        attributes |= document_attributes(
-            OUTPUT_DOCUMENTS,
-            rank,
-            result.index,
-            score=result.relevance_score,
-            content=result.document if content and isinstance(result.document, str) else None,
-            chunk=result.chunk,
-        )
+        attributes[names.CACHE_HITS] = usage.cache_hits
+        attributes[names.CACHE_MISSES] = usage.cache_misses
+    results = response.results
+    keys = output_keys(len(results))
+    for (id_key, score_key, content_key, metadata_key), result in zip(keys, results, strict=False):
+        attributes[id_key] = result.index
+        attributes[score_key] = result.relevance_score
+        if content and isinstance(result.document, str):
+            attributes[content_key] = result.document
+        if result.chunk is not None:
+            attributes[metadata_key] = chunk_metadata(result.chunk)
     return attributes

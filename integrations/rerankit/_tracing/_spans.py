@@ -37,8 +37,10 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from rerankit import __version__
 from rerankit._tracing import _names as names
+from rerankit._tracing._documents import chunk_metadata, document_attributes, output_keys
 from rerankit._tracing._errors import description
 from rerankit._tracing._metrics import OpenTelemetryMetrics, record_transition
+from rerankit._tracing._providers import meter_provider_set, tracer_provider_set
 
 SPAN_KIND = SpanAttributes.OPENINFERENCE_SPAN_KIND
 RERANKER = OpenInferenceSpanKindValues.RERANKER.value
@@ -76,15 +78,23 @@ def fail(span: Span, error: BaseException) -> None:
 
 
 class _Current:
-    """A started span, current while the ``with`` body runs, ended after it (failed if it raised)."""
+    """A started span, current while the ``with`` body runs, ended after it (failed if it raised).
 
-    __slots__ = ("on_error", "span", "token")
+    It is made current in ``within`` (the current context unless given).
+    """
 
-    def __init__(self, span: Span, on_error: Callable[[Span, BaseException], None]) -> None:
-        self.span, self.on_error = span, on_error
+    __slots__ = ("on_error", "span", "token", "within")
+
+    def __init__(
+        self,
+        span: Span,
+        on_error: Callable[[Span, BaseException], None],
+        within: otel_context.Context | None = None,
+    ) -> None:
+        self.span, self.on_error, self.within = span, on_error, within
 
     def __enter__(self) -> Span:
-        self.token = otel_context.attach(trace.set_span_in_context(self.span))
+        self.token = otel_context.attach(trace.set_span_in_context(self.span, self.within))
         return self.span
 
     def __exit__(self, kind: Any, error: BaseException | None, traceback: Any) -> None:
@@ -105,8 +115,32 @@ class OpenTelemetry:
     global ones unless given)."""
 
     def __init__(self, tracer_provider: Any = None, meter_provider: Any = None) -> None:
+        from rerankit._tracing._call_spans import CallSpan  # it imports this module
+
         self.tracer = trace.get_tracer("rerankit", __version__, tracer_provider=tracer_provider)
         self.metrics = OpenTelemetryMetrics(__version__, meter_provider)
+        self.call_span = CallSpan
+        # Until the application sets a provider, the API's stand-in records nothing: a call then
+        # skips its spans (instruments) altogether. A provider once set stays (the API refuses a
+        # second), so the answer is looked up only until it is yes.
+        self._traces = tracer_provider is not None
+        self._meters = meter_provider is not None
+
+    def traces(self) -> bool:
+        """Whether a tracer provider is set (the global one, unless one was given)."""
+        if not self._traces:
+            self._traces = tracer_provider_set()
+        return self._traces
+
+    def live(self) -> bool:
+        """Whether a tracer or a meter provider is set: else a call has nothing to record here."""
+        return self._traces or self._meters or self.traces() or self.meters()
+
+    def meters(self) -> bool:
+        """Whether a meter provider is set (the global one, unless one was given)."""
+        if not self._meters:
+            self._meters = meter_provider_set()
+        return self._meters
 
     def span(
         self,
@@ -125,30 +159,32 @@ class OpenTelemetry:
         (no SDK set up) or an unsampled call, the call's span is not recording, and then neither
         would its children be; skipping them keeps that case nearly free.
         """
-        if child and not trace.get_current_span().is_recording():
-            return NOT_RECORDING
+        within = None
+        if child:
+            current = otel_context.get_current()
+            if not trace.get_current_span(current).is_recording():
+                return NOT_RECORDING
+            if context is None:
+                context = within = current
         span = self.tracer.start_span(
             name, context=context, kind=kind, attributes=attributes, start_time=start_time
         )
-        return _Current(span, on_error)
+        return _Current(span, on_error, within)
 
     # -- scoring on a backend -----------------------------------------------------------------
 
     def backend_span(self, backend: Any) -> Any:
-        attributes: dict[str, Any] = {
-            names.BACKEND: backend.name,
-            gen_ai.GEN_AI_PROVIDER_NAME: backend.name,
-            gen_ai.GEN_AI_REQUEST_MODEL: backend.model,
-        }
+        name, attributes = _backend_span(backend.name, backend.model)
         after = PENDING_FALLBACK.get()
         if after is not None:
             PENDING_FALLBACK.set(None)
-            attributes |= {
+            attributes = {
+                **attributes,
                 names.FALLBACK: True,
                 names.FALLBACK_AFTER: after[0],
                 names.FALLBACK_REASON: after[1],
             }
-        return self.span(names.SCORE_SPAN.format(backend=backend.name), attributes)
+        return self.span(name, attributes)
 
     def fallback(self, failed: Any, fallback: Any, error: BaseException) -> None:
         reason = type(error).__name__
@@ -183,18 +219,18 @@ class OpenTelemetry:
             return units
 
     def part_scorer(self, score: Callable[..., Any], parts: Sequence[Sequence[Any]]) -> Any:
-        if not trace.get_current_span().is_recording():
+        context = otel_context.get_current()
+        if not trace.get_current_span(context).is_recording():
             return score
-        positions, count, context = _positions(parts), len(parts), otel_context.get_current()
+        positions, count = _positions(parts), len(parts)
 
-        @functools.wraps(score)
         def scored(query: str, texts: Sequence[Any]) -> Any:
-            token = otel_context.attach(context)  # also from a pool's worker thread
-            try:
-                with self.span(names.PART_SPAN, _part_attributes(positions, count, texts)):
-                    return score(query, texts)
-            finally:
-                otel_context.detach(token)
+            # under the call's context also from a pool's worker thread: the part's span is made
+            # in it and made current in its place (one attach), then the thread's own is back
+            attributes = _part_attributes(positions, count, texts)
+            span = self.tracer.start_span(names.PART_SPAN, context=context, attributes=attributes)
+            with _Current(span, fail, context):
+                return score(query, texts)
 
         return scored
 
@@ -203,7 +239,6 @@ class OpenTelemetry:
             return ascore
         positions, count = _positions(parts), len(parts)
 
-        @functools.wraps(ascore)
         async def scored(query: str, texts: Sequence[Any]) -> Any:
             with self.span(names.PART_SPAN, _part_attributes(positions, count, texts)):
                 return await ascore(query, texts)
@@ -222,29 +257,31 @@ class OpenTelemetry:
 
     def attempt_span(self, attempt: Any, retry_reason: str | None) -> Any:
         """The CLIENT span of an :class:`~rerankit._tracing._attempts.Attempt`."""
-        endpoint = attempt.endpoint
+        current = otel_context.get_current()
+        if not trace.get_current_span(current).is_recording():  # checked before building anything
+            return NOT_RECORDING
+        endpoint, number = attempt.endpoint, attempt.number
+        name, constant = _attempt_span(endpoint.url, attempt.path, attempt.method, attempt.provider)
         attributes: dict[str, Any] = {
-            **_address(endpoint.url, attempt.path),
-            http_attributes.HTTP_REQUEST_METHOD: attempt.method,
-            gen_ai.GEN_AI_PROVIDER_NAME: attempt.provider,
-            names.ENDPOINT: endpoint.url,
-            names.ATTEMPT: attempt.number,
+            **constant,
+            names.ATTEMPT: number,
             # a probe is the one request a half-open breaker lets through
             names.BREAKER_STATE: "half-open" if attempt.probe else endpoint.breaker.state.value,
         }
-        if attempt.number > 1:
-            attributes[http_attributes.HTTP_REQUEST_RESEND_COUNT] = attempt.number - 1
+        if number > 1:
+            attributes[http_attributes.HTTP_REQUEST_RESEND_COUNT] = number - 1
             if retry_reason is not None:
                 attributes[names.RETRY_REASON] = retry_reason
-        name = f"{attempt.method} {attempt.path}"
-        return self.span(name, attributes, kind=SpanKind.CLIENT, on_error=_attempt_failed)
+        span = self.tracer.start_span(name, context=current, kind=SpanKind.CLIENT, attributes=attributes)
+        return _Current(span, _attempt_failed, current)
 
     def answered(self, status: int, request_id: str | None) -> None:
         span = trace.get_current_span()
         if span.is_recording():
-            span.set_attribute(http_attributes.HTTP_RESPONSE_STATUS_CODE, status)
             if request_id:
-                span.set_attribute("rerankit.request_id", request_id)
+                span.set_attributes({STATUS_CODE: status, REQUEST_ID: request_id})
+            else:
+                span.set_attribute(STATUS_CODE, status)
 
     def inject(self, headers: dict[str, str]) -> None:
         propagate.inject(headers)
@@ -290,15 +327,33 @@ class OpenTelemetry:
 DOCUMENTS = names.DOCUMENTS
 
 
+STATUS_CODE = http_attributes.HTTP_RESPONSE_STATUS_CODE
+REQUEST_ID = "rerankit.request_id"
+
+
 @functools.lru_cache(maxsize=256)
-def _address(base_url: str, path: str) -> dict[str, Any]:
-    """``url.full``, ``server.address`` and ``server.port`` of ``path`` on an endpoint."""
+def _attempt_span(base_url: str, path: str, method: str, provider: str) -> tuple[str, dict[str, Any]]:
+    """The name of an attempt's span and the attributes every attempt of it shares: ``url.full``,
+    ``server.address`` and ``server.port`` of ``path`` on an endpoint, the method, the provider."""
     url = base_url.rstrip("/") + path
     where = urlsplit(url)
-    return {
+    return f"{method} {path}", {
         url_attributes.URL_FULL: url,
         server_attributes.SERVER_ADDRESS: where.hostname or "",
         server_attributes.SERVER_PORT: where.port or (443 if where.scheme == "https" else 80),
+        http_attributes.HTTP_REQUEST_METHOD: method,
+        gen_ai.GEN_AI_PROVIDER_NAME: provider,
+        names.ENDPOINT: base_url,
+    }
+
+
+@functools.lru_cache(maxsize=256)
+def _backend_span(backend: str, model: str) -> tuple[str, dict[str, Any]]:
+    """The name and attributes of a ``score {backend}`` span (the SDK copies them: shared here)."""
+    return names.SCORE_SPAN.format(backend=backend), {
+        names.BACKEND: backend,
+        gen_ai.GEN_AI_PROVIDER_NAME: backend,
+        gen_ai.GEN_AI_REQUEST_MODEL: model,
     }
 
 
@@ -335,27 +390,4 @@ def _units_attributes(units: Any, cache: Any, chunked: bool) -> dict[str, Any]:
     return attributes
 
 
-def document_attributes(
-    prefix: str,
-    index: int,
-    document_id: int,
-    *,
-    score: float | None = None,
-    content: str | None = None,
-    chunk: Any = None,
-) -> dict[str, Any]:
-    """One document of OpenInference's flattened list ``prefix`` (``reranker.output_documents``)."""
-    key = f"{prefix}.{index}."
-    attributes: dict[str, Any] = {key + DOCUMENT_ID: document_id}
-    if score is not None:
-        attributes[key + DOCUMENT_SCORE] = score
-    if content is not None:
-        attributes[key + DOCUMENT_CONTENT] = content
-    if chunk is not None:
-        attributes[key + DOCUMENT_METADATA] = (
-            f'{{"chunk": {{"index": {chunk.index}, "start": {chunk.start}, "end": {chunk.end}}}}}'
-        )
-    return attributes
-
-
-__all__ = ["CONTENT", "OpenTelemetry", "document_attributes", "fail"]
+__all__ = ["CONTENT", "OpenTelemetry", "chunk_metadata", "document_attributes", "fail", "output_keys"]
