@@ -1,7 +1,7 @@
 """Circuit breakers: the state a remote backend keeps about each endpoint's health.
 
 A :class:`CircuitBreaker` per endpoint counts the *attempts* (requests) sent there that failed with a
-kind a fallback is tried on; after :data:`DEFAULT_THRESHOLD` of them in a row, with no success
+kind the error policy counts (:data:`COUNTED_ERRORS`, from :mod:`rerankit.backends._error_policy`); after :data:`DEFAULT_THRESHOLD` of them in a row, with no success
 between, it opens for a cool-down, then lets one probe through (half-open). It is thread-safe (the
 sync and async paths share it) and takes its clock and randomness as arguments.
 :mod:`rerankit.backends._endpoints` routes requests with it; the retry quota is
@@ -38,28 +38,14 @@ from collections.abc import Callable
 from enum import Enum
 
 from rerankit import _tracing
-from rerankit._errors import (
-    BackendError,
-    MalformedResponseError,
-    RateLimitError,
-    RerankTimeoutError,
-    ServerError,
-)
+from rerankit._errors import BackendError
+from rerankit.backends._error_policy import COUNTED_ERRORS as COUNTED_ERRORS  # the policy's, named here
 
 logger = logging.getLogger("rerankit")
 
 #: A source of monotonic seconds (``time.monotonic``; a fake one in tests).
 Clock = Callable[[], float]
 
-#: The failures a breaker counts: those a fallback is tried on (rate limited, server errors and
-#: dropped or refused connections, timeouts, malformed answers). Bad input, 4xx rejections and
-#: authentication errors are the caller's to fix: they say the endpoint is up.
-COUNTED_ERRORS: tuple[type[BackendError], ...] = (
-    RateLimitError,
-    ServerError,
-    RerankTimeoutError,
-    MalformedResponseError,
-)
 #: Consecutive failed attempts that open an endpoint's breaker (the ``breaker_threshold`` default).
 DEFAULT_THRESHOLD = 12
 #: Seconds such a run of failures must last, from its first failure, before it opens the breaker
@@ -87,6 +73,7 @@ class CircuitBreaker:
     The cool-down is ``cooldown × 2^(openings − 1)``, capped at ``max_cooldown``, less up to 20% of
     jitter. Disabled, it never opens but still counts (for :meth:`EndpointRouter.health`).
 
+    >>> from rerankit import ServerError
     >>> now = [0.0]
     >>> breaker = CircuitBreaker(
     ...     "demo", threshold=2, failure_span=1, cooldown=10, clock=lambda: now[0], rng=lambda: 0.0

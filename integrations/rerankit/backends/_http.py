@@ -35,6 +35,7 @@ import httpx
 
 from rerankit import _tracing
 from rerankit._errors import CircuitOpenError
+from rerankit.backends import _error_policy as policy
 from rerankit.backends._answers import AnswerReader, AttemptFailed
 from rerankit.backends._clients import EndpointClients
 from rerankit.backends._endpoints import (
@@ -221,7 +222,7 @@ class HTTPTransport:
                                     reply = await asyncio.wait_for(sending, remaining)
                                 except asyncio.TimeoutError:
                                     raise AttemptFailed(
-                                        self.answers.deadline_error(), retryable=False
+                                        self.answers.deadline_error(), policy.DEADLINE
                                     ) from None
                     except AttemptFailed as failure:
                         call.route.failed(endpoint, failure.error, probe=probe)
@@ -240,7 +241,7 @@ class HTTPTransport:
         try:
             return call.route.start()
         except CircuitOpenError as error:
-            raise AttemptFailed(error, retryable=False) from None
+            raise AttemptFailed(error, policy.CIRCUIT_OPEN) from None
 
     def _paths(self, endpoint: Endpoint, path: str, fallback: PathFallback | None) -> list[str]:
         """The paths to try on ``endpoint``: the one that worked there, else ``path`` then the fallback."""
@@ -331,7 +332,7 @@ class HTTPTransport:
             type(error)(
                 message, provider=error.provider, status_code=error.status_code, request_id=error.request_id
             ),
-            retryable=False,
+            second.rule,
         )
 
     def _send(
@@ -387,7 +388,7 @@ class HTTPTransport:
             return self.settings.timeout, None
         remaining = self.settings.deadline - (time.monotonic() - started)
         if remaining <= 0:
-            raise AttemptFailed(self.answers.deadline_error(), retryable=False)
+            raise AttemptFailed(self.answers.deadline_error(), policy.DEADLINE)
         return min(self.settings.timeout, remaining), remaining
 
 
