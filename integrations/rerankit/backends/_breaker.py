@@ -35,6 +35,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import Enum
 
 from rerankit import _tracing
@@ -63,6 +64,17 @@ class BreakerState(str, Enum):
     CLOSED = "closed"
     OPEN = "open"
     HALF_OPEN = "half-open"
+
+
+@dataclass(frozen=True)
+class BreakerSnapshot:
+    """A breaker's state at one moment (:meth:`CircuitBreaker.snapshot`)."""
+
+    state: BreakerState
+    #: When an open breaker lets a probe through (monotonic seconds of its clock).
+    open_until: float
+    consecutive_failures: int
+    last_error: BackendError | None
 
 
 class CircuitBreaker:
@@ -188,6 +200,11 @@ class CircuitBreaker:
             if self.state is BreakerState.HALF_OPEN:
                 self._probe_out = False
 
+    def snapshot(self) -> BreakerSnapshot:
+        """Its state, read at one moment (for :meth:`EndpointRouter.health`)."""
+        with self._lock:
+            return BreakerSnapshot(self.state, self.open_until, self.consecutive_failures, self.last_error)
+
     def retry_in(self) -> float:
         """Seconds until a request may be let through (0 when it may now)."""
         with self._lock:
@@ -219,6 +236,7 @@ __all__ = [
     "COUNTED_ERRORS",
     "DEFAULT_FAILURE_SPAN",
     "DEFAULT_THRESHOLD",
+    "BreakerSnapshot",
     "BreakerState",
     "CircuitBreaker",
     "Clock",

@@ -30,19 +30,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import cast
 
-from rerankit._errors import (
-    AuthenticationError,
-    BackendError,
-    CircuitOpenError,
-    ConfigurationError,
-    InvalidInputError,
-    InvalidRequestError,
-    MalformedResponseError,
-    RateLimitError,
-    RerankError,
-    RerankTimeoutError,
-    ServerError,
-)
+from rerankit import _errors as errors
+from rerankit._errors import BackendError, RerankError
 
 
 @dataclass(frozen=True)
@@ -60,16 +49,16 @@ class ErrorKind:
 
 #: Every error class the policy decides on; an error of no class here is neither counted nor falls back.
 KINDS: tuple[ErrorKind, ...] = (
-    ErrorKind(AuthenticationError, counted=False, falls_back=False),
-    ErrorKind(RateLimitError, counted=True, falls_back=True),
-    ErrorKind(InvalidRequestError, counted=False, falls_back=False),
-    ErrorKind(ServerError, counted=True, falls_back=True),
-    ErrorKind(RerankTimeoutError, counted=True, falls_back=True),
-    ErrorKind(MalformedResponseError, counted=True, falls_back=True),
+    ErrorKind(errors.AuthenticationError, counted=False, falls_back=False),
+    ErrorKind(errors.RateLimitError, counted=True, falls_back=True),
+    ErrorKind(errors.InvalidRequestError, counted=False, falls_back=False),
+    ErrorKind(errors.ServerError, counted=True, falls_back=True),
+    ErrorKind(errors.RerankTimeoutError, counted=True, falls_back=True),
+    ErrorKind(errors.MalformedResponseError, counted=True, falls_back=True),
     # Raised before anything is sent, so no breaker ever sees it; the next backend may be healthy.
-    ErrorKind(CircuitOpenError, counted=False, falls_back=True),
-    ErrorKind(InvalidInputError, counted=False, falls_back=False),
-    ErrorKind(ConfigurationError, counted=False, falls_back=False),
+    ErrorKind(errors.CircuitOpenError, counted=False, falls_back=True),
+    ErrorKind(errors.InvalidInputError, counted=False, falls_back=False),
+    ErrorKind(errors.ConfigurationError, counted=False, falls_back=False),
 )
 
 
@@ -105,30 +94,34 @@ class ErrorRule:
 
 
 # -- HTTP statuses ----------------------------------------------------------------------------
-UNAUTHORIZED = ErrorRule("401, 403", AuthenticationError, retried=False, statuses=frozenset({401, 403}))
-REQUEST_TIMEOUT = ErrorRule("408", RerankTimeoutError, retried=True, statuses=frozenset({408}))
-CONFLICT = ErrorRule("409, 425", InvalidRequestError, retried=True, statuses=frozenset({409, 425}))
-RATE_LIMITED = ErrorRule("429", RateLimitError, retried=True, statuses=frozenset({429}))
-SERVER_BUSY = ErrorRule(
-    "500, 502, 503, 504", ServerError, retried=True, statuses=frozenset({500, 502, 503, 504})
+UNAUTHORIZED = ErrorRule(
+    "401, 403", errors.AuthenticationError, retried=False, statuses=frozenset({401, 403})
 )
-OTHER_SERVER = ErrorRule("501 and every other 5xx", ServerError, retried=False)
-REJECTED = ErrorRule("400, 402, 404, 405, 422, 498 and every other 4xx", InvalidRequestError, retried=False)
-REDIRECT = ErrorRule("a redirect (3xx), never followed", InvalidRequestError, retried=False)
-NOT_JSON = ErrorRule("a 2xx whose body is not JSON", MalformedResponseError, retried=False)
+REQUEST_TIMEOUT = ErrorRule("408", errors.RerankTimeoutError, retried=True, statuses=frozenset({408}))
+CONFLICT = ErrorRule("409, 425", errors.InvalidRequestError, retried=True, statuses=frozenset({409, 425}))
+RATE_LIMITED = ErrorRule("429", errors.RateLimitError, retried=True, statuses=frozenset({429}))
+SERVER_BUSY = ErrorRule(
+    "500, 502, 503, 504", errors.ServerError, retried=True, statuses=frozenset({500, 502, 503, 504})
+)
+OTHER_SERVER = ErrorRule("501 and every other 5xx", errors.ServerError, retried=False)
+REJECTED = ErrorRule(
+    "400, 402, 404, 405, 422, 498 and every other 4xx", errors.InvalidRequestError, retried=False
+)
+REDIRECT = ErrorRule("a redirect (3xx), never followed", errors.InvalidRequestError, retried=False)
+NOT_JSON = ErrorRule("a 2xx whose body is not JSON", errors.MalformedResponseError, retried=False)
 
 # -- faults -----------------------------------------------------------------------------------
-TIMED_OUT = ErrorRule("any timeout (connect, read, write, pool)", RerankTimeoutError, retried=True)
-CONNECT_FAILED = ErrorRule("connection refused or failed", ServerError, retried=True)
-DROPPED = ErrorRule("connection dropped before a complete answer", ServerError, retried=True)
-TRANSPORT_FAILED = ErrorRule("any other transport failure", ServerError, retried=False)
-DEADLINE = ErrorRule("the call's deadline passed", RerankTimeoutError, retried=False)
-CIRCUIT_OPEN = ErrorRule("every endpoint's breaker open", CircuitOpenError, retried=False)
+TIMED_OUT = ErrorRule("any timeout (connect, read, write, pool)", errors.RerankTimeoutError, retried=True)
+CONNECT_FAILED = ErrorRule("connection refused or failed", errors.ServerError, retried=True)
+DROPPED = ErrorRule("connection dropped before a complete answer", errors.ServerError, retried=True)
+TRANSPORT_FAILED = ErrorRule("any other transport failure", errors.ServerError, retried=False)
+DEADLINE = ErrorRule("the call's deadline passed", errors.RerankTimeoutError, retried=False)
+CIRCUIT_OPEN = ErrorRule("every endpoint's breaker open", errors.CircuitOpenError, retried=False)
 
 # -- raised before the transport --------------------------------------------------------------
-BAD_INPUT = ErrorRule("bad input (nothing is sent)", InvalidInputError, retried=False)
+BAD_INPUT = ErrorRule("bad input (nothing is sent)", errors.InvalidInputError, retried=False)
 BAD_CONFIGURATION = ErrorRule(
-    "bad configuration (when the reranker is built)", ConfigurationError, retried=False
+    "bad configuration (when the reranker is built)", errors.ConfigurationError, retried=False
 )
 
 #: The policy, in the order docs/errors.md lists it.
