@@ -2,8 +2,9 @@
 
 One :class:`RetryPolicy` per transport builds tenacity's ``Retrying`` for each call, sync or async:
 tenacity decides, and its waits are handed to the transport's flow as actions (the sync driver
-sleeps them with :meth:`RetryPolicy.sleep`, the async one with :meth:`RetryPolicy.asleep`). At most ``max_retries`` retries of what :class:`~rerankit.backends._answers.AttemptFailed`
-marks retryable, never past the ``deadline``, only while some endpoint's breaker lets a request
+sleeps them with :meth:`RetryPolicy.sleep`, the async one with :meth:`RetryPolicy.asleep`). At
+most ``max_retries`` retries of what :class:`~rerankit.backends._answers.AttemptFailed` (its rule
+in :mod:`rerankit.backends._error_policy`) marks retryable, never past the ``deadline``, only while some endpoint's breaker lets a request
 through and the retry budget allows one; waiting ``Retry-After`` (capped by ``max_retry_wait``) or
 exponential backoff with jitter, and not at all when another healthy endpoint can take the retry.
 Each retry is logged on ``logging.getLogger("rerankit")``.
