@@ -21,16 +21,16 @@ pass, as with concurrent ``arerank`` calls.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence, Set
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from rerankit import _batch_io as io
 from rerankit import _tracing
 from rerankit._chunking import LongDocuments
 from rerankit._documents import Document, needs_fetch
 from rerankit._errors import InvalidInputError, MalformedResponseError, RerankError
+from rerankit._flow import Flow, arun, run
 from rerankit._images import ImageOptions
 from rerankit._score_cache import ScoreCache
 from rerankit._score_kinds import ScoreMapping
@@ -164,21 +164,30 @@ def _named(error: Exception, position: int) -> Exception:
     return error
 
 
-# -- scoring, sync -------------------------------------------------------------------------------
+# -- scoring: one flow (rerankit._flow), driven sync or async ----------------------------------
 
 
 def score_batch(backends: list[Backend], items: list[_Item]) -> None:
     """Score every valid item on the first backend; items failing with FALLBACK_ERRORS on the next."""
+    run(_batch(backends, items), io.do)
+
+
+async def ascore_batch(backends: list[Backend], items: list[_Item]) -> None:
+    """Async :func:`score_batch`: shared passes run in a worker thread; remote calls concurrently."""
+    await arun(_batch(backends, items), io.ado)
+
+
+def _batch(backends: list[Backend], items: list[_Item]) -> Flow[io.Action, None]:
     pending = [item for item in items if item.outcome is None]
     for index, backend in enumerate(backends):
         if not pending:
             return
-        if _limits_failed(backend, pending):
+        if (yield from _limits_failed(backend, pending)):
             pass
         elif has_score_requests(backend) and len(pending) > 1:
-            _score_shared(backend, pending)
+            yield from _score_shared(backend, pending)
         else:
-            _score_concurrently(backend, pending)
+            yield from _score_concurrently(backend, pending)
         pending = _for_fallback(pending, backends, index)
 
 
@@ -200,26 +209,11 @@ def _settle(item: _Item, outcome: Outcome) -> None:
     item.outcome = outcome
 
 
-def _limits_failed(backend: Backend, items: list[_Item]) -> bool:
+def _limits_failed(backend: Backend, items: list[_Item]) -> Flow[io.Action, bool]:
     """Let the backend learn its server's limits once (TEI's ``/info``); if that fails, every item
     fails with its error, as a single call would."""
-    if not hasattr(backend, "load_limits"):
-        return False
     try:
-        backend.load_limits()
-    except Exception as error:
-        for item in items:
-            _settle(item, error)
-        return True
-    return False
-
-
-async def _alimits_failed(backend: Backend, items: list[_Item]) -> bool:
-    """Async :func:`_limits_failed`."""
-    if not hasattr(backend, "aload_limits"):
-        return False
-    try:
-        await backend.aload_limits()
+        yield io.LoadLimits(backend)
     except Exception as error:
         for item in items:
             _settle(item, error)
@@ -252,21 +246,11 @@ def _requests_from(backend: Backend, items: list[_Item], units: list[ScoringUnit
     return kept, kept_units, parts, requests
 
 
-def _requests_of(backend: Backend, items: list[_Item]) -> _Requests:
+def _requests_of(backend: Backend, items: list[_Item]) -> Flow[io.Action, _Requests]:
     units: list[ScoringUnits | Exception] = []
     for item in items:
         try:
-            units.append(item.plan.units_for(backend))  # type: ignore[union-attr]
-        except Exception as error:
-            units.append(error)
-    return _requests_from(backend, items, units)
-
-
-async def _arequests_of(backend: Backend, items: list[_Item]) -> _Requests:
-    units: list[ScoringUnits | Exception] = []
-    for item in items:
-        try:
-            units.append(await item.plan.aunits_for(backend))  # type: ignore[union-attr]
+            units.append((yield io.Units(backend, item.plan)))  # type: ignore[arg-type]
         except Exception as error:
             units.append(error)
     return _requests_from(backend, items, units)
@@ -307,41 +291,25 @@ def _finish_shared(backend: Backend, requests: _Requests, values: list[list[floa
     return done
 
 
-@_tracing.traced_backend
-def _score_shared(backend: Backend, items: list[_Item]) -> None:
+def _score_shared(backend: Backend, items: list[_Item]) -> Flow[io.Action, None]:
     """All items' pairs through one ``score_requests`` call; if it fails, each item alone."""
-    planned = _requests_of(backend, items)
-    try:
-        values = backend.score_requests(planned[3]) if planned[3] else []  # type: ignore[attr-defined]
-    except Exception:
-        for item in planned[0]:  # find the item at fault; the others still get their scores
-            _score_concurrently(backend, [item])
-        return
-    for unit in _finish_shared(backend, planned, values):
-        unit.remember()
+    with _tracing.backend_span(backend):
+        planned = yield from _requests_of(backend, items)
+        try:
+            values = (yield io.ScoreRequests(backend, planned[3])) if planned[3] else []
+        except Exception:
+            for item in planned[0]:  # find the item at fault; the others still get their scores
+                yield from _score_concurrently(backend, [item])
+            return
+        yield io.Remember(_finish_shared(backend, planned, values))
 
 
-@_tracing.traced_backend
-def _score_concurrently(backend: Backend, items: list[_Item]) -> None:
+def _score_concurrently(backend: Backend, items: list[_Item]) -> Flow[io.Action, None]:
     """One ``score`` call per item and part, at most ``max_concurrency`` at once for the batch."""
-    planned = _requests_of(backend, items)
-    requests = planned[3]
-    workers = min(len(requests), max(1, backend.max_concurrency))
-    score = _tracing.part_scorer(backend.score, [texts for _, texts in requests])
-    if workers <= 1:
-        outcomes = [_call(score, query, texts) for query, texts in requests]
-    else:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rerankit-batch") as pool:
-            outcomes = list(pool.map(lambda request: _call(score, *request), requests))
-    for unit in _finish_each(backend, planned, outcomes):
-        unit.remember()
-
-
-def _call(score: Any, query: str, texts: list[str]) -> Scores | Exception:
-    try:
-        return score(query, texts)
-    except Exception as error:
-        return error
+    with _tracing.backend_span(backend):
+        planned = yield from _requests_of(backend, items)
+        outcomes = yield io.ScoreEach(backend, planned[3])
+        yield io.Remember(_finish_each(backend, planned, outcomes))
 
 
 def _finish_each(
@@ -360,56 +328,3 @@ def _finish_each(
         if _finish(item, unit, item_parts, scored, backend):
             done.append(unit)
     return done
-
-
-# -- scoring, async ------------------------------------------------------------------------------
-
-
-async def ascore_batch(backends: list[Backend], items: list[_Item]) -> None:
-    """Async :func:`score_batch`: shared passes run in a worker thread; remote calls concurrently."""
-    pending = [item for item in items if item.outcome is None]
-    for index, backend in enumerate(backends):
-        if not pending:
-            return
-        if await _alimits_failed(backend, pending):
-            pass
-        elif has_score_requests(backend) and len(pending) > 1:
-            await _ascore_shared(backend, pending)
-        else:
-            await _ascore_concurrently(backend, pending)
-        pending = _for_fallback(pending, backends, index)
-
-
-@_tracing.traced_backend
-async def _ascore_shared(backend: Backend, items: list[_Item]) -> None:
-    planned = await _arequests_of(backend, items)
-    try:
-        values = (
-            await asyncio.to_thread(backend.score_requests, planned[3])  # type: ignore[attr-defined]
-            if planned[3]
-            else []
-        )
-    except Exception:
-        for item in planned[0]:
-            await _ascore_concurrently(backend, [item])
-        return
-    for unit in _finish_shared(backend, planned, values):
-        await unit.aremember()
-
-
-@_tracing.traced_backend
-async def _ascore_concurrently(backend: Backend, items: list[_Item]) -> None:
-    planned = await _arequests_of(backend, items)
-    semaphore = asyncio.Semaphore(max(1, backend.max_concurrency))
-    ascore = _tracing.apart_scorer(backend.ascore, [texts for _, texts in planned[3]])
-
-    async def bounded(query: str, texts: list[str]) -> Scores | Exception:
-        async with semaphore:
-            try:
-                return await ascore(query, texts)
-            except Exception as error:
-                return error
-
-    outcomes = list(await asyncio.gather(*(bounded(query, texts) for query, texts in planned[3])))
-    for unit in _finish_each(backend, planned, outcomes):
-        await unit.aremember()

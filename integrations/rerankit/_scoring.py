@@ -21,13 +21,7 @@ from typing import Any
 from rerankit import _tracing
 from rerankit._chunking import LongDocuments
 from rerankit._documents import Document, describe, has_image, needs_fetch
-from rerankit._errors import (
-    CircuitOpenError,
-    MalformedResponseError,
-    RateLimitError,
-    RerankTimeoutError,
-    ServerError,
-)
+from rerankit._errors import MalformedResponseError
 from rerankit._images import ImageOptions
 from rerankit._score_cache import ScoreCache
 from rerankit._score_kinds import ScoreMapping
@@ -40,22 +34,17 @@ from rerankit._validation import (
     check_top_n,
     document_list,
 )
+from rerankit.backends import _error_policy
 from rerankit.backends._base import Backend, require_image_support
 
 logger = logging.getLogger("rerankit")
 
 #: The failures a fallback backend is tried on: the provider stayed rate-limited, down or slow, or
 #: answered garbage, after its own retries, or its circuit breaker is open (nothing was sent);
-#: another provider may well answer. Bad input, a request
-#: the provider rejected, bad credentials and bad configuration are raised at once: they are the
-#: caller's to fix, and a fallback would only hide them.
-FALLBACK_ERRORS: tuple[type[Exception], ...] = (
-    RateLimitError,
-    ServerError,
-    RerankTimeoutError,
-    MalformedResponseError,
-    CircuitOpenError,
-)
+#: another provider may well answer. Bad input, a request the provider rejected, bad credentials
+#: and bad configuration are raised at once. Read from the error policy
+#: (:mod:`rerankit.backends._error_policy`, ``falls_back``).
+FALLBACK_ERRORS: tuple[type[Exception], ...] = _error_policy.FALLBACK_ERRORS
 
 
 @dataclass(frozen=True)

@@ -184,6 +184,13 @@ def traced_backend(function: F) -> F:
     return traced  # type: ignore[return-value]
 
 
+def backend_span(backend: Any) -> contextlib.AbstractContextManager[Any]:
+    """The span :func:`traced_backend` opens, as a context manager: for a flow (:mod:`rerankit._flow`)
+    that scores on ``backend`` across its yields, sync or async."""
+    otel = _active()
+    return NO_SPAN if otel is None else otel.backend_span(backend)
+
+
 def fallback(failed: Any, fallback: Any, error: BaseException) -> None:
     """``failed`` raised ``error`` and ``fallback`` is tried next: an event on the call's span, and
     the next backend's span says it is a fallback."""
@@ -312,6 +319,7 @@ __all__ = [
     "NO_SPAN",
     "MetricsSink",
     "apart_scorer",
+    "backend_span",
     "breaker_transition",
     "enabled",
     "fallback",

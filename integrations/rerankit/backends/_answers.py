@@ -2,8 +2,9 @@
 
 :class:`AnswerReader` turns an ``httpx`` answer into a :class:`~rerankit.backends._responses.Reply`
 (JSON checked) or an :class:`AttemptFailed` carrying the error of the family
-(:mod:`rerankit._errors`) and whether another try may help; transport faults (timeouts, refused or
-dropped connections) likewise. Every message is redacted of the backend's keys before it is kept.
+(:mod:`rerankit._errors`) and the rule of :mod:`rerankit.backends._error_policy` it falls under
+(whether another try may help); transport faults (timeouts, refused or dropped connections)
+likewise. Every message is redacted of the backend's keys before it is kept.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from rerankit._errors import (
     RerankTimeoutError,
     ServerError,
 )
+from rerankit.backends import _error_policy as policy
+from rerankit.backends._error_policy import ErrorRule
 from rerankit.backends._responses import (
     Reply,
-    error_class,
     parse_retry_after,
     provider_message,
     request_id,
@@ -31,21 +33,24 @@ from rerankit.backends._responses import (
 )
 from rerankit.backends._settings import TransportSettings
 
-#: Statuses worth another try: the provider may answer differently in a moment.
-RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
-
 
 class AttemptFailed(Exception):
-    """One attempt's failure: the error to raise if it is the last, and whether to try again."""
+    """One attempt's failure: the error to raise if it is the last, and the policy's rule it falls
+    under (whether to try again, whether the breaker counts it)."""
 
     def __init__(
-        self, error: BackendError, *, retryable: bool, reason: str = "", retry_after: float | None = None
+        self, error: BackendError, rule: ErrorRule, *, reason: str = "", retry_after: float | None = None
     ) -> None:
         super().__init__(str(error))
         self.error = error
-        self.retryable = retryable
+        self.rule = rule
         self.reason = reason or type(error).__name__
         self.retry_after = retry_after
+
+    @property
+    def retryable(self) -> bool:
+        """Whether another attempt may help (the rule's ``retried``)."""
+        return self.rule.retried
 
 
 class AnswerReader:
@@ -65,30 +70,29 @@ class AnswerReader:
         deadline = self.settings.deadline
         if isinstance(exc, httpx.TimeoutException):
             if deadline is not None and time.monotonic() - started >= deadline - 1e-3:
-                return AttemptFailed(self.deadline_error(), retryable=False)
+                return AttemptFailed(self.deadline_error(), policy.DEADLINE)
             kind = type(exc).__name__.replace("Timeout", "").lower() or "request"
             error: BackendError = RerankTimeoutError(
                 f"{self.provider} did not answer within {self.settings.timeout:g} s ({kind} timeout)",
                 provider=self.provider,
             )
-            return AttemptFailed(error, retryable=True, reason=f"{kind} timeout")
+            return AttemptFailed(error, policy.TIMED_OUT, reason=f"{kind} timeout")
         if isinstance(exc, httpx.ConnectError):
             message = f"could not connect to {self.provider} at {url}: {exc}"
+            rule, reason = policy.CONNECT_FAILED, "connect error"
         elif isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
             message = (
                 f"{self.provider} dropped the connection before a complete answer ({type(exc).__name__})"
             )
+            rule, reason = policy.DROPPED, "connection dropped"
         else:
             return AttemptFailed(
                 ServerError(
                     f"request to {self.provider} failed: {type(exc).__name__}", provider=self.provider
                 ),
-                retryable=False,
+                policy.TRANSPORT_FAILED,
             )
-        reason = "connect error" if isinstance(exc, httpx.ConnectError) else "connection dropped"
-        return AttemptFailed(
-            ServerError(self.redact(message), provider=self.provider), retryable=True, reason=reason
-        )
+        return AttemptFailed(ServerError(self.redact(message), provider=self.provider), rule, reason=reason)
 
     def reply(self, response: httpx.Response) -> Reply:
         status = response.status_code
@@ -108,13 +112,14 @@ class AnswerReader:
                     status_code=status,
                     request_id=answer_id,
                 )
-                raise AttemptFailed(error, retryable=False) from None
+                raise AttemptFailed(error, policy.NOT_JSON) from None
             return Reply(self.provider, status, payload, answer_id, response.headers)
         raise self.status_failure(response, answer_id)
 
     def status_failure(self, response: httpx.Response, answer_id: str | None) -> AttemptFailed:
         status = response.status_code
-        if 300 <= status < 400:
+        rule = policy.rule_for_status(status)
+        if rule is policy.REDIRECT:
             target = httpx.URL(response.headers.get("location", ""))
             port = f":{target.port}" if target.port else ""
             where = (
@@ -129,13 +134,14 @@ class AnswerReader:
                 status_code=status,
                 request_id=answer_id,
             )
-            return AttemptFailed(error, retryable=False)
+            return AttemptFailed(error, rule)
         message = self.redact(provider_message(response))
         text = f"{self.provider} answered HTTP {status}: {message}"
-        error = error_class(status)(text, provider=self.provider, status_code=status, request_id=answer_id)
-        retryable = status in RETRY_STATUSES
-        retry_after = parse_retry_after(response.headers.get("retry-after")) if retryable else None
-        return AttemptFailed(error, retryable=retryable, reason=f"HTTP {status}", retry_after=retry_after)
+        error = policy.error_class(status)(
+            text, provider=self.provider, status_code=status, request_id=answer_id
+        )
+        retry_after = parse_retry_after(response.headers.get("retry-after")) if rule.retried else None
+        return AttemptFailed(error, rule, reason=f"HTTP {status}", retry_after=retry_after)
 
     def redact(self, text: str) -> str:
         for key in self.settings.api_keys():
@@ -145,4 +151,4 @@ class AnswerReader:
         return text
 
 
-__all__ = ["RETRY_STATUSES", "AnswerReader", "AttemptFailed"]
+__all__ = ["AnswerReader", "AttemptFailed"]

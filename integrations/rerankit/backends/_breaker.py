@@ -1,7 +1,7 @@
 """Circuit breakers: the state a remote backend keeps about each endpoint's health.
 
 A :class:`CircuitBreaker` per endpoint counts the *attempts* (requests) sent there that failed with a
-kind a fallback is tried on; after :data:`DEFAULT_THRESHOLD` of them in a row, with no success
+kind the error policy counts (:data:`COUNTED_ERRORS`, from :mod:`rerankit.backends._error_policy`); after :data:`DEFAULT_THRESHOLD` of them in a row, with no success
 between, it opens for a cool-down, then lets one probe through (half-open). It is thread-safe (the
 sync and async paths share it) and takes its clock and randomness as arguments.
 :mod:`rerankit.backends._endpoints` routes requests with it; the retry quota is
@@ -35,31 +35,18 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import Enum
 
 from rerankit import _tracing
-from rerankit._errors import (
-    BackendError,
-    MalformedResponseError,
-    RateLimitError,
-    RerankTimeoutError,
-    ServerError,
-)
+from rerankit._errors import BackendError
+from rerankit.backends._error_policy import COUNTED_ERRORS as COUNTED_ERRORS  # the policy's, named here
 
 logger = logging.getLogger("rerankit")
 
 #: A source of monotonic seconds (``time.monotonic``; a fake one in tests).
 Clock = Callable[[], float]
 
-#: The failures a breaker counts: those a fallback is tried on (rate limited, server errors and
-#: dropped or refused connections, timeouts, malformed answers). Bad input, 4xx rejections and
-#: authentication errors are the caller's to fix: they say the endpoint is up.
-COUNTED_ERRORS: tuple[type[BackendError], ...] = (
-    RateLimitError,
-    ServerError,
-    RerankTimeoutError,
-    MalformedResponseError,
-)
 #: Consecutive failed attempts that open an endpoint's breaker (the ``breaker_threshold`` default).
 DEFAULT_THRESHOLD = 12
 #: Seconds such a run of failures must last, from its first failure, before it opens the breaker
@@ -79,6 +66,17 @@ class BreakerState(str, Enum):
     HALF_OPEN = "half-open"
 
 
+@dataclass(frozen=True)
+class BreakerSnapshot:
+    """A breaker's state at one moment (:meth:`CircuitBreaker.snapshot`)."""
+
+    state: BreakerState
+    #: When an open breaker lets a probe through (monotonic seconds of its clock).
+    open_until: float
+    consecutive_failures: int
+    last_error: BackendError | None
+
+
 class CircuitBreaker:
     """One endpoint's breaker: closed → open after ``threshold`` consecutive failed attempts, the run
     lasting at least ``failure_span`` seconds → after a cool-down, half-open: one probe request →
@@ -87,6 +85,7 @@ class CircuitBreaker:
     The cool-down is ``cooldown × 2^(openings − 1)``, capped at ``max_cooldown``, less up to 20% of
     jitter. Disabled, it never opens but still counts (for :meth:`EndpointRouter.health`).
 
+    >>> from rerankit import ServerError
     >>> now = [0.0]
     >>> breaker = CircuitBreaker(
     ...     "demo", threshold=2, failure_span=1, cooldown=10, clock=lambda: now[0], rng=lambda: 0.0
@@ -201,6 +200,11 @@ class CircuitBreaker:
             if self.state is BreakerState.HALF_OPEN:
                 self._probe_out = False
 
+    def snapshot(self) -> BreakerSnapshot:
+        """Its state, read at one moment (for :meth:`EndpointRouter.health`)."""
+        with self._lock:
+            return BreakerSnapshot(self.state, self.open_until, self.consecutive_failures, self.last_error)
+
     def retry_in(self) -> float:
         """Seconds until a request may be let through (0 when it may now)."""
         with self._lock:
@@ -232,6 +236,7 @@ __all__ = [
     "COUNTED_ERRORS",
     "DEFAULT_FAILURE_SPAN",
     "DEFAULT_THRESHOLD",
+    "BreakerSnapshot",
     "BreakerState",
     "CircuitBreaker",
     "Clock",

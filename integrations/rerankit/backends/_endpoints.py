@@ -3,8 +3,8 @@
 A remote backend has one or more endpoints (``base_url=[url, ...]``: replicas of a server, or regional
 addresses of an API). :class:`EndpointRouter` sends each request to the healthy endpoint with the
 fewest requests in flight, ties broken at random (Envoy's least-request balancer), and keeps per
-endpoint a :class:`~rerankit.backends._breaker.CircuitBreaker`, its connection pools (owned by the
-transport) and the path that worked there (the gateway's ``/v1/rerank`` → ``/rerank`` fallback).
+endpoint a :class:`~rerankit.backends._breaker.CircuitBreaker` and its connection pools (owned by
+:mod:`rerankit.backends._clients`).
 :class:`CallRoute` follows one call (one part of a rerank) over its attempts: a retry goes to
 another healthy endpoint when there is one (as LiteLLM's retry "can land on a different
 deployment"), and when no endpoint is left the call fails at once with
@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
@@ -36,12 +36,17 @@ from rerankit.backends._breaker import (
 )
 from rerankit.backends._retry_quota import RetryQuota
 
+if TYPE_CHECKING:  # _clients imports this module; at run time the annotations stay strings
+    import httpx
+
+    from rerankit.backends._clients import LoopPools
+
 logger = logging.getLogger("rerankit")
 
 
 class Endpoint:
-    """One address of a backend: its breaker, counters, the paths that worked there, and the
-    connection pools the transport opens for it (``client``, ``pools``)."""
+    """One address of a backend: its breaker, counters, and the connection pools the transport
+    opens for it (``client``, ``pools``)."""
 
     def __init__(self, index: int, url: str, api_key: SecretStr | None, breaker: CircuitBreaker) -> None:
         self.index = index
@@ -51,10 +56,10 @@ class Endpoint:
         self.in_flight = 0
         self.requests = 0
         self.failures = 0
-        #: requested path -> the path that worked here (the gateway's /v1/rerank -> /rerank)
-        self.paths: dict[str, str] = {}
-        self.client: Any = None  # httpx.Client, opened by the transport on first use
-        self.pools: Any = None  # the transport's async pools of the current event loop
+        #: The pooled sync client, opened by :mod:`rerankit.backends._clients` on first use.
+        self.client: httpx.Client | None = None
+        #: The async pools of the event loop that last used this endpoint.
+        self.pools: LoopPools | None = None
 
     def __repr__(self) -> str:
         return f"Endpoint({self.url!r}, {self.breaker.state.value})"
@@ -191,9 +196,8 @@ class EndpointRouter:
         endpoints = []
         for endpoint in self.endpoints:
             breaker = endpoint.breaker
-            with breaker._lock:
-                state, until, consecutive = breaker.state, breaker.open_until, breaker.consecutive_failures
-                error = breaker.last_error
+            seen = breaker.snapshot()
+            state, until, error = seen.state, seen.open_until, seen.last_error
             if not breaker.enabled:
                 state = BreakerState.CLOSED
             elif state is BreakerState.OPEN and now >= until:
@@ -207,7 +211,7 @@ class EndpointRouter:
                     retry_in=max(0.0, until - now) if is_open else 0.0,
                     requests=endpoint.requests,
                     failures=endpoint.failures,
-                    consecutive_failures=consecutive,
+                    consecutive_failures=seen.consecutive_failures,
                     in_flight=endpoint.in_flight,
                     last_error=describe_error(error) if error is not None else None,
                 )

@@ -14,7 +14,7 @@ from rerankit._documents import content_parts
 from rerankit._options import NonBlankStr, Options
 from rerankit._score_kinds import ScoreScale
 from rerankit._types import Usage
-from rerankit.backends._http import PathFallback
+from rerankit.backends._gateway_paths import PathFallback
 from rerankit.backends._remote import RemoteBackend
 from rerankit.backends._responses import Reply, number_at, whole_number_at
 

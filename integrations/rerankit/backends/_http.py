@@ -5,10 +5,17 @@ list of them, chosen by :mod:`rerankit.backends._endpoints`: fewest in flight, c
 retry budget) over pooled connections (:mod:`rerankit.backends._clients`: per endpoint an
 ``httpx.Client`` and, per event loop, ``httpx.AsyncClient`` pools, created on first use, closed by
 :meth:`~HTTPTransport.close` / :meth:`~HTTPTransport.aclose`), sends JSON with the key in its
-header, tries a gateway's second path once where the first is not served (:class:`PathFallback`),
-and turns every answer and fault into a reply or one of :mod:`rerankit._errors`
-(:mod:`rerankit.backends._answers`). When to try again and how long to wait is
-:mod:`rerankit.backends._retries`:
+header, lets a backend's :class:`PathChoice` hook choose the path(s) of each attempt (the
+gateway's, :mod:`rerankit.backends._gateway_paths`), and turns every answer and fault into a reply
+or one of :mod:`rerankit._errors` (:mod:`rerankit.backends._answers`, by the error policy of
+:mod:`rerankit.backends._error_policy`). When to try again and how long to wait is
+:mod:`rerankit.backends._retries`.
+
+A call is written once, as a flow (:mod:`rerankit._flow`): a generator that yields :class:`Send`
+and :class:`Sleep` actions. :meth:`HTTPTransport.request` drives it with sync I/O,
+:meth:`HTTPTransport.arequest` with async I/O; the one difference is that only the async driver
+abandons a request in flight when the ``deadline`` passes (``asyncio.wait_for``), while the sync
+one relies on each attempt's httpx timeout, cut to the time left. By the error policy:
 
 * retried: 408, 409, 425, 429, 500, 502, 503, 504, connect errors, timeouts, dropped connections;
   waiting ``Retry-After`` (seconds or HTTP date, capped by ``max_retry_wait``) when the provider sends
@@ -27,14 +34,16 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
 
 import httpx
 
 from rerankit import _tracing
 from rerankit._errors import CircuitOpenError
+from rerankit._flow import Flow, arun, run
+from rerankit.backends import _error_policy as policy
 from rerankit.backends._answers import AnswerReader, AttemptFailed
 from rerankit.backends._clients import EndpointClients
 from rerankit.backends._endpoints import (
@@ -48,14 +57,47 @@ from rerankit.backends._responses import Reply
 from rerankit.backends._retries import CallState, RetryPolicy
 from rerankit.backends._settings import TransportSettings
 
+#: A request's JSON body (``None``: none, a GET).
+Body = Mapping[str, Any] | None
+
 
 @dataclass(frozen=True)
-class PathFallback:
-    """A second path to try once per endpoint when the first answers one of ``statuses`` (the
-    gateway's ``/v1/rerank`` → ``/rerank``); the path that works is kept for that endpoint."""
+class Send:
+    """An action of a call's flow: send one request; the driver answers with the 2xx
+    :class:`~rerankit.backends._responses.Reply` or throws the attempt's :class:`AttemptFailed` in."""
 
+    endpoint: Endpoint
+    method: str
     path: str
-    statuses: frozenset[int]
+    body: Body
+    #: The httpx timeout of this request (cut to the deadline).
+    timeout: float
+    #: When the call began (monotonic seconds).
+    started: float
+    #: When the call's deadline passes (monotonic seconds; ``None``: no deadline). Only the async
+    #: driver can abandon a request in flight at that moment.
+    deadline_at: float | None
+
+
+@dataclass(frozen=True)
+class Sleep:
+    """An action of a call's flow: wait this long before the next attempt (less, when every
+    endpoint's breaker opens meanwhile)."""
+
+    seconds: float
+
+
+class PathChoice(Protocol):
+    """A backend's hook for the path(s) one attempt sends to (the gateway's ``/v1/rerank`` →
+    ``/rerank``, :class:`rerankit.backends._gateway_paths.PathFallback`).
+
+    ``attempt`` is a flow: it sends by delegating to ``send(path)`` (``yield from``), as often as it
+    likes within the attempt, and returns the reply or raises the attempt's failure.
+    """
+
+    def attempt(
+        self, endpoint: Endpoint, path: str, send: Callable[[str], Flow[Send, Reply]]
+    ) -> Flow[Send, Reply]: ...
 
 
 class HTTPTransport:
@@ -135,13 +177,11 @@ class HTTPTransport:
 
     # -- calls ----------------------------------------------------------------------------------
 
-    def post(self, path: str, body: Mapping[str, Any], *, fallback: PathFallback | None = None) -> Reply:
+    def post(self, path: str, body: Mapping[str, Any], *, fallback: PathChoice | None = None) -> Reply:
         """POST ``body`` as JSON to ``path`` on an endpoint, retrying per the policy; the 2xx reply."""
         return self.request("POST", path, body, fallback=fallback)
 
-    async def apost(
-        self, path: str, body: Mapping[str, Any], *, fallback: PathFallback | None = None
-    ) -> Reply:
+    async def apost(self, path: str, body: Mapping[str, Any], *, fallback: PathChoice | None = None) -> Reply:
         """Async :meth:`post`; with a ``deadline`` the whole call, retries included, ends by it."""
         return await self.arequest("POST", path, body, fallback=fallback)
 
@@ -153,30 +193,40 @@ class HTTPTransport:
         """Async :meth:`get`."""
         return await self.arequest("GET", path, None)
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: Mapping[str, Any] | None,
-        *,
-        fallback: PathFallback | None = None,
-    ) -> Reply:
+    def request(self, method: str, path: str, body: Body, *, fallback: PathChoice | None = None) -> Reply:
         """Send ``method`` to ``path`` on an endpoint (``body`` as JSON unless ``None``), retrying per
-        the policy; the 2xx reply."""
+        the policy; the 2xx reply. ``fallback`` chooses the path(s) of each attempt (the gateway's)."""
+        return run(self._call(method, path, body, fallback), self._do)
+
+    async def arequest(
+        self, method: str, path: str, body: Body, *, fallback: PathChoice | None = None
+    ) -> Reply:
+        """Async :meth:`request`; with a ``deadline`` the whole call, retries included, ends by it
+        (the request in flight is abandoned when it passes)."""
+        return await arun(self._call(method, path, body, fallback), self._ado)
+
+    # -- the flow of one call, written once (sans I/O), and its two drivers -----------------------
+
+    def _call(
+        self, method: str, path: str, body: Body, fallback: PathChoice | None
+    ) -> Flow[Send | Sleep, Reply]:
+        """One call: its attempts, the waits between them, the breakers told of each, its final error."""
         call = self.retries.begin()
+        waits: list[float] = []
         try:
-            for attempt in self.retries.retrying(call):
+            for attempt in self.retries.attempts(call, waits):
+                if waits:
+                    yield Sleep(float(waits.pop()))
                 with attempt:
                     call.attempts += 1
-                    timeout, _ = self._attempt_budget(call.started)
+                    timeout, deadline_at = self._attempt_budget(call.started)
                     endpoint, probe = self._choose(call)
                     try:
                         with _tracing.http_attempt(
                             self.provider, endpoint, probe, call.attempts, method, path
                         ):
-                            reply = self._send_paths(
-                                endpoint, method, path, fallback, body, timeout, call.started
-                            )
+                            request = Send(endpoint, method, path, body, timeout, call.started, deadline_at)
+                            reply = yield from self._attempt(request, fallback)
                     except AttemptFailed as failure:
                         call.route.failed(endpoint, failure.error, probe=probe)
                         raise
@@ -191,187 +241,71 @@ class HTTPTransport:
         # Raised outside the handler: the error keeps no link to httpx's request (and its headers).
         raise error
 
-    async def arequest(
-        self,
-        method: str,
-        path: str,
-        body: Mapping[str, Any] | None,
-        *,
-        fallback: PathFallback | None = None,
-    ) -> Reply:
-        """Async :meth:`request`; with a ``deadline`` the whole call, retries included, ends by it."""
-        call = self.retries.begin()
+    def _attempt(self, request: Send, fallback: PathChoice | None) -> Flow[Send, Reply]:
+        """One attempt: ``request``, or the requests ``fallback`` makes of it (each one after the
+        first is counted on the endpoint)."""
+        sent = 0
+
+        def send(path: str) -> Flow[Send, Reply]:
+            nonlocal sent
+            if sent:
+                self.router.count_request(request.endpoint)
+            sent += 1
+            return (yield replace(request, path=path))
+
+        if fallback is None:
+            return (yield from send(request.path))
+        return (yield from fallback.attempt(request.endpoint, request.path, send))
+
+    def _do(self, action: Send | Sleep) -> Reply | None:
+        """The sync driver's I/O: one request on the endpoint's pooled ``httpx.Client``, or a wait.
+        An attempt in flight is bounded by its httpx timeout (cut to the deadline), not abandoned."""
+        if isinstance(action, Sleep):
+            self.retries.sleep(action.seconds)
+            return None
         try:
-            async for attempt in self.retries.aretrying(call):
-                with attempt:
-                    call.attempts += 1
-                    timeout, remaining = self._attempt_budget(call.started)
-                    endpoint, probe = self._choose(call)
-                    try:
-                        with _tracing.http_attempt(
-                            self.provider, endpoint, probe, call.attempts, method, path
-                        ):
-                            sending = self._asend_paths(
-                                endpoint, method, path, fallback, body, timeout, call.started
-                            )
-                            if remaining is None:
-                                reply = await sending
-                            else:
-                                try:
-                                    reply = await asyncio.wait_for(sending, remaining)
-                                except asyncio.TimeoutError:
-                                    raise AttemptFailed(
-                                        self.answers.deadline_error(), retryable=False
-                                    ) from None
-                    except AttemptFailed as failure:
-                        call.route.failed(endpoint, failure.error, probe=probe)
-                        raise
-                    except BaseException:
-                        call.route.abandoned(endpoint, probe=probe)
-                        raise
-                    call.route.succeeded(endpoint, probe=probe)
-                    self.retries.succeeded(call)
-                    return reply
-        except AttemptFailed as failure:
-            error = self.retries.final_error(failure, call)
-        raise error
+            response = self.clients.sync_client(action.endpoint).request(**self._request(action))
+        except httpx.TransportError as exc:
+            raise self.answers.transport_failure(exc, action.endpoint.url, action.started) from exc
+        return self.answers.reply(response)
+
+    async def _ado(self, action: Send | Sleep) -> Reply | None:
+        """The async driver's I/O, as :meth:`_do`, with the one difference: with a ``deadline``, a
+        request still in flight when it passes is cancelled (``asyncio.wait_for``) and the attempt
+        fails with the deadline error."""
+        if isinstance(action, Sleep):
+            await self.retries.asleep(action.seconds)
+            return None
+        if action.deadline_at is None:
+            return await self._asend(action)
+        try:
+            return await asyncio.wait_for(self._asend(action), action.deadline_at - time.monotonic())
+        except asyncio.TimeoutError:
+            raise AttemptFailed(self.answers.deadline_error(), policy.DEADLINE) from None
+
+    async def _asend(self, action: Send) -> Reply:
+        try:
+            async with self.clients.loop_pools(action.endpoint).client() as client:
+                response = await client.request(**self._request(action))
+        except httpx.TransportError as exc:
+            raise self.answers.transport_failure(exc, action.endpoint.url, action.started) from exc
+        return self.answers.reply(response)
+
+    def _request(self, action: Send) -> dict[str, Any]:
+        """The arguments of ``httpx.Client.request`` / ``httpx.AsyncClient.request`` for ``action``."""
+        return {
+            "method": action.method,
+            "url": action.path,
+            "json": action.body,
+            "headers": _tracing.propagated(self._auth(action.endpoint)),
+            "timeout": action.timeout,
+        }
 
     def _choose(self, call: CallState) -> tuple[Endpoint, bool]:
         try:
             return call.route.start()
         except CircuitOpenError as error:
-            raise AttemptFailed(error, retryable=False) from None
-
-    def _paths(self, endpoint: Endpoint, path: str, fallback: PathFallback | None) -> list[str]:
-        """The paths to try on ``endpoint``: the one that worked there, else ``path`` then the fallback."""
-        known = endpoint.paths.get(path)
-        if known is not None or fallback is None:
-            return [known or path]
-        return [path, fallback.path]
-
-    def _send_paths(
-        self,
-        endpoint: Endpoint,
-        method: str,
-        path: str,
-        fallback: PathFallback | None,
-        body: Mapping[str, Any] | None,
-        timeout: float,
-        started: float,
-    ) -> Reply:
-        """Send to ``path`` (or the path that worked on this endpoint before), trying ``fallback``
-        once if this endpoint does not serve it."""
-        first: AttemptFailed | None = None
-        for candidate in self._paths(endpoint, path, fallback):
-            try:
-                reply = self._send(endpoint, method, candidate, body, timeout, started)
-            except AttemptFailed as failure:
-                first = self._next_path(endpoint, path, fallback, first, failure)
-                continue
-            endpoint.paths[path] = candidate
-            return reply
-        raise AssertionError("unreachable")  # pragma: no cover - _next_path raises on the last path
-
-    async def _asend_paths(
-        self,
-        endpoint: Endpoint,
-        method: str,
-        path: str,
-        fallback: PathFallback | None,
-        body: Mapping[str, Any] | None,
-        timeout: float,
-        started: float,
-    ) -> Reply:
-        """Async :meth:`_send_paths`."""
-        first: AttemptFailed | None = None
-        for candidate in self._paths(endpoint, path, fallback):
-            try:
-                reply = await self._asend(endpoint, method, candidate, body, timeout, started)
-            except AttemptFailed as failure:
-                first = self._next_path(endpoint, path, fallback, first, failure)
-                continue
-            endpoint.paths[path] = candidate
-            return reply
-        raise AssertionError("unreachable")  # pragma: no cover - _next_path raises on the last path
-
-    def _next_path(
-        self,
-        endpoint: Endpoint,
-        path: str,
-        fallback: PathFallback | None,
-        first: AttemptFailed | None,
-        failure: AttemptFailed,
-    ) -> AttemptFailed:
-        """After ``failure`` on one path: return it to try the fallback path next, or raise."""
-        if fallback is None or endpoint.paths.get(path) is not None:
-            raise failure
-        if first is not None:  # the fallback path failed too
-            raise self._both_paths_failed(endpoint, path, fallback, first, failure)
-        if failure.error.status_code not in fallback.statuses:
-            raise failure
-        self.router.count_request(endpoint)
-        return failure
-
-    def _both_paths_failed(
-        self,
-        endpoint: Endpoint,
-        path: str,
-        fallback: PathFallback,
-        first: AttemptFailed,
-        second: AttemptFailed,
-    ) -> AttemptFailed:
-        if second.error.status_code not in fallback.statuses:
-            return second
-        error = second.error
-        message = (
-            f"{endpoint.url} serves neither {path} (HTTP {first.error.status_code}) nor {fallback.path} "
-            f"(HTTP {error.status_code}); check base_url: {error.message}"
-        )
-        return AttemptFailed(
-            type(error)(
-                message, provider=error.provider, status_code=error.status_code, request_id=error.request_id
-            ),
-            retryable=False,
-        )
-
-    def _send(
-        self,
-        endpoint: Endpoint,
-        method: str,
-        path: str,
-        body: Mapping[str, Any] | None,
-        timeout: float,
-        started: float,
-    ) -> Reply:
-        try:
-            response = self.clients.sync_client(endpoint).request(
-                method, path, json=body, headers=_tracing.propagated(self._auth(endpoint)), timeout=timeout
-            )
-        except httpx.TransportError as exc:
-            raise self.answers.transport_failure(exc, endpoint.url, started) from exc
-        return self.answers.reply(response)
-
-    async def _asend(
-        self,
-        endpoint: Endpoint,
-        method: str,
-        path: str,
-        body: Mapping[str, Any] | None,
-        timeout: float,
-        started: float,
-    ) -> Reply:
-        try:
-            async with self.clients.loop_pools(endpoint).client() as client:
-                response = await client.request(
-                    method,
-                    path,
-                    json=body,
-                    headers=_tracing.propagated(self._auth(endpoint)),
-                    timeout=timeout,
-                )
-        except httpx.TransportError as exc:
-            raise self.answers.transport_failure(exc, endpoint.url, started) from exc
-        return self.answers.reply(response)
+            raise AttemptFailed(error, policy.CIRCUIT_OPEN) from None
 
     def _auth(self, endpoint: Endpoint) -> dict[str, str]:
         key = endpoint.api_key
@@ -382,13 +316,14 @@ class HTTPTransport:
         return {self.settings.auth_header: value}
 
     def _attempt_budget(self, started: float) -> tuple[float, float | None]:
-        """This attempt's httpx timeout and the time left before the deadline (``None``: no deadline)."""
+        """This attempt's httpx timeout and when the deadline passes (monotonic; ``None``: no deadline)."""
         if self.settings.deadline is None:
             return self.settings.timeout, None
-        remaining = self.settings.deadline - (time.monotonic() - started)
+        deadline_at = started + self.settings.deadline
+        remaining = deadline_at - time.monotonic()
         if remaining <= 0:
-            raise AttemptFailed(self.answers.deadline_error(), retryable=False)
-        return min(self.settings.timeout, remaining), remaining
+            raise AttemptFailed(self.answers.deadline_error(), policy.DEADLINE)
+        return min(self.settings.timeout, remaining), deadline_at
 
 
-__all__ = ["HTTPTransport", "PathFallback"]
+__all__ = ["HTTPTransport", "PathChoice", "Send", "Sleep"]

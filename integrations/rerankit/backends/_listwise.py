@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from rerankit._errors import ConfigurationError, MalformedResponseError
+from rerankit._flow import Flow, arun, run
 from rerankit._options import Options
 from rerankit._score_kinds import ScoreScale
 from rerankit._types import Scores, Usage
@@ -299,27 +300,16 @@ class ListwiseBackend(RemoteBackend):
 
     def score(self, query: str, texts: Sequence[str]) -> Scores:
         """Rank ``texts`` with sliding windows; scores ``1 / rank`` in input order."""
-        passages = [self.cut_passage(text) for text in texts]
-        order = list(range(len(passages)))
-        usage = Usage()
-        for start, end in sliding_windows(len(passages), self.window_size, self.step):
-            window = order[start:end]
-            body = self.request_body(query, [passages[i] for i in window])
-            for attempt in range(1, self._attempts() + 1):
-                reply = self.post(body)
-                usage += self.read_usage(reply.payload)
-                permutation, problem = self._read_window(reply, len(window))
-                if permutation is not None:
-                    break
-                self._log_unusable(attempt, problem)
-            else:
-                raise self._unusable(reply, problem)
-            order[start:end] = [window[position] for position in permutation.order]
-        return Scores(values=rank_scores(order, len(passages)), usage=usage)
+        return run(self._ranking(query, texts), self.post)
 
     async def ascore(self, query: str, texts: Sequence[str]) -> Scores:
         """Async :meth:`score`: the windows of one call run one after another (each needs the order
         the one before left); concurrent calls run side by side on the pooled async client."""
+        return await arun(self._ranking(query, texts), self.apost)
+
+    def _ranking(self, query: str, texts: Sequence[str]) -> Flow[dict[str, Any], Scores]:
+        """One call's sliding windows, as a flow (:mod:`rerankit._flow`): it yields each request
+        body to post and is sent the reply; :meth:`score` and :meth:`ascore` drive it."""
         passages = [self.cut_passage(text) for text in texts]
         order = list(range(len(passages)))
         usage = Usage()
@@ -327,7 +317,7 @@ class ListwiseBackend(RemoteBackend):
             window = order[start:end]
             body = self.request_body(query, [passages[i] for i in window])
             for attempt in range(1, self._attempts() + 1):
-                reply = await self.apost(body)
+                reply: Reply = yield body
                 usage += self.read_usage(reply.payload)
                 permutation, problem = self._read_window(reply, len(window))
                 if permutation is not None:

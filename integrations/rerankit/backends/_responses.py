@@ -9,8 +9,8 @@ scores are finite numbers; an echoed document text matches the one sent at that 
 else raises :class:`~rerankit.MalformedResponseError` quoting the status and request id.
 
 Error answers: :func:`provider_message` reads the provider's own message from every error body
-shape the providers document, :func:`request_id` the request id from headers or body, and
-:func:`error_class` maps a status to the error family.
+shape the providers document, and :func:`request_id` the request id from headers or body; which
+error of the family a status becomes is :mod:`rerankit.backends._error_policy`.
 """
 
 from __future__ import annotations
@@ -27,15 +27,7 @@ from typing import Any
 
 import httpx
 
-from rerankit._errors import (
-    AuthenticationError,
-    BackendError,
-    InvalidRequestError,
-    MalformedResponseError,
-    RateLimitError,
-    RerankTimeoutError,
-    ServerError,
-)
+from rerankit._errors import MalformedResponseError
 
 #: Response headers that carry a request id, most specific first.
 REQUEST_ID_HEADERS = (
@@ -227,21 +219,6 @@ def _first(indices: list[int], limit: int = 10) -> str:
 # -- error answers ---------------------------------------------------------------------------
 
 
-def error_class(status: int) -> type[BackendError]:
-    """The error family member for an HTTP error status."""
-    if status in (401, 403):
-        return AuthenticationError
-    if status == 429:
-        return RateLimitError
-    if status == 408:
-        return RerankTimeoutError
-    if 400 <= status < 500:
-        return InvalidRequestError
-    if status >= 500:
-        return ServerError
-    return MalformedResponseError
-
-
 def provider_message(response: httpx.Response) -> str:
     """The provider's own error message, from any of the error body shapes providers document.
 
@@ -341,7 +318,6 @@ __all__ = [
     "RESULT_LIST_KEYS",
     "SCORE_KEYS",
     "Reply",
-    "error_class",
     "number_at",
     "parse_retry_after",
     "parse_scores",

@@ -1,8 +1,10 @@
 """When a remote call tries again, how long it waits first, and the error it ends with.
 
-One :class:`RetryPolicy` per transport builds tenacity's ``Retrying``/``AsyncRetrying`` for each
-call: at most ``max_retries`` retries of what :class:`~rerankit.backends._answers.AttemptFailed`
-marks retryable, never past the ``deadline``, only while some endpoint's breaker lets a request
+One :class:`RetryPolicy` per transport builds tenacity's ``Retrying`` for each call, sync or async:
+tenacity decides, and its waits are handed to the transport's flow as actions (the sync driver
+sleeps them with :meth:`RetryPolicy.sleep`, the async one with :meth:`RetryPolicy.asleep`). At
+most ``max_retries`` retries of what :class:`~rerankit.backends._answers.AttemptFailed` (its rule
+in :mod:`rerankit.backends._error_policy`) marks retryable, never past the ``deadline``, only while some endpoint's breaker lets a request
 through and the retry budget allows one; waiting ``Retry-After`` (capped by ``max_retry_wait``) or
 exponential backoff with jitter, and not at all when another healthy endpoint can take the retry.
 Each retry is logged on ``logging.getLogger("rerankit")``.
@@ -18,7 +20,6 @@ from functools import partial
 from typing import Any
 
 from tenacity import (
-    AsyncRetrying,
     RetryCallState,
     Retrying,
     retry_if_exception,
@@ -64,13 +65,10 @@ class RetryPolicy:
         """The state of a new call."""
         return CallState(CallRoute(self.router), time.monotonic())
 
-    def retrying(self, call: CallState) -> Retrying:
-        """Tenacity's attempts for a sync call."""
-        return Retrying(**self._options(call), sleep=partial(self._sleep, call))
-
-    def aretrying(self, call: CallState) -> AsyncRetrying:
-        """Tenacity's attempts for an async call."""
-        return AsyncRetrying(**self._options(call), sleep=partial(self._asleep, call))
+    def attempts(self, call: CallState, waits: list[float]) -> Retrying:
+        """Tenacity's attempts for a call, sync or async: each wait before a retry is appended to
+        ``waits`` instead of slept, for the caller to sleep (the flow yields it as an action)."""
+        return Retrying(**self._options(call), sleep=waits.append)
 
     def _options(self, call: CallState) -> dict[str, Any]:
         settings = self.settings
@@ -116,15 +114,15 @@ class RetryPolicy:
         backoff = wait_exponential(multiplier=base, max=cap) + wait_random(0, base)
         return min(backoff(retry_state), cap)
 
-    def _sleep(self, call: CallState, seconds: float) -> None:
+    def sleep(self, seconds: float) -> None:
         """Wait before a retry; stop waiting when every endpoint's breaker opens (the retry then
         fails at once with :class:`CircuitOpenError`)."""
         end = time.monotonic() + seconds
         while (left := end - time.monotonic()) > 0 and self.router.any_available():
             time.sleep(min(left, SLEEP_SLICE))
 
-    async def _asleep(self, call: CallState, seconds: float) -> None:
-        """Async :meth:`_sleep`."""
+    async def asleep(self, seconds: float) -> None:
+        """Async :meth:`sleep`."""
         end = time.monotonic() + seconds
         while (left := end - time.monotonic()) > 0 and self.router.any_available():
             await asyncio.sleep(min(left, SLEEP_SLICE))
