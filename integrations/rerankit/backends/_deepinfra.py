@@ -8,9 +8,22 @@ from pydantic import Field
 
 from rerankit._options import NonBlankStr, Options
 from rerankit._score_kinds import ScoreScale
-from rerankit._types import Usage
+from rerankit.backends._provider import AnswerFields, ProviderSpec
 from rerankit.backends._remote import RemoteBackend
-from rerankit.backends._responses import whole_number_at
+
+#: DeepInfra's documented facts (docs.deepinfra.com/apis/reranker): scores in input order, the
+#: tokens as ``input_tokens`` (older answers: ``inference_status.tokens_input``).
+PROVIDER = ProviderSpec(
+    name="deepinfra",
+    path="/v1/inference/{model}",
+    default_base_url="https://api.deepinfra.com",
+    api_key_env=("DEEPINFRA_API_KEY", "DEEPINFRA_TOKEN"),
+    max_documents=1024,
+    answer=AnswerFields(scores="scores"),
+    tokens_at=(("input_tokens",), ("inference_status", "tokens_input")),
+    loopback="rerankit.testing.servers._deepinfra:DeepInfraFormat",
+    example_model="Qwen/Qwen3-Reranker-4B",
+)
 
 
 class DeepInfraOptions(Options):
@@ -51,7 +64,7 @@ class DeepInfraBackend(RemoteBackend):
     (1, '/v1/inference/Qwen/Qwen3-Reranker-4B')
     """
 
-    name = "deepinfra"
+    provider = PROVIDER
     #: What the scores are (docs/scores.md). DeepInfra's reranker API reference: "Scores are
     #: relevance probabilities in the range [0, 1], in the same order as the input documents".
     score_scale = ScoreScale(
@@ -61,9 +74,6 @@ class DeepInfraBackend(RemoteBackend):
         normalization="identity",
         source="DeepInfra API reference (docs.deepinfra.com/apis/reranker): probabilities in [0, 1]",
     )
-    default_base_url = "https://api.deepinfra.com"
-    api_key_env = ("DEEPINFRA_API_KEY", "DEEPINFRA_TOKEN")
-    max_documents_per_request = 1024
 
     def __init__(
         self,
@@ -77,7 +87,7 @@ class DeepInfraBackend(RemoteBackend):
         self.instruction = own.instruction
 
     def request_path(self) -> str:
-        return f"/v1/inference/{self.model.strip('/')}"
+        return PROVIDER.path.format(model=self.model.strip("/"))
 
     def request_body(self, query: str, texts: list[str]) -> dict[str, Any]:
         body: dict[str, Any] = {"queries": [query], "documents": texts}
@@ -85,11 +95,5 @@ class DeepInfraBackend(RemoteBackend):
             body["instruction"] = self.instruction
         return body
 
-    def read_usage(self, payload: Any) -> Usage:
-        tokens = whole_number_at(payload, "input_tokens")
-        if tokens is None:
-            tokens = whole_number_at(payload, "inference_status", "tokens_input")
-        return Usage(tokens=tokens)
 
-
-__all__ = ["DeepInfraBackend", "DeepInfraOptions"]
+__all__ = ["PROVIDER", "DeepInfraBackend", "DeepInfraOptions"]

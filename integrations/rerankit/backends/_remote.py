@@ -1,8 +1,8 @@
 """What the remote backends share: key and address lookup, the transport, the Backend methods.
 
-A provider module subclasses :class:`RemoteBackend` and supplies only what differs: its name,
-default address, key variables, document limit, request path and body, and how to read the
-answer's usage. Scoring, retries, errors and secrets are handled here and in
+A provider module declares its facts once, as a :class:`~rerankit.backends.ProviderSpec` (name,
+path, address, key variables, auth, limits, the answer's fields and billed units), subclasses
+:class:`RemoteBackend` with ``provider = PROVIDER`` and supplies only its request body. Scoring, retries, errors and secrets are handled here and in
 :mod:`rerankit.backends._http` once for all of them.
 """
 
@@ -19,7 +19,8 @@ from rerankit._errors import ConfigurationError
 from rerankit._types import Scores, Usage
 from rerankit.backends._endpoints import BackendHealth
 from rerankit.backends._http import HTTPTransport
-from rerankit.backends._responses import Reply, scores_in_input_order
+from rerankit.backends._provider import ProviderSpec
+from rerankit.backends._responses import Reply, number_at, scores_in_input_order, whole_number_at
 from rerankit.backends._settings import RemoteOptions, TransportSettings
 
 #: Tokens kept free beside the query for a provider's special and prompt tokens, when its
@@ -30,9 +31,11 @@ RESERVED_PAIR_TOKENS = 16
 class RemoteBackend:
     """Base of the HTTP backends; see :class:`~rerankit.backends._cohere.CohereBackend` for an example.
 
-    Subclasses set the class attributes below and implement :meth:`request_path`,
-    :meth:`request_body` and, when the provider reports cost, :meth:`read_usage`. A whole
-    backend, here for Jina's wire format against the loopback server that speaks it:
+    Subclasses set ``provider`` (a :class:`~rerankit.backends.ProviderSpec`, whose facts become
+    the class attributes below) and implement :meth:`request_body`; :meth:`request_path`,
+    :meth:`read_usage` and :meth:`read_scores` read the spec unless overridden. Setting the class
+    attributes by hand works too. A whole backend, here for Jina's wire format against the
+    loopback server that speaks it:
 
     >>> from rerankit import Reranker
     >>> from rerankit.testing.servers import RerankServer
@@ -53,6 +56,8 @@ class RemoteBackend:
     ('my-jina', 1)
     """
 
+    #: The provider's declared facts (``None``: the class attributes are set by hand).
+    provider: ClassVar[ProviderSpec | None] = None
     #: Spec prefix, also the ``provider`` on errors.
     name: ClassVar[str]
     #: Address used when neither ``base_url`` nor a ``base_url_env`` variable is set (``None``: required).
@@ -75,6 +80,26 @@ class RemoteBackend:
     limit_counts_query: ClassVar[bool] = True
     #: Whether the provider truncates a longer document itself (documented) instead of rejecting it.
     truncates_server_side: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        spec = cls.__dict__.get("provider")
+        if spec is None:
+            return
+        cls.name = spec.name
+        for attribute in (
+            "default_base_url",
+            "base_url_env",
+            "api_key_env",
+            "api_key_required",
+            "auth_header",
+            "auth_scheme",
+            "document_token_limit",
+            "limit_counts_query",
+            "truncates_server_side",
+        ):
+            setattr(cls, attribute, getattr(spec, attribute))
+        cls.max_documents_per_request = spec.max_documents
 
     def __init__(
         self,
@@ -194,8 +219,10 @@ class RemoteBackend:
     # -- what a provider supplies --------------------------------------------------------------
 
     def request_path(self) -> str:
-        """The path appended to ``base_url``."""
-        raise NotImplementedError
+        """The path appended to ``base_url`` (the spec's ``path``)."""
+        if self.provider is None:
+            raise NotImplementedError
+        return self.provider.path
 
     def request_headers(self) -> dict[str, str]:
         """Headers every request carries besides the key (none by default; set before ``__init__``)."""
@@ -206,12 +233,24 @@ class RemoteBackend:
         raise NotImplementedError
 
     def read_usage(self, payload: Any) -> Usage:
-        """The tokens or search units the answer reports (none by default)."""
-        return Usage()
+        """The tokens or search units the answer reports: at the spec's ``tokens_at`` and
+        ``search_units_at`` paths, the first present of each (none without a spec)."""
+        if self.provider is None:
+            return Usage()
+        tokens = (whole_number_at(payload, *path) for path in self.provider.tokens_at)
+        units = (number_at(payload, *path) for path in self.provider.search_units_at)
+        return Usage(
+            tokens=next((value for value in tokens if value is not None), None),
+            search_units=next((value for value in units if value is not None), None),
+        )
 
     def read_scores(self, reply: Reply, texts: list[str]) -> Scores:
-        """One score per text in input order, plus usage, from a successful answer."""
-        return Scores(values=scores_in_input_order(reply, texts), usage=self.read_usage(reply.payload))
+        """One score per text in input order, plus usage, from a successful answer (read by the
+        spec's answer fields)."""
+        fields = self.provider.answer if self.provider is not None else None
+        return Scores(
+            values=scores_in_input_order(reply, texts, fields), usage=self.read_usage(reply.payload)
+        )
 
     # -- long documents and the score cache ------------------------------------------------------
 

@@ -17,9 +17,25 @@ from rerankit._errors import ConfigurationError
 from rerankit._options import Options
 from rerankit._score_kinds import ScoreScale
 from rerankit._types import Scores, Usage
+from rerankit.backends._provider import AnswerFields, ProviderSpec
 from rerankit.backends._remote import RemoteBackend
 from rerankit.backends._responses import Reply, scores_in_input_order
 from rerankit.backends._splitting import json_string_bytes, pack_by_cost
+
+#: TEI's facts (router/src/http/server.rs: .route("/rerank", post(rerank)); types.rs: the answer
+#: is a bare array of Rank {index, score, text?}; main.rs: --api-key is optional and
+#: --max-client-batch-size defaults to 32, until GET /info says).
+PROVIDER = ProviderSpec(
+    name="tei",
+    path="/rerank",
+    base_url_env=("RERANKIT_TEI_URL",),
+    api_key_env=("RERANKIT_TEI_API_KEY",),
+    api_key_required=False,
+    max_documents=32,
+    answer=AnswerFields(results=None, score="score", document="text"),
+    loopback="rerankit.testing.servers._tei:TEIFormat",
+    example_model="BAAI/bge-reranker-base",
+)
 
 
 class TEIOptions(Options):
@@ -96,11 +112,7 @@ class TEIBackend(RemoteBackend):
     (1, 32)
     """
 
-    name = "tei"
-    base_url_env = ("RERANKIT_TEI_URL",)
-    api_key_env = ("RERANKIT_TEI_API_KEY",)
-    api_key_required = False  # --api-key is optional (router/src/main.rs)
-    max_documents_per_request = 32  # --max-client-batch-size default (router/src/main.rs), until /info says
+    provider = PROVIDER
 
     def __init__(
         self,
@@ -189,9 +201,6 @@ class TEIBackend(RemoteBackend):
 
     # -- the request -------------------------------------------------------------------------------
 
-    def request_path(self) -> str:
-        return "/rerank"  # server.rs: .route("/rerank", post(rerank))
-
     def request_body(self, query: str, texts: list[str]) -> dict[str, Any]:
         # types.rs RerankRequest: query, texts, truncate (Option<bool>), truncation_direction,
         # raw_scores, return_text. There is no top_n: the core cuts.
@@ -212,7 +221,7 @@ class TEIBackend(RemoteBackend):
         # is only in headers (lib.rs: ResponseMetadata -> x-compute-tokens).
         tokens = reply.headers.get("x-compute-tokens", "")
         usage = Usage(tokens=int(tokens) if tokens.strip().isdigit() else None)
-        return Scores(values=scores_in_input_order(reply, texts), usage=usage)
+        return Scores(values=scores_in_input_order(reply, texts, PROVIDER.answer), usage=usage)
 
 
-__all__ = ["TEIBackend", "TEIOptions"]
+__all__ = ["PROVIDER", "TEIBackend", "TEIOptions"]

@@ -13,9 +13,8 @@ from pydantic import Field
 
 from rerankit._options import Options
 from rerankit._score_kinds import ScoreScale
-from rerankit._types import Usage
+from rerankit.backends._provider import ProviderSpec
 from rerankit.backends._remote import RemoteBackend
-from rerankit.backends._responses import whole_number_at
 from rerankit.backends._splitting import pack_by_cost, utf8_bytes
 
 #: "The maximum per-request payload size is 5000000 bytes." (API reference, models/rerank)
@@ -23,6 +22,18 @@ PAYLOAD_LIMIT = 5_000_000
 #: "The 'bytes' used by a request is calculated as sum(150 + query.encode('utf-8') +
 #: d.encode('utf-8') for d in documents)." (API reference, models/rerank)
 BYTES_PER_DOCUMENT = 150
+#: ZeroEntropy's documented facts (API reference, models/rerank; the SDK's ``_client.py``).
+PROVIDER = ProviderSpec(
+    name="zeroentropy",
+    path="/v1/models/rerank",
+    default_base_url="https://api.zeroentropy.dev",  # _client.py: "https://api.zeroentropy.dev/v1"
+    api_key_env=("ZEROENTROPY_API_KEY",),  # _client.py: os.environ.get("ZEROENTROPY_API_KEY")
+    max_documents=None,  # no count is documented; the limit is bytes
+    max_request_bytes=PAYLOAD_LIMIT,
+    tokens_at=(("total_tokens",),),  # results[].index/relevance_score, total_bytes, total_tokens, ...
+    loopback="rerankit.testing.servers._zeroentropy:ZeroEntropyFormat",
+    example_model="zerank-2",
+)
 
 
 class ZeroEntropyOptions(Options):
@@ -65,7 +76,7 @@ class ZeroEntropyBackend(RemoteBackend):
     (1, 'slow')
     """
 
-    name = "zeroentropy"
+    provider = PROVIDER
     #: What the scores are (docs/scores.md): ZeroEntropy documents relevance_score in 0-1,
     #: calibrated (https://docs.zeroentropy.dev/api-reference/models/rerank; "score calibration").
     score_scale = ScoreScale(
@@ -75,9 +86,6 @@ class ZeroEntropyBackend(RemoteBackend):
         normalization="identity",
         source="ZeroEntropy API reference, POST /v1/models/rerank (relevance_score, 0 to 1)",
     )
-    default_base_url = "https://api.zeroentropy.dev"  # _client.py: "https://api.zeroentropy.dev/v1"
-    api_key_env = ("ZEROENTROPY_API_KEY",)  # _client.py: os.environ.get("ZEROENTROPY_API_KEY")
-    max_documents_per_request = None  # no count is documented; the limit is bytes
 
     def __init__(
         self, model: str, *, latency: str | None = ZeroEntropyOptions.default("latency"), **options: Any
@@ -91,9 +99,6 @@ class ZeroEntropyBackend(RemoteBackend):
         per_document = BYTES_PER_DOCUMENT + utf8_bytes(query)
         return pack_by_cost(texts, lambda text: per_document + utf8_bytes(text), PAYLOAD_LIMIT)
 
-    def request_path(self) -> str:
-        return "/v1/models/rerank"
-
     def request_body(self, query: str, texts: list[str]) -> dict[str, Any]:
         # model_rerank_params.py: documents, model, query (required), latency, top_n (optional)
         body: dict[str, Any] = {"model": self.model, "query": query, "documents": texts}
@@ -101,9 +106,5 @@ class ZeroEntropyBackend(RemoteBackend):
             body["latency"] = self.latency
         return body
 
-    def read_usage(self, payload: Any) -> Usage:
-        # API reference response: results[].index/relevance_score, total_bytes, total_tokens, ...
-        return Usage(tokens=whole_number_at(payload, "total_tokens"))
 
-
-__all__ = ["PAYLOAD_LIMIT", "ZeroEntropyBackend", "ZeroEntropyOptions"]
+__all__ = ["BYTES_PER_DOCUMENT", "PAYLOAD_LIMIT", "PROVIDER", "ZeroEntropyBackend", "ZeroEntropyOptions"]
