@@ -13,12 +13,10 @@ from collections.abc import Iterator, Mapping
 
 from rerankit.backends._registry import RERANK_APIS, backend_class
 from rerankit.testing.servers._format import ProviderFormat
-from rerankit.testing.servers._gateway import GatewayFormat
 from rerankit.testing.servers._vllm import VLLMFormat
 
-#: Formats that are no registered backend's (vLLM's, behind ``gateway``), and the gateway's, whose
-#: backend declares its facts by hand (no spec).
-EXTRA_FORMATS: dict[str, type[ProviderFormat]] = {"gateway": GatewayFormat, "vllm": VLLMFormat}
+#: Formats that are no registered backend's: vLLM's, reached through ``gateway``.
+EXTRA_FORMATS: dict[str, type[ProviderFormat]] = {"vllm": VLLMFormat}
 
 
 def loopback_format(name: str) -> type[ProviderFormat]:
