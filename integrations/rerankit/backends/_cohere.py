@@ -38,13 +38,19 @@ class CohereOptions(Options):
     max_tokens_per_doc: int | None = Field(
         default=None,
         ge=1,
-        description="Tokens of each document Cohere keeps (it truncates the rest); None: Cohere's 4096.",
+        description=(
+            "Tokens of each document Cohere keeps; longer ones are truncated by Cohere (counting its "
+            'own tokens), and ``long_documents="chunk"`` windows fit it. ``None``: Cohere\'s default '
+            "of 4,096."
+        ),
     )
     priority: int | None = Field(
         default=None,
         ge=0,
         le=999,
-        description="Cohere's request priority, 0 to 999 (lower is served first); None: not sent.",
+        description=(
+            "Cohere's request priority, an integer from 0 to 999 (lower is served first); ``None``: not sent."
+        ),
     )
 
 
@@ -56,11 +62,6 @@ class CohereBackend(RemoteBackend):
 
     Args:
         model: A Cohere rerank model (``rerank-v3.5``, ``rerank-v4.0-pro``, ...).
-        max_tokens_per_doc: Tokens of each document Cohere keeps; longer ones are truncated by
-            Cohere (counting its own tokens), and ``long_documents="chunk"`` windows fit it.
-            ``None``: Cohere's default of 4,096. Defaults to None.
-        priority: Cohere's request priority, an integer from 0 to 999 (lower is served first);
-            ``None``: not sent. Defaults to None.
         **options: The options of every remote backend (``base_url``, ``timeout``, ``max_retries``,
             ...; see :class:`~rerankit.backends.RemoteBackend`).
 
@@ -80,6 +81,9 @@ class CohereBackend(RemoteBackend):
     """
 
     provider = PROVIDER
+    options_model = CohereOptions
+    max_tokens_per_doc: int | None
+    priority: int | None
     #: What the scores are (docs/scores.md). Cohere's API reference (V2RerankResponseResultsItem):
     #: "Relevance scores are normalized to be in the range [0, 1]".
     score_scale = ScoreScale(
@@ -89,19 +93,6 @@ class CohereBackend(RemoteBackend):
         normalization="identity",
         source="Cohere API reference, POST /v2/rerank: relevance_score is normalized to [0, 1]",
     )
-
-    def __init__(
-        self,
-        model: str,
-        *,
-        max_tokens_per_doc: int | None = CohereOptions.default("max_tokens_per_doc"),
-        priority: int | None = CohereOptions.default("priority"),
-        **options: Any,
-    ) -> None:
-        own = CohereOptions.from_arguments(locals(), provider=self.name)
-        super().__init__(model, **options)
-        self.max_tokens_per_doc = own.max_tokens_per_doc
-        self.priority = own.priority
 
     def request_body(self, query: str, texts: list[str]) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.model, "query": query, "documents": texts}

@@ -30,7 +30,11 @@ class DeepInfraOptions(Options):
     """The options of :class:`DeepInfraBackend` beside those of every remote backend."""
 
     instruction: NonBlankStr | None = Field(
-        default=None, description="Sent as instruction: the task (Qwen3-Reranker style); None: not sent."
+        default=None,
+        description=(
+            "The task instruction (Qwen3-Reranker style), a non-blank string; ``None``: not sent (the"
+            " model's default)."
+        ),
     )
 
 
@@ -44,8 +48,6 @@ class DeepInfraBackend(RemoteBackend):
 
     Args:
         model: A DeepInfra reranker (``Qwen/Qwen3-Reranker-4B``, ...), sent in the path.
-        instruction: The task instruction (Qwen3-Reranker style), a non-blank string; ``None``: not
-            sent (the model's default). Defaults to None.
         **options: The options of every remote backend (``timeout``, ``max_retries``, ...; see
             :class:`~rerankit.backends.RemoteBackend`).
 
@@ -65,6 +67,8 @@ class DeepInfraBackend(RemoteBackend):
     """
 
     provider = PROVIDER
+    options_model = DeepInfraOptions
+    instruction: str | None
     #: What the scores are (docs/scores.md). DeepInfra's reranker API reference: "Scores are
     #: relevance probabilities in the range [0, 1], in the same order as the input documents".
     score_scale = ScoreScale(
@@ -74,17 +78,6 @@ class DeepInfraBackend(RemoteBackend):
         normalization="identity",
         source="DeepInfra API reference (docs.deepinfra.com/apis/reranker): probabilities in [0, 1]",
     )
-
-    def __init__(
-        self,
-        model: str,
-        *,
-        instruction: str | None = DeepInfraOptions.default("instruction"),
-        **options: Any,
-    ) -> None:
-        own = DeepInfraOptions.from_arguments(locals(), provider=self.name)
-        super().__init__(model, **options)
-        self.instruction = own.instruction
 
     def request_path(self) -> str:
         return PROVIDER.path.format(model=self.model.strip("/"))

@@ -149,6 +149,7 @@ class GatewayBackend(RemoteBackend):
         source="OpenAI-style /v1/rerank (vLLM entrypoints/pooling/score/protocol.py RerankResponse; LiteLLM, Bifrost)",
     )
     provider = PROVIDER
+    options_model = GatewayOptions  # its __init__ lists them (issue 29 item 2: to be made from it)
 
     def __init__(
         self,

@@ -49,14 +49,17 @@ PROVIDER = ProviderSpec(
 class PineconeOptions(Options):
     """The options of :class:`PineconeBackend` beside those of every remote backend."""
 
-    api_version: str = Field(default=DEFAULT_API_VERSION, description="The X-Pinecone-Api-Version header.")
+    api_version: str = Field(
+        default=DEFAULT_API_VERSION, description="The ``X-Pinecone-Api-Version`` header."
+    )
     parameters: dict[str, Any] | None = Field(
-        default=None, description="Model-specific parameters, sent as given ({'truncate': 'END'})."
+        default=None,
+        description='Model-specific ``parameters`` sent as given, e.g. ``{"truncate": "END"}``; ``None``: not sent.',
     )
     max_documents_per_request: int | None = Field(
         default=None,
         ge=1,
-        description="Most documents one request carries; None: the model's documented limit.",
+        description="The document limit, for a model not listed above; ``None``: the model's documented one.",
     )
 
     @field_validator("api_version", mode="before")
@@ -87,11 +90,6 @@ class PineconeBackend(RemoteBackend):
 
     Args:
         model: A Pinecone-hosted reranking model; another needs ``max_documents_per_request``.
-        api_version: The ``X-Pinecone-Api-Version`` header. Defaults to ``"2025-10"``.
-        parameters: Model-specific ``parameters`` sent as given, e.g. ``{"truncate": "END"}``.
-            Defaults to None (not sent).
-        max_documents_per_request: The document limit, for a model not listed above. Defaults to
-            None (the listed model's limit).
         **options: The options of every remote backend (``timeout``, ``max_retries``, ...; see
             :class:`~rerankit.backends.RemoteBackend`).
 
@@ -112,6 +110,9 @@ class PineconeBackend(RemoteBackend):
     """
 
     provider = PROVIDER
+    options_model = PineconeOptions
+    api_version: str
+    parameters: dict[str, Any] | None
     #: What the scores are (docs/scores.md). Pinecone's rerank guide: the score "represents the
     #: relevance of a document to the query, normalized between 0 and 1".
     score_scale = ScoreScale(
@@ -122,20 +123,10 @@ class PineconeBackend(RemoteBackend):
         source="Pinecone docs, guides/search/rerank-results: score normalized between 0 and 1",
     )
 
-    def __init__(
-        self,
-        model: str,
-        *,
-        api_version: str = PineconeOptions.default("api_version"),
-        parameters: Mapping[str, Any] | None = PineconeOptions.default("parameters"),
-        max_documents_per_request: int | None = PineconeOptions.default("max_documents_per_request"),
-        **options: Any,
-    ) -> None:
-        own = PineconeOptions.from_arguments(locals(), provider=self.name)
-        self.api_version = own.api_version  # request_headers(), read by super().__init__
-        super().__init__(model, **options)
-        self.parameters = own.parameters
-        limit = own.max_documents_per_request
+    def configure(self, options: PineconeOptions) -> None:
+        """The document limit: the option, else the model's documented one."""
+        model = self.model
+        limit = options.max_documents_per_request
         if limit is None:
             limit = MODEL_DOCUMENT_LIMITS.get(model)
         if limit is None:

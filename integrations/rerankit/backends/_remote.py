@@ -9,6 +9,8 @@ path, address, key variables, auth, limits, the answer's fields and billed units
 from __future__ import annotations
 
 import os
+import re
+import textwrap
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -16,12 +18,13 @@ from pydantic import SecretStr
 
 from rerankit._chunking import estimate_tokens, estimated_token_offsets
 from rerankit._errors import ConfigurationError
+from rerankit._options import Options, args_entries, keyword_signature
 from rerankit._types import Scores, Usage
 from rerankit.backends._endpoints import BackendHealth
 from rerankit.backends._http import HTTPTransport
 from rerankit.backends._provider import ProviderSpec
 from rerankit.backends._responses import Reply, number_at, scores_in_input_order, whole_number_at
-from rerankit.backends._settings import RemoteOptions, TransportSettings
+from rerankit.backends._settings import SHARED_OPTIONS, RemoteOptions, TransportSettings
 
 #: Tokens kept free beside the query for a provider's special and prompt tokens, when its
 #: per-document limit is a context shared with the query.
@@ -58,6 +61,10 @@ class RemoteBackend:
 
     #: The provider's declared facts (``None``: the class attributes are set by hand).
     provider: ClassVar[ProviderSpec | None] = None
+    #: The provider's own options model, beside the shared ones (``None``: none). Its fields are
+    #: the class's keyword options (a signature and ``Args:`` entries are made from them) and
+    #: become attributes of the instance.
+    options_model: ClassVar[type[Options] | None] = None
     #: Spec prefix, also the ``provider`` on errors.
     name: ClassVar[str]
     #: Address used when neither ``base_url`` nor a ``base_url_env`` variable is set (``None``: required).
@@ -83,6 +90,7 @@ class RemoteBackend:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        cls._declare_options()
         spec = cls.__dict__.get("provider")
         if spec is None:
             return
@@ -101,82 +109,40 @@ class RemoteBackend:
             setattr(cls, attribute, getattr(spec, attribute))
         cls.max_documents_per_request = spec.max_documents
 
-    def __init__(
-        self,
-        model: str,
-        *,
-        base_url: str | Sequence[str] | None = None,
-        api_key: str | SecretStr | Sequence[str | SecretStr] | None = None,
-        timeout: float = TransportSettings.default("timeout"),
-        max_retries: int = TransportSettings.default("max_retries"),
-        max_concurrency: int = RemoteOptions.default("max_concurrency"),
-        max_connections: int = TransportSettings.default("max_connections"),
-        deadline: float | None = TransportSettings.default("deadline"),
-        max_retry_wait: float = TransportSettings.default("max_retry_wait"),
-        backoff_base: float = TransportSettings.default("backoff_base"),
-        circuit_breaker: bool = TransportSettings.default("circuit_breaker"),
-        breaker_threshold: int = TransportSettings.default("breaker_threshold"),
-        breaker_failure_span: float = TransportSettings.default("breaker_failure_span"),
-        breaker_cooldown: float = TransportSettings.default("breaker_cooldown"),
-        breaker_max_cooldown: float = TransportSettings.default("breaker_max_cooldown"),
-        retry_budget: bool = TransportSettings.default("retry_budget"),
-        retry_budget_tokens: int = TransportSettings.default("retry_budget_tokens"),
-        retry_budget_cost: int = TransportSettings.default("retry_budget_cost"),
-        max_document_tokens: int | None = RemoteOptions.default("max_document_tokens"),
-    ) -> None:
-        """The options every remote backend takes; a provider adds its own and passes these on.
+    @classmethod
+    def _declare_options(cls) -> None:
+        """Make a provider's signature and ``Args:`` entries from its ``options_model``."""
+        own_model = cls.__dict__.get("options_model")
+        if own_model is None or "__init__" in cls.__dict__:
+            return
 
-        Every option is checked here, once (:class:`~rerankit.backends._settings.RemoteOptions`
-        and :class:`~rerankit.backends._settings.TransportSettings`); see
-        the options table of docs/errors.md and, for breakers and retry budgets, docs/reliability.md.
+        def __init__(self: RemoteBackend, model: str, **options: Any) -> None:
+            RemoteBackend.__init__(self, model, **options)
+
+        __init__.__signature__ = keyword_signature(own_model.model_fields, var_keyword="options")  # type: ignore[attr-defined]
+        __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+        __init__._made_from_options = True  # type: ignore[attr-defined]  # (else its own __init__ sets them)
+        __init__.__doc__ = f"Build a {cls.__name__}; its options are documented on the class."
+        cls.__init__ = __init__  # type: ignore[method-assign]
+        cls.__doc__ = with_args_entries(cls.__doc__ or "", args_entries(own_model.model_fields))
+
+    def __init__(self, model: str, **options: Any) -> None:
+        """The options every remote backend takes; a provider adds its own (its ``options_model``).
+
+        Each option is declared once, as a field of
+        :class:`~rerankit.backends._settings.RemoteOptions` or
+        :class:`~rerankit.backends._settings.TransportSettings` (type, bounds, default,
+        description): this signature and the entries below are made from them. See the options
+        table of docs/errors.md and, for breakers and retry budgets, docs/reliability.md.
 
         Args:
             model: The provider's model id (the part of the spec after ``<backend>/``).
-            base_url: One address or a list of them (replicas, regions), ``http(s)://host[:port][/prefix]``
-                without credentials; each request goes to the healthy one with the fewest requests
-                in flight, each has its own circuit breaker and pools. Defaults to the provider's
-                address (or its ``base_url_env`` variable; some providers need one).
-            api_key: One key for all addresses, or a list with one per address; a string or a
-                ``SecretStr``, never logged. Defaults to the provider's ``api_key_env`` variable.
-            timeout: Seconds each step of one request (connect, write, read) may take. Defaults to 30.
-            max_retries: Retries after the first attempt, for 408, 409, 425, 429, 500, 502, 503
-                and 504 answers, timeouts and dropped connections, as long as the retry budget
-                allows. At 30% transient faults 6 leave 0.3^7 of calls (about 2 in 10,000) failing.
-                Defaults to 6.
-            max_concurrency: Requests one call has in flight at once: the parts of a split call run
-                this many at a time. Defaults to 8.
-            max_connections: Connections kept open per endpoint, shared by all calls. Defaults to 64.
-            deadline: Seconds a whole part may take, retries and waits included; ``None``: no
-                deadline. Defaults to None.
-            max_retry_wait: Cap in seconds on any one wait between attempts, ``Retry-After``
-                included. Defaults to 60.
-            backoff_base: First backoff in seconds when the provider sends no ``Retry-After``; it
-                doubles each retry, plus up to ``backoff_base`` of jitter. Defaults to 0.5.
-            circuit_breaker: Whether each endpoint has a circuit breaker. Defaults to True.
-            breaker_threshold: Consecutive failed requests (attempts, of the kinds a fallback is
-                tried on) that open an endpoint's breaker; a success resets the count. Defaults to 12.
-            breaker_failure_span: Seconds that run of failed requests must last, from its first,
-                before it opens the breaker: failures that all come at one moment (every request in
-                flight timing out together) are not yet an outage. Defaults to 1.
-            breaker_cooldown: First cool-down in seconds, doubled at each re-opening. Defaults to 5.
-            breaker_max_cooldown: Cap on the cool-down in seconds; at least ``breaker_cooldown``.
-                Defaults to 30.
-            retry_budget: Whether retries are limited by the retry budget, a token bucket per backend
-                (the AWS SDKs' standard retry quota): a retry takes tokens, a call that succeeds
-                gives back its last retry's (or 1), so only retries that keep failing drain it.
-                Defaults to True.
-            retry_budget_tokens: The budget's size in tokens; it starts full. Defaults to 500.
-            retry_budget_cost: Tokens one retry takes, twice that after a timeout. Defaults to 5.
-            max_document_tokens: The (query + document) token limit of a server that rejects
-                longer pairs (a self-hosted TEI's ``max_input_length``, say): documents are cut to
-                it client-side, and ``long_documents="chunk"`` windows fit it. Tokens are counted
-                by the conservative :func:`rerankit._chunking.estimate_tokens`
-                (docs/long-documents.md). ``None``: the provider's documented limit,
-                if any. Defaults to None.
+            **options: The options of every remote backend, each a field of ``RemoteOptions`` or
+                ``TransportSettings``, and the provider's own (its ``options_model``).
 
         Raises:
-            ConfigurationError: ``model`` is blank, an option breaks its rule (the message names
-                each bad one), or the address or a required key is missing.
+            ConfigurationError: ``model`` is blank, an option is unknown or breaks its rule (the
+                message names each bad one), or the address or a required key is missing.
         """
         if not isinstance(model, str) or not model.strip():
             raise ConfigurationError(
@@ -188,33 +154,47 @@ class RemoteBackend:
                 "(the provider's documented most documents per request; None: no count limit)"
             )
         self.model = model
-        options = RemoteOptions.from_arguments(locals(), provider=self.name)
-        self.max_concurrency = options.max_concurrency
-        self.max_document_tokens = options.max_document_tokens
+        own_model = type(self).options_model
+        own_fields = own_model.model_fields if own_model is not None else {}
+        unknown = sorted(set(options) - set(SHARED_OPTIONS) - set(own_fields))
+        if unknown:
+            from rerankit.backends._registry import option_names  # the registry imports the backends
+
+            raise ConfigurationError(
+                f"unknown option(s) {', '.join(map(repr, unknown))} for backend {self.name!r}; "
+                f"valid options: {', '.join(option_names(type(self)))}",
+                provider=self.name,
+            )
+        own = None
+        if own_model is not None and getattr(type(self).__init__, "_made_from_options", False):
+            own = own_model.validated(
+                {n: options.pop(n) for n in own_fields if n in options}, provider=self.name
+            )
+            for name in own_fields:  # before the transport: request_headers() may read them
+                setattr(self, name, getattr(own, name))
+        kept = RemoteOptions.validated(
+            {name: options.pop(name) for name in RemoteOptions.model_fields if name in options},
+            provider=self.name,
+        )
+        self.max_concurrency = kept.max_concurrency
+        self.max_document_tokens = kept.max_document_tokens
         self.transport = HTTPTransport(
             TransportSettings(
                 provider=self.name,
-                base_url=self._resolve_base_url(base_url),
-                api_key=self._resolve_api_key(api_key),
+                base_url=self._resolve_base_url(kept.base_url),
+                api_key=self._resolve_api_key(kept.api_key),
                 auth_header=self.auth_header,
                 auth_scheme=self.auth_scheme,
                 headers=self.request_headers(),
-                timeout=timeout,
-                max_retries=max_retries,
-                deadline=deadline,
-                max_retry_wait=max_retry_wait,
-                backoff_base=backoff_base,
-                max_connections=max_connections,
-                circuit_breaker=circuit_breaker,
-                breaker_threshold=breaker_threshold,
-                breaker_failure_span=breaker_failure_span,
-                breaker_cooldown=breaker_cooldown,
-                breaker_max_cooldown=breaker_max_cooldown,
-                retry_budget=retry_budget,
-                retry_budget_tokens=retry_budget_tokens,
-                retry_budget_cost=retry_budget_cost,
+                **options,
             )
         )
+        if own is not None:
+            self.configure(own)
+
+    def configure(self, options: Any) -> None:
+        """What a provider derives from its own options once they are checked and set as
+        attributes, after the transport is built (a limit that depends on the model, say)."""
 
     # -- what a provider supplies --------------------------------------------------------------
 
@@ -392,4 +372,32 @@ class RemoteBackend:
         return SecretStr(api_key.strip()) if api_key is not None else None
 
 
-__all__ = ["RESERVED_PAIR_TOKENS", "RemoteBackend"]
+def with_args_entries(doc: str, entries: str) -> str:
+    """``doc`` with ``entries`` put before its ``**options:`` entry (re-indented to it)."""
+    found = re.search(r"^( *)\*\*options:", doc, re.M)
+    if found is None:
+        raise TypeError("a backend with an options_model documents '**options:' in its Args: section")
+    indent = found.group(1)
+    block = textwrap.indent(textwrap.dedent(entries), indent)
+    return doc[: found.start()] + block + "\n" + doc[found.start() :]
+
+
+RemoteBackend.__init__.__signature__ = keyword_signature(  # type: ignore[attr-defined]
+    SHARED_OPTIONS, defaults={"base_url": None, "api_key": None}
+)
+RemoteBackend.__init__.__doc__ = (RemoteBackend.__init__.__doc__ or "").replace(
+    "            **options: The options of every remote backend, each a field of ``RemoteOptions`` or\n"
+    "                ``TransportSettings``, and the provider's own (its ``options_model``).\n",
+    args_entries(
+        SHARED_OPTIONS,
+        indent=12,
+        defaults={
+            "base_url": "Defaults to the provider's address (or its ``base_url_env`` variable; some "
+            "providers need one).",
+            "api_key": "Defaults to the provider's ``api_key_env`` variable.",
+        },
+    )
+    + "\n",
+)
+
+__all__ = ["RESERVED_PAIR_TOKENS", "RemoteBackend", "with_args_entries"]

@@ -65,12 +65,15 @@ class VoyageOptions(Options):
 
     truncation: bool | None = Field(
         default=None,
-        description="Sent as truncation; None: Voyage's default, true (over-long texts are truncated).",
+        description=(
+            "Send ``truncation``; ``None``: Voyage's default, true (over-long queries and documents "
+            "are truncated); false: they are a 400."
+        ),
     )
     max_total_tokens: int | None = Field(
         default=None,
         ge=1,
-        description="The total-token limit of a request; None: the model's documented one.",
+        description="The total-token limit, for a model not listed above; ``None``: the model's documented one.",
     )
 
 
@@ -84,10 +87,6 @@ class VoyageBackend(RemoteBackend):
     Args:
         model: ``rerank-2.5``, ``rerank-2.5-lite``, ``rerank-2``, ``rerank-2-lite``, ``rerank-1`` or
             ``rerank-lite-1``; another model needs ``max_total_tokens``.
-        truncation: Send ``truncation``; ``None``: Voyage's default, true (over-long queries and
-            documents are truncated); false: they are a 400. Defaults to None.
-        max_total_tokens: The total-token limit, for a model not listed above. Defaults to None
-            (the listed model's limit).
         **options: The options of every remote backend (``timeout``, ``max_retries``, ...; see
             :class:`~rerankit.backends.RemoteBackend`).
 
@@ -107,6 +106,9 @@ class VoyageBackend(RemoteBackend):
     """
 
     provider = PROVIDER
+    options_model = VoyageOptions
+    truncation: bool | None
+    max_total_tokens: int
     #: What the scores are (docs/scores.md): Voyage's relevance in 0-1; the API reference
     #: (https://docs.voyageai.com/reference/reranker-api) does not state a range.
     score_scale = ScoreScale(
@@ -117,18 +119,14 @@ class VoyageBackend(RemoteBackend):
         source="Voyage reranker API reference, POST /v1/rerank (relevance_score)",
     )
 
-    def __init__(
-        self,
-        model: str,
-        *,
-        truncation: bool | None = VoyageOptions.default("truncation"),
-        max_total_tokens: int | None = VoyageOptions.default("max_total_tokens"),
-        **options: Any,
-    ) -> None:
-        own = VoyageOptions.from_arguments(locals(), provider=self.name)
-        super().__init__(model, **options)
-        self.truncation = own.truncation
-        total = own.max_total_tokens if own.max_total_tokens is not None else MODEL_TOTAL_TOKENS.get(model)
+    def configure(self, options: VoyageOptions) -> None:
+        """The total-token limit: the option, else the model's documented one."""
+        model = self.model
+        total = (
+            options.max_total_tokens
+            if options.max_total_tokens is not None
+            else MODEL_TOTAL_TOKENS.get(model)
+        )
         if total is None:
             raise ConfigurationError(
                 f"voyage model {model!r} has no known total-token limit; pass max_total_tokens=... "

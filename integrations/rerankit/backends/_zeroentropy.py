@@ -42,7 +42,10 @@ class ZeroEntropyOptions(Options):
     # model_rerank_params.py: ``latency: Optional[Literal["fast", "slow"]]``
     latency: Literal["fast", "slow"] | None = Field(
         default=None,
-        description="Sent as latency; None: fast, falling back to slow past the fast rate limit.",
+        description=(
+            '``"fast"`` or ``"slow"``; ``None``: not sent (fast, falling back to slow when the fast '
+            "rate limit is exceeded)."
+        ),
     )
 
 
@@ -56,8 +59,6 @@ class ZeroEntropyBackend(RemoteBackend):
 
     Args:
         model: ``zerank-2``, ``zerank-1`` or ``zerank-1-small``.
-        latency: ``"fast"`` or ``"slow"``; ``None``: not sent (fast, falling back to slow when the
-            fast rate limit is exceeded). Defaults to None.
         **options: The options of every remote backend (``timeout``, ``max_retries``, ...; see
             :class:`~rerankit.backends.RemoteBackend`).
 
@@ -77,6 +78,8 @@ class ZeroEntropyBackend(RemoteBackend):
     """
 
     provider = PROVIDER
+    options_model = ZeroEntropyOptions
+    latency: str | None
     #: What the scores are (docs/scores.md): ZeroEntropy documents relevance_score in 0-1,
     #: calibrated (https://docs.zeroentropy.dev/api-reference/models/rerank; "score calibration").
     score_scale = ScoreScale(
@@ -86,13 +89,6 @@ class ZeroEntropyBackend(RemoteBackend):
         normalization="identity",
         source="ZeroEntropy API reference, POST /v1/models/rerank (relevance_score, 0 to 1)",
     )
-
-    def __init__(
-        self, model: str, *, latency: str | None = ZeroEntropyOptions.default("latency"), **options: Any
-    ) -> None:
-        own = ZeroEntropyOptions.from_arguments(locals(), provider=self.name)
-        super().__init__(model, **options)
-        self.latency = own.latency
 
     def split_request(self, query: str, texts: list[str]) -> list[list[str]]:
         """Cut ``texts`` so that each request's payload stays within 5,000,000 bytes."""

@@ -16,38 +16,22 @@ from pydantic import SecretStr
 from rerankit import ConfigurationError, Reranker
 from rerankit._options import Options
 from rerankit.backends import (
+    BACKENDS,
     CohereBackend,
-    DeepInfraBackend,
     GatewayBackend,
-    JinaBackend,
-    ListwiseBackend,
-    MixedbreadBackend,
     PineconeBackend,
     RemoteBackend,
     TEIBackend,
-    VoyageBackend,
     ZeroEntropyBackend,
 )
-from rerankit.backends._cohere import CohereOptions
-from rerankit.backends._deepinfra import DeepInfraOptions
-from rerankit.backends._gateway import GatewayOptions
-from rerankit.backends._listwise import ListwiseOptions
-from rerankit.backends._pinecone import PineconeOptions
+from rerankit.backends._registry import backend_class
 from rerankit.backends._settings import RemoteOptions, TransportSettings
-from rerankit.backends._tei import TEIOptions
-from rerankit.backends._voyage import VoyageOptions
-from rerankit.backends._zeroentropy import ZeroEntropyOptions
 
-#: Each provider with options of its own, and the model that declares them.
+#: Every registered backend that speaks HTTP.
+REMOTE_BACKENDS = [cls for cls in map(backend_class, BACKENDS) if issubclass(cls, RemoteBackend)]
+#: Each provider with options of its own, and the model that declares them (its ``options_model``).
 OWN_OPTIONS: dict[type[RemoteBackend], type[Options]] = {
-    CohereBackend: CohereOptions,
-    DeepInfraBackend: DeepInfraOptions,
-    GatewayBackend: GatewayOptions,
-    ListwiseBackend: ListwiseOptions,
-    PineconeBackend: PineconeOptions,
-    TEIBackend: TEIOptions,
-    VoyageBackend: VoyageOptions,
-    ZeroEntropyBackend: ZeroEntropyOptions,
+    cls: cls.options_model for cls in REMOTE_BACKENDS if cls.options_model is not None
 }
 #: What the transport model holds that is not a user's option (set by the backend class itself).
 NOT_OPTIONS = {"provider", "auth_scheme", "auth_header", "headers"}
@@ -97,7 +81,19 @@ def test_a_provider_declares_each_option_once_and_documents_it(backend: type[Rem
     assert set(parameters) | {"model", "options"} <= documented_arguments(backend.__doc__)
 
 
-@pytest.mark.parametrize("backend", [JinaBackend, MixedbreadBackend], ids=lambda cls: cls.name)
+def test_a_provider_with_options_of_its_own_declares_their_model() -> None:
+    """So none is left out of the checks above."""
+    undeclared = [
+        cls.name
+        for cls in REMOTE_BACKENDS
+        if cls.options_model is None and cls.__init__ is not RemoteBackend.__init__
+    ]
+    assert undeclared == []
+
+
+@pytest.mark.parametrize(
+    "backend", [cls for cls in REMOTE_BACKENDS if cls.options_model is None], ids=lambda cls: cls.name
+)
 def test_a_provider_without_options_of_its_own_takes_the_shared_ones(backend) -> None:
     assert backend.__init__ is RemoteBackend.__init__
     assert "model" in documented_arguments(backend.__doc__)
