@@ -234,3 +234,58 @@ def test_a_backend_without_a_documents_limit_is_refused_when_built() -> None:
 
     with pytest.raises(TypeError, match="NoLimit must set the class attribute max_documents_per_request"):
         NoLimit("m")
+
+
+# -- one behaviour for every options model, and for an unknown option ----------------------------------
+
+
+def all_options_models() -> list[type[Options]]:
+    """Every options model rerankit declares (the modules that hold them imported first; the remote
+    backends' are imported with :data:`REMOTE_BACKENDS`)."""
+    import rerankit.backends._local._options
+    import rerankit.backends._onnx._options
+    import rerankit.evaluation._options
+    import rerankit.serve._config  # noqa: F401
+
+    found, todo = [], list(Options.__subclasses__())
+    while todo:
+        model = todo.pop()
+        found.append(model)
+        todo.extend(model.__subclasses__())
+    return sorted(
+        {model for model in found if model.__module__.startswith("rerankit.")}, key=lambda m: m.__qualname__
+    )
+
+
+def test_every_options_model_refuses_a_bad_or_unknown_value_with_a_configuration_error() -> None:
+    """Built directly or with ``.validated``, no options model lets pydantic's ValidationError out."""
+    from pydantic import ValidationError
+
+    from rerankit.backends._settings import RemoteOptions, TransportSettings
+    from rerankit.serve import ServeConfig
+
+    models = all_options_models()
+    assert {TransportSettings, RemoteOptions, ServeConfig, CohereBackend.options_model} <= set(models)
+    for model in models:
+        for build in (
+            lambda model=model: model(no_such_option=1),
+            lambda model=model: model.validated({"no_such_option": 1}),
+        ):
+            with pytest.raises(ConfigurationError) as caught:
+                build()
+            assert not isinstance(caught.value, ValidationError), model
+            assert "unknown option 'no_such_option'; valid options: " in caught.value.message, model
+    with pytest.raises(ConfigurationError, match="max_queue must be an integer of at least 1, got 0"):
+        ServeConfig(spec="local/m", max_queue=0)
+
+
+@pytest.mark.parametrize("backend", REMOTE_BACKENDS, ids=lambda cls: cls.name)
+def test_an_unknown_option_is_the_same_error_through_the_class_and_the_spec(backend) -> None:
+    options = {"base_url": "http://127.0.0.1:9", "api_key": "k", "temprature": 0}
+    with pytest.raises(ConfigurationError) as by_spec:
+        Reranker(f"{backend.name}/rerank-2.5", **options)
+    with pytest.raises(ConfigurationError) as by_class:
+        backend("rerank-2.5", **options)
+    assert by_class.value.message == by_spec.value.message
+    assert by_class.value.message.startswith(f"unknown option(s) 'temprature' for backend {backend.name!r}")
+    assert by_class.value.provider == backend.name
