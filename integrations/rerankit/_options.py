@@ -14,6 +14,7 @@ signature and its ``Args:`` entries are made from it (:func:`keyword_signature`,
 from __future__ import annotations
 
 import inspect
+import re
 import textwrap
 import types
 import typing
@@ -195,6 +196,16 @@ def args_entries(
     return "\n".join(lines).replace("\0", " ")
 
 
+def with_args_entries(doc: str, entries: str) -> str:
+    """``doc`` (a docstring) with ``entries`` put before its ``**options:`` entry (re-indented to it)."""
+    found = re.search(r"^( *)\*\*options:", doc, re.M)
+    if found is None:
+        raise TypeError("a backend with an options_model documents '**options:' in its Args: section")
+    indent = found.group(1)
+    block = textwrap.indent(textwrap.dedent(entries), indent)
+    return doc[: found.start()] + block + "\n" + doc[found.start() :]
+
+
 def _default_words(value: Any) -> str:
     shown = f"{value:g}" if isinstance(value, float) else repr(value)
     return f"Defaults to {shown}."
@@ -327,4 +338,5 @@ __all__ = [
     "args_entries",
     "describe_invalid",
     "keyword_signature",
+    "with_args_entries",
 ]

@@ -9,8 +9,6 @@ path, address, key variables, auth, limits, the answer's fields and billed units
 from __future__ import annotations
 
 import os
-import re
-import textwrap
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -18,7 +16,7 @@ from pydantic import SecretStr
 
 from rerankit._chunking import estimate_tokens, estimated_token_offsets
 from rerankit._errors import ConfigurationError
-from rerankit._options import Options, args_entries, keyword_signature
+from rerankit._options import Options, args_entries, keyword_signature, with_args_entries
 from rerankit._types import Scores, Usage
 from rerankit.backends._endpoints import BackendHealth
 from rerankit.backends._http import HTTPTransport
@@ -372,16 +370,6 @@ class RemoteBackend:
         return SecretStr(api_key.strip()) if api_key is not None else None
 
 
-def with_args_entries(doc: str, entries: str) -> str:
-    """``doc`` with ``entries`` put before its ``**options:`` entry (re-indented to it)."""
-    found = re.search(r"^( *)\*\*options:", doc, re.M)
-    if found is None:
-        raise TypeError("a backend with an options_model documents '**options:' in its Args: section")
-    indent = found.group(1)
-    block = textwrap.indent(textwrap.dedent(entries), indent)
-    return doc[: found.start()] + block + "\n" + doc[found.start() :]
-
-
 RemoteBackend.__init__.__signature__ = keyword_signature(  # type: ignore[attr-defined]
     SHARED_OPTIONS, defaults={"base_url": None, "api_key": None}
 )
@@ -400,4 +388,4 @@ RemoteBackend.__init__.__doc__ = (RemoteBackend.__init__.__doc__ or "").replace(
     + "\n",
 )
 
-__all__ = ["RESERVED_PAIR_TOKENS", "RemoteBackend", "with_args_entries"]
+__all__ = ["RESERVED_PAIR_TOKENS", "RemoteBackend"]
