@@ -9,54 +9,36 @@ from pathlib import Path
 from typing import Any
 
 from rerankit import Reranker
+from rerankit.backends import RERANK_APIS, ProviderSpec
+from rerankit.backends._pinecone import DEFAULT_API_VERSION
+from rerankit.backends._registry import backend_class
 from rerankit.testing.servers import RerankServer, expected_score
 
+#: Each registered rerank API's declared facts (its backend module's ``PROVIDER``).
+PROVIDER_SPECS: dict[str, ProviderSpec] = {name: backend_class(name).provider for name in RERANK_APIS}
 #: A spec string per provider, as users write them.
-SPECS = {
-    "cohere": "cohere/rerank-v3.5",
-    "jina": "jina/jina-reranker-v2-base-multilingual",
-    "deepinfra": "deepinfra/Qwen/Qwen3-Reranker-4B",
-    "gateway": "gateway/cohere/rerank-v3.5",
-    "tei": "tei/BAAI/bge-reranker-base",
-    "voyage": "voyage/rerank-2.5",
-    "zeroentropy": "zeroentropy/zerank-2",
-    "mixedbread": "mixedbread/mixedbread-ai/mxbai-rerank-large-v2",
-    "pinecone": "pinecone/bge-reranker-v2-m3",
-}
+SPECS = {name: f"{name}/{spec.example_model}" for name, spec in PROVIDER_SPECS.items()}
 PROVIDERS = tuple(SPECS)
 #: The environment variables that can hold each provider's key or address.
-ENV_VARS = (
-    "COHERE_API_KEY",
-    "CO_API_KEY",
-    "JINA_API_KEY",
-    "DEEPINFRA_API_KEY",
-    "DEEPINFRA_TOKEN",
-    "RERANKIT_GATEWAY_API_KEY",
-    "RERANKIT_GATEWAY_URL",
-    "RERANKIT_TEI_URL",
-    "RERANKIT_TEI_API_KEY",
-    "VOYAGE_API_KEY",
-    "ZEROENTROPY_API_KEY",
-    "MXBAI_API_KEY",
-    "MIXEDBREAD_BASE_URL",
-    "PINECONE_API_KEY",
+ENV_VARS = tuple(
+    dict.fromkeys(
+        variable for spec in PROVIDER_SPECS.values() for variable in (*spec.api_key_env, *spec.base_url_env)
+    )
 )
 #: Providers whose 401 has an empty body (TEI's --api-key middleware), so no message to quote.
 EMPTY_401 = frozenset({"tei"})
+#: Headers a provider needs beside the key (Pinecone's API version, which its backend sends).
+EXTRA_HEADERS = {"pinecone": {"x-pinecone-api-version": DEFAULT_API_VERSION}}
 
 
 def auth_headers(provider: str, key: str = "test-key") -> dict[str, str]:
-    """The headers that carry ``key`` to ``provider``, as its documentation says."""
-    if provider == "pinecone":
-        return {"api-key": key, "x-pinecone-api-version": "2025-10"}
-    return {"authorization": f"Bearer {key}"}
+    """The headers that carry ``key`` to ``provider``, as its spec declares them."""
+    return PROVIDER_SPECS[provider].auth_headers(key) | EXTRA_HEADERS.get(provider, {})
 
 
 def sent_key(provider: str, headers: dict[str, str]) -> str:
     """The key a recorded request carried (lower-case header names)."""
-    if provider == "pinecone":
-        return headers["api-key"]
-    return headers["authorization"].removeprefix("Bearer ")
+    return PROVIDER_SPECS[provider].sent_key(headers)
 
 
 #: Retries that do not slow the suite down: millisecond backoff, waits capped at 20 ms.

@@ -52,7 +52,9 @@ EXPORTED = {
     "rerankit.backends": [
         "BACKENDS",
         "LLM_FORMATS",
+        "RERANK_APIS",
         "SEQ2SEQ_FORMATS",
+        "AnswerFields",
         "Backend",
         "CohereBackend",
         "DeepInfraBackend",
@@ -67,6 +69,7 @@ EXPORTED = {
         "MixedbreadBackend",
         "OnnxCrossEncoder",
         "PineconeBackend",
+        "ProviderSpec",
         "RemoteBackend",
         "Reply",
         "Seq2SeqFormat",

@@ -1,15 +1,21 @@
 """How every option is checked: a pydantic model per backend (or component), one way for all.
 
 An options model lists each option once, with its type, bounds, default and description
-(``Field(...)``). :meth:`Options.validated` checks the values a user passed and turns pydantic's
-report into a :class:`~rerankit.ConfigurationError` that names each bad option, the rule it breaks
-and the value it got (never the value of a secret), as ``"batch_size must be an integer of at least
-1, got 0"``. The signature defaults of a backend's ``__init__`` are read from its model with
-:meth:`Options.default`, so a default is written in one place.
+(``Field(...)``). Building a model, directly (``Model(...)``) or with :meth:`Options.validated`,
+checks the values and turns pydantic's report into a :class:`~rerankit.ConfigurationError` that
+names each bad option, the rule it breaks and the value it got (never the value of a secret), as
+``"batch_size must be an integer of at least 1, got 0"``; an unknown option is one too. Every
+options model behaves so: no caller sees pydantic's ``ValidationError``. The signature defaults of
+a backend's ``__init__`` are read from its model with :meth:`Options.default`, or the whole
+signature and its ``Args:`` entries are made from it (:func:`keyword_signature`,
+:func:`args_entries`), so an option is written in one place.
 """
 
 from __future__ import annotations
 
+import inspect
+import re
+import textwrap
 import types
 import typing
 from collections.abc import Mapping
@@ -51,6 +57,14 @@ class Options(BaseModel):
     Traceback (most recent call last):
     ...
     rerankit.ConfigurationError: batch_size must be an integer of at least 1, got 0 (provider=local)
+    >>> Demo(batch_size=0)
+    Traceback (most recent call last):
+    ...
+    rerankit.ConfigurationError: batch_size must be an integer of at least 1, got 0
+    >>> Demo(batch=2)
+    Traceback (most recent call last):
+    ...
+    rerankit.ConfigurationError: unknown option 'batch'; valid options: batch_size
     """
 
     model_config = ConfigDict(
@@ -59,6 +73,18 @@ class Options(BaseModel):
 
     #: What the options belong to, for the message ("local", "cohere", ...); ``None``: unnamed.
     owner: ClassVar[str | None] = None
+
+    def __init__(self, **values: Any) -> None:
+        """Check ``values``; a bad or unknown one is a :class:`~rerankit.ConfigurationError` (whose
+        ``provider`` is a ``provider`` value, else the model's :attr:`owner`)."""
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            provider = values.get("provider")
+            raise ConfigurationError(
+                describe_invalid(exc, type(self)),
+                provider=provider if isinstance(provider, str) else type(self).owner,
+            ) from None
 
     @classmethod
     def default(cls, name: str) -> Any:
@@ -85,8 +111,8 @@ class Options(BaseModel):
         """
         try:
             return cls(**values)
-        except ValidationError as exc:
-            raise ConfigurationError(describe_invalid(exc, cls), provider=provider or cls.owner) from None
+        except ConfigurationError as exc:  # from __init__, with the model's owner: name the provider
+            raise ConfigurationError(exc.message, provider=provider or cls.owner) from None
 
     @classmethod
     def from_arguments(
@@ -103,6 +129,88 @@ class Options(BaseModel):
         return cls.validated(values, provider=provider)
 
 
+def keyword_signature(
+    fields: Mapping[str, FieldInfo],
+    *,
+    defaults: Mapping[str, Any] | None = None,
+    var_keyword: str | None = None,
+) -> inspect.Signature:
+    """``(self, model, *, <field>=<default>, ..., **<var_keyword>)``: an ``__init__`` signature made
+    from options fields (``model_fields`` of one model or several merged), so the options a class
+    takes, their types and defaults are its model's. ``defaults`` overrides a field's default in
+    the signature (an option resolved later, such as an address read from the environment).
+
+    >>> from pydantic import Field
+    >>> class Demo(Options):
+    ...     batch_size: int = Field(default=32, ge=1, description="Pairs per forward pass.")
+    >>> str(keyword_signature(Demo.model_fields, var_keyword="options"))
+    '(self, model: str, *, batch_size: int = 32, **options: Any) -> None'
+    """
+    defaults = defaults or {}
+    parameters = [
+        inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+        inspect.Parameter("model", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=str),
+    ]
+    for name, field in fields.items():
+        default = defaults[name] if name in defaults else field.get_default(call_default_factory=True)
+        annotation = field.annotation if field.annotation is not None else Any
+        parameters.append(
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+        )
+    if var_keyword is not None:
+        parameters.append(inspect.Parameter(var_keyword, inspect.Parameter.VAR_KEYWORD, annotation=Any))
+    return inspect.Signature(parameters, return_annotation=None)
+
+
+def args_entries(
+    fields: Mapping[str, FieldInfo], *, indent: int = 8, defaults: Mapping[str, str] | None = None
+) -> str:
+    """Google-style ``Args:`` entries, one per field: its description and ``Defaults to <default>.``
+    (``defaults`` gives the words for a default the value does not say, as "the provider's address"),
+    each line indented by ``indent`` and continuation lines by four more.
+
+    >>> from pydantic import Field
+    >>> class Demo(Options):
+    ...     batch_size: int = Field(default=32, ge=1, description="Pairs per forward pass.")
+    >>> print(args_entries(Demo.model_fields, indent=4))
+        batch_size: Pairs per forward pass. Defaults to 32.
+    """
+    defaults = defaults or {}
+    lines: list[str] = []
+    for name, field in fields.items():
+        default = defaults.get(name)
+        if default is None:
+            default = _default_words(field.get_default(call_default_factory=True))
+        # "Defaults to" kept on one line, as readers (and tests) look for it
+        text = f"{name}: {(field.description or '').strip()} {default}".strip().replace(
+            "Defaults to", "Defaults\0to"
+        )
+        lines += textwrap.wrap(
+            text,
+            width=100,
+            initial_indent=" " * indent,
+            subsequent_indent=" " * (indent + 4),
+            break_on_hyphens=False,
+            break_long_words=False,
+        )
+    return "\n".join(lines).replace("\0", " ")
+
+
+def with_args_entries(doc: str, entries: str) -> str:
+    """``doc`` (a docstring) with ``entries`` put before its ``**options:`` entry (re-indented to it)."""
+    found = re.search(r"^( *)\*\*options:", doc, re.M)
+    if found is None:
+        raise TypeError("a backend with an options_model documents '**options:' in its Args: section")
+    indent = found.group(1)
+    block = textwrap.indent(textwrap.dedent(entries), indent)
+    return doc[: found.start()] + block + "\n" + doc[found.start() :]
+
+
+def _default_words(value: Any) -> str:
+    shown = f"{value:g}" if isinstance(value, float) else repr(value)
+    return f"Defaults to {shown}."
+
+
 def describe_invalid(exc: ValidationError, model: type[BaseModel]) -> str:
     """One clause per bad option: ``"<option> must be <rule>, got <value>"``, or the validator's own
     message; joined by ``"; "``."""
@@ -115,7 +223,10 @@ def describe_invalid(exc: ValidationError, model: type[BaseModel]) -> str:
             message = error["msg"].removeprefix("Value error, ")
             # A validator's message follows the option's name ("base_url" "lists the same address
             # twice"); a rerankit error raised inside one is a whole sentence already.
-            whole = isinstance(error.get("ctx", {}).get("error"), RerankError)
+            inner = error.get("ctx", {}).get("error")
+            whole = isinstance(inner, RerankError)
+            if whole:  # its message without the "(provider=...)" its str adds
+                message = inner.message
             if name and not whole and not message.startswith(f"{name} "):
                 message = f"{name} {message}"
             problems.append(message)
@@ -220,4 +331,12 @@ def _is_union(annotation: Any) -> bool:
     return typing.get_origin(annotation) in (typing.Union, types.UnionType)
 
 
-__all__ = ["NonBlankStr", "OptionalNonBlankStr", "Options", "describe_invalid"]
+__all__ = [
+    "NonBlankStr",
+    "OptionalNonBlankStr",
+    "Options",
+    "args_entries",
+    "describe_invalid",
+    "keyword_signature",
+    "with_args_entries",
+]

@@ -14,6 +14,7 @@ from rerankit import SCORE_KINDS, ConfigurationError, Reranker, ScoreScale
 from rerankit._score_kinds import score_scale_of
 from rerankit.backends import BACKENDS, LLM_FORMATS, SEQ2SEQ_FORMATS, create_backend
 from rerankit.backends._local._formats import HEAD_SCORES, SCORE_HEADS
+from tests.loopback import PROVIDER_SPECS
 
 QUERY = "how does bm25 rank documents"
 DOCS = [
@@ -58,13 +59,10 @@ def registered_builders(
         "colbert": lambda: create_backend(f"colbert/{colbert_model}", local),
         "t5": lambda: create_backend(f"t5/{t5_model}", {**local, "family": "monot5"}),
         "listwise": lambda: create_backend("listwise/gpt-4o-mini", LOOPBACK),
-        **{
-            prefix: (lambda prefix=prefix: create_backend(f"{prefix}/some-model", LOOPBACK))
-            for prefix in ("gateway", "cohere", "jina", "deepinfra", "tei", "zeroentropy")
+        **{  # every rerank API, with the model its spec names
+            prefix: (lambda spec=spec: create_backend(f"{spec.name}/{spec.example_model}", LOOPBACK))
+            for prefix, spec in PROVIDER_SPECS.items()
         },
-        "voyage": lambda: create_backend("voyage/rerank-2.5", LOOPBACK),
-        "mixedbread": lambda: create_backend("mixedbread/mixedbread-ai/mxbai-rerank-large-v2", LOOPBACK),
-        "pinecone": lambda: create_backend("pinecone/bge-reranker-v2-m3", LOOPBACK),
     }
 
 

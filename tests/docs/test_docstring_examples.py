@@ -12,9 +12,14 @@ import logging
 
 import pytest
 
+from rerankit.backends import RERANK_APIS
+
+#: Every registered rerank API's backend module (``"module:Class"`` in the registry): each has an
+#: example that runs against its loopback server, so a provider added there is checked here too.
+PROVIDER_MODULES = {RERANK_APIS[name].partition(":")[0] for name in RERANK_APIS}
 #: Modules whose docstrings hold examples that must actually run (not only be skipped); the errors'
 #: examples run under ``rerankit``, which their classes name as their module.
-WITH_RUNNING_EXAMPLES = {
+WITH_RUNNING_EXAMPLES = PROVIDER_MODULES | {
     "rerankit",
     "rerankit._adapters",
     "rerankit._calibration",
@@ -30,11 +35,7 @@ WITH_RUNNING_EXAMPLES = {
     "rerankit._types",
     "rerankit._validation",
     "rerankit.backends._breaker",
-    "rerankit.backends._cohere",
-    "rerankit.backends._deepinfra",
-    "rerankit.backends._gateway",
     "rerankit.backends._http",
-    "rerankit.backends._jina",
     "rerankit.backends._listwise",
     "rerankit.backends._local._colbert",
     "rerankit.backends._local._cross_encoder",
@@ -45,17 +46,13 @@ WITH_RUNNING_EXAMPLES = {
     "rerankit.backends._local._prefix_reuse",
     "rerankit.backends._local._seq2seq",
     "rerankit.backends._local._seq2seq_formats",
-    "rerankit.backends._mixedbread",
-    "rerankit.backends._pinecone",
+    "rerankit.backends._provider",
     "rerankit.backends._registry",
     "rerankit.backends._remote",
     "rerankit.backends._responses",
     "rerankit.backends._score_scales",
     "rerankit.backends._settings",
     "rerankit.backends._splitting",
-    "rerankit.backends._tei",
-    "rerankit.backends._voyage",
-    "rerankit.backends._zeroentropy",
     "rerankit.evaluation._beir",
     "rerankit.evaluation._bm25",
     "rerankit.evaluation._evaluate",

@@ -23,7 +23,7 @@ from rerankit import (
 )
 from rerankit.langchain import RerankCompressor
 from rerankit.llama_index import RerankPostprocessor
-from tests.loopback import PROVIDERS, SPECS, loopback_reranker
+from tests.loopback import PROVIDER_SPECS, PROVIDERS, SPECS, loopback_reranker
 
 KEY = "sk-live-7f3a9c1e5b8d2f4a6c0e"
 
@@ -178,20 +178,7 @@ def test_reprs_and_dumps_never_carry_the_key(provider, monkeypatch) -> None:
     assert all(KEY not in text for text in shown)
     assert settings.api_key.get_secret_value() == KEY  # it is there, just never shown
 
-    monkeypatch.setenv(
-        {
-            "cohere": "COHERE_API_KEY",
-            "jina": "JINA_API_KEY",
-            "deepinfra": "DEEPINFRA_API_KEY",
-            "gateway": "RERANKIT_GATEWAY_API_KEY",
-            "tei": "RERANKIT_TEI_API_KEY",
-            "voyage": "VOYAGE_API_KEY",
-            "zeroentropy": "ZEROENTROPY_API_KEY",
-            "mixedbread": "MXBAI_API_KEY",
-            "pinecone": "PINECONE_API_KEY",
-        }[provider],
-        KEY,
-    )
+    monkeypatch.setenv(PROVIDER_SPECS[provider].api_key_env[0], KEY)
     from_env = Reranker(SPECS[provider], base_url="http://127.0.0.1:9")
     assert from_env.backend.transport.settings.api_key.get_secret_value() == KEY
     assert KEY not in repr(from_env) and KEY not in repr(vars(from_env.backend))

@@ -5,6 +5,7 @@ are exported here too, for type hints and for building a backend directly. Each 
 first use, so ``import rerankit`` loads neither httpx nor torch.
 
 The kit for writing a backend: the :class:`Backend` protocol and, for a remote API,
+:class:`ProviderSpec` (a provider's facts, declared once, with its :class:`AnswerFields`),
 :class:`RemoteBackend`, :class:`Reply` and the readers :func:`parse_scores`,
 :func:`scores_in_input_order`, :func:`number_at` and :func:`whole_number_at`.
 """
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from rerankit._lazy import lazy_exports as _lazy_exports  # private: not part of the surface
 from rerankit.backends._base import Backend
-from rerankit.backends._registry import BACKENDS, create_backend, parse_spec, spec_of
+from rerankit.backends._registry import BACKENDS, RERANK_APIS, create_backend, parse_spec, spec_of
 
 #: What this package exports besides the registry, each imported on first use (so ``import
 #: rerankit`` loads neither httpx nor torch): name -> "module:attribute".
@@ -26,6 +27,8 @@ from rerankit.backends._registry import BACKENDS, create_backend, parse_spec, sp
 #: - The LLM and seq2seq reranker formats (``llm_format=`` takes a custom :class:`LLMFormat`).
 _LAZY_EXPORTS: dict[str, str] = {
     "RemoteBackend": "rerankit.backends._remote:RemoteBackend",
+    "ProviderSpec": "rerankit.backends._provider:ProviderSpec",
+    "AnswerFields": "rerankit.backends._provider:AnswerFields",
     "Reply": "rerankit.backends._responses:Reply",
     "parse_scores": "rerankit.backends._responses:parse_scores",
     "scores_in_input_order": "rerankit.backends._responses:scores_in_input_order",
@@ -57,6 +60,7 @@ if TYPE_CHECKING:
     from rerankit.backends._mixedbread import MixedbreadBackend
     from rerankit.backends._onnx import OnnxCrossEncoder
     from rerankit.backends._pinecone import PineconeBackend
+    from rerankit.backends._provider import AnswerFields, ProviderSpec
     from rerankit.backends._remote import RemoteBackend
     from rerankit.backends._responses import (
         Reply,
@@ -75,7 +79,9 @@ __getattr__, __dir__ = _lazy_exports(globals(), _LAZY_EXPORTS)
 __all__ = [
     "BACKENDS",
     "LLM_FORMATS",
+    "RERANK_APIS",
     "SEQ2SEQ_FORMATS",
+    "AnswerFields",
     "Backend",
     "CohereBackend",
     "DeepInfraBackend",
@@ -90,6 +96,7 @@ __all__ = [
     "MixedbreadBackend",
     "OnnxCrossEncoder",
     "PineconeBackend",
+    "ProviderSpec",
     "RemoteBackend",
     "Reply",
     "Seq2SeqFormat",

@@ -8,9 +8,26 @@ from pydantic import Field
 
 from rerankit._options import Options
 from rerankit._score_kinds import ScoreScale
-from rerankit._types import Usage
+from rerankit.backends._provider import ProviderSpec
 from rerankit.backends._remote import RemoteBackend
-from rerankit.backends._responses import number_at, whole_number_at
+
+#: Cohere's documented facts (https://docs.cohere.com/reference/rerank).
+PROVIDER = ProviderSpec(
+    name="cohere",
+    path="/v2/rerank",
+    default_base_url="https://api.cohere.com",
+    api_key_env=("COHERE_API_KEY", "CO_API_KEY"),
+    max_documents=1000,
+    # https://docs.cohere.com/changelog/rerank-v3.5: "max_tokens_per_doc will determine the maximum
+    # amount of tokens a document can have before truncation. The default value ... is 4096."
+    document_token_limit=4096,
+    limit_counts_query=False,
+    truncates_server_side=True,
+    tokens_at=(("meta", "billed_units", "input_tokens"),),
+    search_units_at=(("meta", "billed_units", "search_units"),),
+    loopback="rerankit.testing.servers._cohere:CohereFormat",
+    example_model="rerank-v3.5",
+)
 
 
 class CohereOptions(Options):
@@ -21,13 +38,19 @@ class CohereOptions(Options):
     max_tokens_per_doc: int | None = Field(
         default=None,
         ge=1,
-        description="Tokens of each document Cohere keeps (it truncates the rest); None: Cohere's 4096.",
+        description=(
+            "Tokens of each document Cohere keeps; longer ones are truncated by Cohere (counting its "
+            'own tokens), and ``long_documents="chunk"`` windows fit it. ``None``: Cohere\'s default '
+            "of 4,096."
+        ),
     )
     priority: int | None = Field(
         default=None,
         ge=0,
         le=999,
-        description="Cohere's request priority, 0 to 999 (lower is served first); None: not sent.",
+        description=(
+            "Cohere's request priority, an integer from 0 to 999 (lower is served first); ``None``: not sent."
+        ),
     )
 
 
@@ -39,11 +62,6 @@ class CohereBackend(RemoteBackend):
 
     Args:
         model: A Cohere rerank model (``rerank-v3.5``, ``rerank-v4.0-pro``, ...).
-        max_tokens_per_doc: Tokens of each document Cohere keeps; longer ones are truncated by
-            Cohere (counting its own tokens), and ``long_documents="chunk"`` windows fit it.
-            ``None``: Cohere's default of 4,096. Defaults to None.
-        priority: Cohere's request priority, an integer from 0 to 999 (lower is served first);
-            ``None``: not sent. Defaults to None.
         **options: The options of every remote backend (``base_url``, ``timeout``, ``max_retries``,
             ...; see :class:`~rerankit.backends.RemoteBackend`).
 
@@ -62,7 +80,10 @@ class CohereBackend(RemoteBackend):
     (1, 512)
     """
 
-    name = "cohere"
+    provider = PROVIDER
+    options_model = CohereOptions
+    max_tokens_per_doc: int | None
+    priority: int | None
     #: What the scores are (docs/scores.md). Cohere's API reference (V2RerankResponseResultsItem):
     #: "Relevance scores are normalized to be in the range [0, 1]".
     score_scale = ScoreScale(
@@ -72,30 +93,6 @@ class CohereBackend(RemoteBackend):
         normalization="identity",
         source="Cohere API reference, POST /v2/rerank: relevance_score is normalized to [0, 1]",
     )
-    default_base_url = "https://api.cohere.com"
-    api_key_env = ("COHERE_API_KEY", "CO_API_KEY")
-    max_documents_per_request = 1000
-    # https://docs.cohere.com/changelog/rerank-v3.5: "max_tokens_per_doc will determine the maximum
-    # amount of tokens a document can have before truncation. The default value ... is 4096."
-    document_token_limit = 4096
-    limit_counts_query = False
-    truncates_server_side = True
-
-    def __init__(
-        self,
-        model: str,
-        *,
-        max_tokens_per_doc: int | None = CohereOptions.default("max_tokens_per_doc"),
-        priority: int | None = CohereOptions.default("priority"),
-        **options: Any,
-    ) -> None:
-        own = CohereOptions.from_arguments(locals(), provider=self.name)
-        super().__init__(model, **options)
-        self.max_tokens_per_doc = own.max_tokens_per_doc
-        self.priority = own.priority
-
-    def request_path(self) -> str:
-        return "/v2/rerank"
 
     def request_body(self, query: str, texts: list[str]) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.model, "query": query, "documents": texts}
@@ -105,12 +102,5 @@ class CohereBackend(RemoteBackend):
             body["priority"] = self.priority
         return body
 
-    def read_usage(self, payload: Any) -> Usage:
-        billed = ("meta", "billed_units")
-        return Usage(
-            search_units=number_at(payload, *billed, "search_units"),
-            tokens=whole_number_at(payload, *billed, "input_tokens"),
-        )
 
-
-__all__ = ["CohereBackend", "CohereOptions"]
+__all__ = ["PROVIDER", "CohereBackend", "CohereOptions"]

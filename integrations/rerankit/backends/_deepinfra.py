@@ -8,16 +8,33 @@ from pydantic import Field
 
 from rerankit._options import NonBlankStr, Options
 from rerankit._score_kinds import ScoreScale
-from rerankit._types import Usage
+from rerankit.backends._provider import AnswerFields, ProviderSpec
 from rerankit.backends._remote import RemoteBackend
-from rerankit.backends._responses import whole_number_at
+
+#: DeepInfra's documented facts (docs.deepinfra.com/apis/reranker): scores in input order, the
+#: tokens as ``input_tokens`` (older answers: ``inference_status.tokens_input``).
+PROVIDER = ProviderSpec(
+    name="deepinfra",
+    path="/v1/inference/{model}",
+    default_base_url="https://api.deepinfra.com",
+    api_key_env=("DEEPINFRA_API_KEY", "DEEPINFRA_TOKEN"),
+    max_documents=1024,
+    answer=AnswerFields(scores="scores"),
+    tokens_at=(("input_tokens",), ("inference_status", "tokens_input")),
+    loopback="rerankit.testing.servers._deepinfra:DeepInfraFormat",
+    example_model="Qwen/Qwen3-Reranker-4B",
+)
 
 
 class DeepInfraOptions(Options):
     """The options of :class:`DeepInfraBackend` beside those of every remote backend."""
 
     instruction: NonBlankStr | None = Field(
-        default=None, description="Sent as instruction: the task (Qwen3-Reranker style); None: not sent."
+        default=None,
+        description=(
+            "The task instruction (Qwen3-Reranker style), a non-blank string; ``None``: not sent (the"
+            " model's default)."
+        ),
     )
 
 
@@ -31,8 +48,6 @@ class DeepInfraBackend(RemoteBackend):
 
     Args:
         model: A DeepInfra reranker (``Qwen/Qwen3-Reranker-4B``, ...), sent in the path.
-        instruction: The task instruction (Qwen3-Reranker style), a non-blank string; ``None``: not
-            sent (the model's default). Defaults to None.
         **options: The options of every remote backend (``timeout``, ``max_retries``, ...; see
             :class:`~rerankit.backends.RemoteBackend`).
 
@@ -51,7 +66,9 @@ class DeepInfraBackend(RemoteBackend):
     (1, '/v1/inference/Qwen/Qwen3-Reranker-4B')
     """
 
-    name = "deepinfra"
+    provider = PROVIDER
+    options_model = DeepInfraOptions
+    instruction: str | None
     #: What the scores are (docs/scores.md). DeepInfra's reranker API reference: "Scores are
     #: relevance probabilities in the range [0, 1], in the same order as the input documents".
     score_scale = ScoreScale(
@@ -61,23 +78,9 @@ class DeepInfraBackend(RemoteBackend):
         normalization="identity",
         source="DeepInfra API reference (docs.deepinfra.com/apis/reranker): probabilities in [0, 1]",
     )
-    default_base_url = "https://api.deepinfra.com"
-    api_key_env = ("DEEPINFRA_API_KEY", "DEEPINFRA_TOKEN")
-    max_documents_per_request = 1024
-
-    def __init__(
-        self,
-        model: str,
-        *,
-        instruction: str | None = DeepInfraOptions.default("instruction"),
-        **options: Any,
-    ) -> None:
-        own = DeepInfraOptions.from_arguments(locals(), provider=self.name)
-        super().__init__(model, **options)
-        self.instruction = own.instruction
 
     def request_path(self) -> str:
-        return f"/v1/inference/{self.model.strip('/')}"
+        return PROVIDER.path.format(model=self.model.strip("/"))
 
     def request_body(self, query: str, texts: list[str]) -> dict[str, Any]:
         body: dict[str, Any] = {"queries": [query], "documents": texts}
@@ -85,11 +88,5 @@ class DeepInfraBackend(RemoteBackend):
             body["instruction"] = self.instruction
         return body
 
-    def read_usage(self, payload: Any) -> Usage:
-        tokens = whole_number_at(payload, "input_tokens")
-        if tokens is None:
-            tokens = whole_number_at(payload, "inference_status", "tokens_input")
-        return Usage(tokens=tokens)
 
-
-__all__ = ["DeepInfraBackend", "DeepInfraOptions"]
+__all__ = ["PROVIDER", "DeepInfraBackend", "DeepInfraOptions"]

@@ -15,6 +15,7 @@ from rerankit._options import NonBlankStr, Options
 from rerankit._score_kinds import ScoreScale
 from rerankit._types import Usage
 from rerankit.backends._gateway_paths import PathFallback
+from rerankit.backends._provider import ProviderSpec
 from rerankit.backends._remote import RemoteBackend
 from rerankit.backends._responses import Reply, number_at, whole_number_at
 
@@ -76,6 +77,20 @@ def vllm_document(document: Any) -> Any:
     return document if isinstance(document, str) else {"content": content_parts(document)}
 
 
+#: A gateway's facts: any known answer shape is read (``answer=None``: it fronts several providers).
+PROVIDER = ProviderSpec(
+    name="gateway",
+    path=PATHS[0],
+    base_url_env=("RERANKIT_GATEWAY_URL",),
+    api_key_env=("RERANKIT_GATEWAY_API_KEY",),
+    api_key_required=False,
+    max_documents=GatewayOptions.default("max_documents_per_request"),
+    answer=None,
+    loopback="rerankit.testing.servers._gateway:GatewayFormat",
+    example_model="cohere/rerank-v3.5",
+)
+
+
 class GatewayBackend(RemoteBackend):
     """Scores through an OpenAI-compatible ``/v1/rerank`` gateway at ``base_url`` (or ``RERANKIT_GATEWAY_URL``).
 
@@ -120,7 +135,6 @@ class GatewayBackend(RemoteBackend):
     (1, ['/v1/rerank', '/rerank'])
     """
 
-    name = "gateway"
     #: Image documents go as vLLM's content parts; a server whose model takes none refuses them.
     accepts_images = True
 
@@ -134,10 +148,8 @@ class GatewayBackend(RemoteBackend):
         normalization="identity",
         source="OpenAI-style /v1/rerank (vLLM entrypoints/pooling/score/protocol.py RerankResponse; LiteLLM, Bifrost)",
     )
-    base_url_env = ("RERANKIT_GATEWAY_URL",)
-    api_key_env = ("RERANKIT_GATEWAY_API_KEY",)
-    api_key_required = False
-    max_documents_per_request = GatewayOptions.default("max_documents_per_request")
+    provider = PROVIDER
+    options_model = GatewayOptions  # its __init__ lists them (issue 29 item 2: to be made from it)
 
     def __init__(
         self,

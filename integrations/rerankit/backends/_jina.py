@@ -6,9 +6,25 @@ from typing import Any
 
 from rerankit._documents import MultimodalDocument
 from rerankit._score_kinds import ScoreScale
-from rerankit._types import Usage
+from rerankit.backends._provider import AnswerFields, ProviderSpec
 from rerankit.backends._remote import RemoteBackend
-from rerankit.backends._responses import whole_number_at
+
+#: Jina's documented facts (https://jina.ai/reranker/#apiform).
+PROVIDER = ProviderSpec(
+    name="jina",
+    path="/v1/rerank",
+    default_base_url="https://api.jina.ai",
+    api_key_env=("JINA_API_KEY",),
+    max_documents=1000,
+    # The 8k-token context of jina-reranker-v2 (https://jina.ai/reranker/; the smallest of the
+    # current models), shared with the query. Whether the API truncates or rejects a longer
+    # pair is not documented, so rerankit cuts documents to it client-side.
+    document_token_limit=8192,
+    answer=AnswerFields(results="results", score="relevance_score", document="document"),
+    tokens_at=(("usage", "total_tokens"),),
+    loopback="rerankit.testing.servers._jina:JinaFormat",
+    example_model="jina-reranker-v2-base-multilingual",
+)
 
 #: The Jina models that take image documents.
 IMAGE_MODELS = frozenset({"jina-reranker-m0"})
@@ -56,7 +72,7 @@ class JinaBackend(RemoteBackend):
     (1, True)
     """
 
-    name = "jina"
+    provider = PROVIDER
     #: What the scores are (docs/scores.md): the provider's relevance in 0-1; the API reference
     #: (https://jina.ai/reranker/#apiform) gives relevance_score values in 0-1 without stating a range.
     score_scale = ScoreScale(
@@ -66,16 +82,6 @@ class JinaBackend(RemoteBackend):
         normalization="identity",
         source="Jina Reranker API reference, POST /v1/rerank (relevance_score; 0-1 in its examples)",
     )
-    default_base_url = "https://api.jina.ai"
-    api_key_env = ("JINA_API_KEY",)
-    max_documents_per_request = 1000
-    # The 8k-token context of jina-reranker-v2 (https://jina.ai/reranker/; the smallest of the
-    # current models), shared with the query. Whether the API truncates or rejects a longer
-    # pair is not documented, so rerankit cuts documents to it client-side.
-    document_token_limit = 8192
-
-    def request_path(self) -> str:
-        return "/v1/rerank"
 
     @property
     def accepts_images(self) -> bool:  # type: ignore[override]
@@ -92,8 +98,5 @@ class JinaBackend(RemoteBackend):
         documents = [text if isinstance(text, str) else jina_image_document(text) for text in texts]
         return {"model": self.model, "query": query, "documents": documents, "return_documents": False}
 
-    def read_usage(self, payload: Any) -> Usage:
-        return Usage(tokens=whole_number_at(payload, "usage", "total_tokens"))
 
-
-__all__ = ["IMAGE_MODELS", "JinaBackend", "jina_image_document"]
+__all__ = ["IMAGE_MODELS", "PROVIDER", "JinaBackend", "jina_image_document"]

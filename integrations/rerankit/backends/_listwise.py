@@ -182,6 +182,7 @@ class ListwiseBackend(RemoteBackend):
     """
 
     name = "listwise"
+    options_model = ListwiseOptions  # its __init__ lists them (issue 29 item 2: to be made from it)
     #: What the scores are (docs/scores.md): 1 / rank, derived from the LLM's ranking; not a
     #: relevance estimate, so there is no normalization (a threshold keeps the best 1/t).
     score_scale = ScoreScale(

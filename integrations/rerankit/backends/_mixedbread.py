@@ -11,9 +11,23 @@ from __future__ import annotations
 from typing import Any
 
 from rerankit._score_kinds import ScoreScale
-from rerankit._types import Usage
+from rerankit.backends._provider import AnswerFields, ProviderSpec
 from rerankit.backends._remote import RemoteBackend
-from rerankit.backends._responses import whole_number_at
+
+#: Mixedbread's documented facts (API reference; the official client's ``_client.py`` and
+#: ``rerank_response.py``: data[].index/score, usage.total_tokens).
+PROVIDER = ProviderSpec(
+    name="mixedbread",
+    path="/v1/reranking",
+    default_base_url="https://api.mixedbread.com",  # _client.py ENVIRONMENTS["production"]
+    base_url_env=("MIXEDBREAD_BASE_URL",),  # _client.py: os.environ.get("MIXEDBREAD_BASE_URL")
+    api_key_env=("MXBAI_API_KEY",),  # _client.py: os.environ.get("MXBAI_API_KEY")
+    max_documents=1000,  # API reference: input "Maximum items: 1000"
+    answer=AnswerFields(results="data", score="score", document="input"),
+    tokens_at=(("usage", "total_tokens"),),
+    loopback="rerankit.testing.servers._mixedbread:MixedbreadFormat",
+    example_model="mixedbread-ai/mxbai-rerank-large-v2",
+)
 
 
 class MixedbreadBackend(RemoteBackend):
@@ -44,7 +58,7 @@ class MixedbreadBackend(RemoteBackend):
     (1, False)
     """
 
-    name = "mixedbread"
+    provider = PROVIDER
     #: What the scores are (docs/scores.md): Mixedbread's score, 0-1 in its API reference's
     #: examples (https://www.mixedbread.com/api-reference/endpoints/reranking) without a stated range.
     score_scale = ScoreScale(
@@ -54,21 +68,10 @@ class MixedbreadBackend(RemoteBackend):
         normalization="identity",
         source="Mixedbread API reference, POST /v1/reranking (data[].score)",
     )
-    default_base_url = "https://api.mixedbread.com"  # _client.py ENVIRONMENTS["production"]
-    base_url_env = ("MIXEDBREAD_BASE_URL",)  # _client.py: os.environ.get("MIXEDBREAD_BASE_URL")
-    api_key_env = ("MXBAI_API_KEY",)  # _client.py: os.environ.get("MXBAI_API_KEY")
-    max_documents_per_request = 1000  # API reference: input "Maximum items: 1000"
-
-    def request_path(self) -> str:
-        return "/v1/reranking"
 
     def request_body(self, query: str, texts: list[str]) -> dict[str, Any]:
         # client_rerank_params.py: model, query, input, rank_fields, top_k, return_input, rewrite_query
         return {"model": self.model, "query": query, "input": texts, "return_input": False}
 
-    def read_usage(self, payload: Any) -> Usage:
-        # rerank_response.py: data[].index/score, usage (shared/usage.py: prompt_tokens, total_tokens)
-        return Usage(tokens=whole_number_at(payload, "usage", "total_tokens"))
 
-
-__all__ = ["MixedbreadBackend"]
+__all__ = ["PROVIDER", "MixedbreadBackend"]

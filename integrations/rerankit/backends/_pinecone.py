@@ -15,9 +15,8 @@ from pydantic import Field, field_validator
 from rerankit._errors import ConfigurationError
 from rerankit._options import Options
 from rerankit._score_kinds import ScoreScale
-from rerankit._types import Usage
+from rerankit.backends._provider import AnswerFields, ProviderSpec
 from rerankit.backends._remote import RemoteBackend
-from rerankit.backends._responses import number_at
 
 #: _internal/constants.py: ``INFERENCE_API_VERSION: str = "2025-10"``
 DEFAULT_API_VERSION = "2025-10"
@@ -29,18 +28,38 @@ MODEL_DOCUMENT_LIMITS: dict[str, int] = {
     "cohere-rerank-4-fast": 250,
 }
 
+#: Pinecone's documented facts (the client: client/inference.py posts "/rerank";
+#: _internal/http_client.py: headers["Api-Key"] = config.api_key; models/inference/rerank.py:
+#: data[].index/score, usage.rerank_units). Each instance: its model's document limit.
+PROVIDER = ProviderSpec(
+    name="pinecone",
+    path="/rerank",
+    default_base_url="https://api.pinecone.io",  # _internal/constants.py DEFAULT_BASE_URL
+    api_key_env=("PINECONE_API_KEY",),
+    auth_header="Api-Key",
+    auth_scheme="",
+    max_documents=min(MODEL_DOCUMENT_LIMITS.values()),
+    answer=AnswerFields(results="data", score="score", document="document"),
+    search_units_at=(("usage", "rerank_units"),),
+    loopback="rerankit.testing.servers._pinecone:PineconeFormat",
+    example_model="bge-reranker-v2-m3",
+)
+
 
 class PineconeOptions(Options):
     """The options of :class:`PineconeBackend` beside those of every remote backend."""
 
-    api_version: str = Field(default=DEFAULT_API_VERSION, description="The X-Pinecone-Api-Version header.")
+    api_version: str = Field(
+        default=DEFAULT_API_VERSION, description="The ``X-Pinecone-Api-Version`` header."
+    )
     parameters: dict[str, Any] | None = Field(
-        default=None, description="Model-specific parameters, sent as given ({'truncate': 'END'})."
+        default=None,
+        description='Model-specific ``parameters`` sent as given, e.g. ``{"truncate": "END"}``; ``None``: not sent.',
     )
     max_documents_per_request: int | None = Field(
         default=None,
         ge=1,
-        description="Most documents one request carries; None: the model's documented limit.",
+        description="The document limit, for a model not listed above; ``None``: the model's documented one.",
     )
 
     @field_validator("api_version", mode="before")
@@ -71,11 +90,6 @@ class PineconeBackend(RemoteBackend):
 
     Args:
         model: A Pinecone-hosted reranking model; another needs ``max_documents_per_request``.
-        api_version: The ``X-Pinecone-Api-Version`` header. Defaults to ``"2025-10"``.
-        parameters: Model-specific ``parameters`` sent as given, e.g. ``{"truncate": "END"}``.
-            Defaults to None (not sent).
-        max_documents_per_request: The document limit, for a model not listed above. Defaults to
-            None (the listed model's limit).
         **options: The options of every remote backend (``timeout``, ``max_retries``, ...; see
             :class:`~rerankit.backends.RemoteBackend`).
 
@@ -95,7 +109,10 @@ class PineconeBackend(RemoteBackend):
     (1, {'truncate': 'END'}, 100)
     """
 
-    name = "pinecone"
+    provider = PROVIDER
+    options_model = PineconeOptions
+    api_version: str
+    parameters: dict[str, Any] | None
     #: What the scores are (docs/scores.md). Pinecone's rerank guide: the score "represents the
     #: relevance of a document to the query, normalized between 0 and 1".
     score_scale = ScoreScale(
@@ -105,26 +122,11 @@ class PineconeBackend(RemoteBackend):
         normalization="identity",
         source="Pinecone docs, guides/search/rerank-results: score normalized between 0 and 1",
     )
-    default_base_url = "https://api.pinecone.io"  # _internal/constants.py DEFAULT_BASE_URL
-    api_key_env = ("PINECONE_API_KEY",)
-    max_documents_per_request = min(MODEL_DOCUMENT_LIMITS.values())  # each instance: its model's
-    auth_header = "Api-Key"  # _internal/http_client.py: headers["Api-Key"] = config.api_key
-    auth_scheme = ""
 
-    def __init__(
-        self,
-        model: str,
-        *,
-        api_version: str = PineconeOptions.default("api_version"),
-        parameters: Mapping[str, Any] | None = PineconeOptions.default("parameters"),
-        max_documents_per_request: int | None = PineconeOptions.default("max_documents_per_request"),
-        **options: Any,
-    ) -> None:
-        own = PineconeOptions.from_arguments(locals(), provider=self.name)
-        self.api_version = own.api_version  # request_headers(), read by super().__init__
-        super().__init__(model, **options)
-        self.parameters = own.parameters
-        limit = own.max_documents_per_request
+    def configure(self, options: PineconeOptions) -> None:
+        """The document limit: the option, else the model's documented one."""
+        model = self.model
+        limit = options.max_documents_per_request
         if limit is None:
             limit = MODEL_DOCUMENT_LIMITS.get(model)
         if limit is None:
@@ -139,9 +141,6 @@ class PineconeBackend(RemoteBackend):
         # _internal/constants.py: API_VERSION_HEADER = "X-Pinecone-Api-Version"
         return {"X-Pinecone-Api-Version": self.api_version}
 
-    def request_path(self) -> str:
-        return "/rerank"  # client/inference.py: self._http.post("/rerank", json=body)
-
     def request_body(self, query: str, texts: list[str]) -> dict[str, Any]:
         # client/inference.py rerank: model, query, documents ({"text": ...}), rank_fields,
         # return_documents (the SDK defaults to true; false here), top_n, parameters
@@ -155,9 +154,5 @@ class PineconeBackend(RemoteBackend):
             body["parameters"] = self.parameters
         return body
 
-    def read_usage(self, payload: Any) -> Usage:
-        # models/inference/rerank.py: RerankResult.data[].index/score, usage.rerank_units
-        return Usage(search_units=number_at(payload, "usage", "rerank_units"))
 
-
-__all__ = ["DEFAULT_API_VERSION", "MODEL_DOCUMENT_LIMITS", "PineconeBackend", "PineconeOptions"]
+__all__ = ["DEFAULT_API_VERSION", "MODEL_DOCUMENT_LIMITS", "PROVIDER", "PineconeBackend", "PineconeOptions"]

@@ -8,29 +8,38 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from collections import ChainMap
 from typing import Any
 
 from rerankit._errors import ConfigurationError
 from rerankit.backends._base import Backend
 
-#: spec prefix -> "module:Class"; the class takes ``model`` plus keyword options.
-BACKENDS: dict[str, str] = {
-    "local": "rerankit.backends._local:LocalCrossEncoder",
-    "onnx": "rerankit.backends._onnx:OnnxCrossEncoder",
-    "embedding": "rerankit.backends._local:EmbeddingBackend",
+#: The rerank APIs, hosted or self-hosted: each backend declares its provider's facts once, in
+#: a ``ProviderSpec`` (its loopback format, docs page and key variables included), so one line
+#: here registers a new provider everywhere (tests, loopback servers, docs checks).
+RERANK_APIS: dict[str, str] = {
     "gateway": "rerankit.backends._gateway:GatewayBackend",
     "cohere": "rerankit.backends._cohere:CohereBackend",
     "jina": "rerankit.backends._jina:JinaBackend",
     "deepinfra": "rerankit.backends._deepinfra:DeepInfraBackend",
-    "colbert": "rerankit.backends._local:LocalColBERT",
-    "t5": "rerankit.backends._local:LocalSeq2Seq",
-    "listwise": "rerankit.backends._listwise:ListwiseBackend",
     "tei": "rerankit.backends._tei:TEIBackend",
     "voyage": "rerankit.backends._voyage:VoyageBackend",
     "zeroentropy": "rerankit.backends._zeroentropy:ZeroEntropyBackend",
     "mixedbread": "rerankit.backends._mixedbread:MixedbreadBackend",
     "pinecone": "rerankit.backends._pinecone:PineconeBackend",
 }
+#: The other backends: in-process models, and listwise LLMs over chat completions.
+OTHER_BACKENDS: dict[str, str] = {
+    "local": "rerankit.backends._local:LocalCrossEncoder",
+    "onnx": "rerankit.backends._onnx:OnnxCrossEncoder",
+    "embedding": "rerankit.backends._local:EmbeddingBackend",
+    "colbert": "rerankit.backends._local:LocalColBERT",
+    "t5": "rerankit.backends._local:LocalSeq2Seq",
+    "listwise": "rerankit.backends._listwise:ListwiseBackend",
+}
+#: spec prefix -> "module:Class" (both tables; one added to either is seen here); the class takes
+#: ``model`` plus keyword options.
+BACKENDS: ChainMap[str, str] = ChainMap(RERANK_APIS, OTHER_BACKENDS)
 
 
 def spec_of(backend: Backend) -> str:

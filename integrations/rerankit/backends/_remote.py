@@ -1,8 +1,8 @@
 """What the remote backends share: key and address lookup, the transport, the Backend methods.
 
-A provider module subclasses :class:`RemoteBackend` and supplies only what differs: its name,
-default address, key variables, document limit, request path and body, and how to read the
-answer's usage. Scoring, retries, errors and secrets are handled here and in
+A provider module declares its facts once, as a :class:`~rerankit.backends.ProviderSpec` (name,
+path, address, key variables, auth, limits, the answer's fields and billed units), subclasses
+:class:`RemoteBackend` with ``provider = PROVIDER`` and supplies only its request body. Scoring, retries, errors and secrets are handled here and in
 :mod:`rerankit.backends._http` once for all of them.
 """
 
@@ -16,11 +16,13 @@ from pydantic import SecretStr
 
 from rerankit._chunking import estimate_tokens, estimated_token_offsets
 from rerankit._errors import ConfigurationError
+from rerankit._options import Options, args_entries, keyword_signature, with_args_entries
 from rerankit._types import Scores, Usage
 from rerankit.backends._endpoints import BackendHealth
 from rerankit.backends._http import HTTPTransport
-from rerankit.backends._responses import Reply, scores_in_input_order
-from rerankit.backends._settings import RemoteOptions, TransportSettings
+from rerankit.backends._provider import ProviderSpec
+from rerankit.backends._responses import Reply, number_at, scores_in_input_order, whole_number_at
+from rerankit.backends._settings import SHARED_OPTIONS, RemoteOptions, TransportSettings
 
 #: Tokens kept free beside the query for a provider's special and prompt tokens, when its
 #: per-document limit is a context shared with the query.
@@ -30,9 +32,11 @@ RESERVED_PAIR_TOKENS = 16
 class RemoteBackend:
     """Base of the HTTP backends; see :class:`~rerankit.backends._cohere.CohereBackend` for an example.
 
-    Subclasses set the class attributes below and implement :meth:`request_path`,
-    :meth:`request_body` and, when the provider reports cost, :meth:`read_usage`. A whole
-    backend, here for Jina's wire format against the loopback server that speaks it:
+    Subclasses set ``provider`` (a :class:`~rerankit.backends.ProviderSpec`, whose facts become
+    the class attributes below) and implement :meth:`request_body`; :meth:`request_path`,
+    :meth:`read_usage` and :meth:`read_scores` read the spec unless overridden. Setting the class
+    attributes by hand works too. A whole backend, here for Jina's wire format against the
+    loopback server that speaks it:
 
     >>> from rerankit import Reranker
     >>> from rerankit.testing.servers import RerankServer
@@ -53,6 +57,12 @@ class RemoteBackend:
     ('my-jina', 1)
     """
 
+    #: The provider's declared facts (``None``: the class attributes are set by hand).
+    provider: ClassVar[ProviderSpec | None] = None
+    #: The provider's own options model, beside the shared ones (``None``: none). Its fields are
+    #: the class's keyword options (a signature and ``Args:`` entries are made from them) and
+    #: become attributes of the instance.
+    options_model: ClassVar[type[Options] | None] = None
     #: Spec prefix, also the ``provider`` on errors.
     name: ClassVar[str]
     #: Address used when neither ``base_url`` nor a ``base_url_env`` variable is set (``None``: required).
@@ -76,82 +86,61 @@ class RemoteBackend:
     #: Whether the provider truncates a longer document itself (documented) instead of rejecting it.
     truncates_server_side: ClassVar[bool] = False
 
-    def __init__(
-        self,
-        model: str,
-        *,
-        base_url: str | Sequence[str] | None = None,
-        api_key: str | SecretStr | Sequence[str | SecretStr] | None = None,
-        timeout: float = TransportSettings.default("timeout"),
-        max_retries: int = TransportSettings.default("max_retries"),
-        max_concurrency: int = RemoteOptions.default("max_concurrency"),
-        max_connections: int = TransportSettings.default("max_connections"),
-        deadline: float | None = TransportSettings.default("deadline"),
-        max_retry_wait: float = TransportSettings.default("max_retry_wait"),
-        backoff_base: float = TransportSettings.default("backoff_base"),
-        circuit_breaker: bool = TransportSettings.default("circuit_breaker"),
-        breaker_threshold: int = TransportSettings.default("breaker_threshold"),
-        breaker_failure_span: float = TransportSettings.default("breaker_failure_span"),
-        breaker_cooldown: float = TransportSettings.default("breaker_cooldown"),
-        breaker_max_cooldown: float = TransportSettings.default("breaker_max_cooldown"),
-        retry_budget: bool = TransportSettings.default("retry_budget"),
-        retry_budget_tokens: int = TransportSettings.default("retry_budget_tokens"),
-        retry_budget_cost: int = TransportSettings.default("retry_budget_cost"),
-        max_document_tokens: int | None = RemoteOptions.default("max_document_tokens"),
-    ) -> None:
-        """The options every remote backend takes; a provider adds its own and passes these on.
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._declare_options()
+        spec = cls.__dict__.get("provider")
+        if spec is None:
+            return
+        cls.name = spec.name
+        for attribute in (
+            "default_base_url",
+            "base_url_env",
+            "api_key_env",
+            "api_key_required",
+            "auth_header",
+            "auth_scheme",
+            "document_token_limit",
+            "limit_counts_query",
+            "truncates_server_side",
+        ):
+            setattr(cls, attribute, getattr(spec, attribute))
+        cls.max_documents_per_request = spec.max_documents
 
-        Every option is checked here, once (:class:`~rerankit.backends._settings.RemoteOptions`
-        and :class:`~rerankit.backends._settings.TransportSettings`); see
-        the options table of docs/errors.md and, for breakers and retry budgets, docs/reliability.md.
+    @classmethod
+    def _declare_options(cls) -> None:
+        """Make a provider's signature and ``Args:`` entries from its ``options_model``."""
+        own_model = cls.__dict__.get("options_model")
+        if own_model is None or "__init__" in cls.__dict__:
+            return
+
+        def __init__(self: RemoteBackend, model: str, **options: Any) -> None:
+            RemoteBackend.__init__(self, model, **options)
+
+        __init__.__signature__ = keyword_signature(own_model.model_fields, var_keyword="options")  # type: ignore[attr-defined]
+        __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+        __init__._made_from_options = True  # type: ignore[attr-defined]  # (else its own __init__ sets them)
+        __init__.__doc__ = f"Build a {cls.__name__}; its options are documented on the class."
+        cls.__init__ = __init__  # type: ignore[method-assign]
+        cls.__doc__ = with_args_entries(cls.__doc__ or "", args_entries(own_model.model_fields))
+
+    def __init__(self, model: str, **options: Any) -> None:
+        """The options every remote backend takes; a provider adds its own (its ``options_model``).
+
+        Each option is declared once, as a field of
+        :class:`~rerankit.backends._settings.RemoteOptions` or
+        :class:`~rerankit.backends._settings.TransportSettings` (type, bounds, default,
+        description): this signature and the entries below are made from them. See the options
+        table of docs/errors.md and, for breakers and retry budgets, docs/reliability.md.
 
         Args:
             model: The provider's model id (the part of the spec after ``<backend>/``).
-            base_url: One address or a list of them (replicas, regions), ``http(s)://host[:port][/prefix]``
-                without credentials; each request goes to the healthy one with the fewest requests
-                in flight, each has its own circuit breaker and pools. Defaults to the provider's
-                address (or its ``base_url_env`` variable; some providers need one).
-            api_key: One key for all addresses, or a list with one per address; a string or a
-                ``SecretStr``, never logged. Defaults to the provider's ``api_key_env`` variable.
-            timeout: Seconds each step of one request (connect, write, read) may take. Defaults to 30.
-            max_retries: Retries after the first attempt, for 408, 409, 425, 429, 500, 502, 503
-                and 504 answers, timeouts and dropped connections, as long as the retry budget
-                allows. At 30% transient faults 6 leave 0.3^7 of calls (about 2 in 10,000) failing.
-                Defaults to 6.
-            max_concurrency: Requests one call has in flight at once: the parts of a split call run
-                this many at a time. Defaults to 8.
-            max_connections: Connections kept open per endpoint, shared by all calls. Defaults to 64.
-            deadline: Seconds a whole part may take, retries and waits included; ``None``: no
-                deadline. Defaults to None.
-            max_retry_wait: Cap in seconds on any one wait between attempts, ``Retry-After``
-                included. Defaults to 60.
-            backoff_base: First backoff in seconds when the provider sends no ``Retry-After``; it
-                doubles each retry, plus up to ``backoff_base`` of jitter. Defaults to 0.5.
-            circuit_breaker: Whether each endpoint has a circuit breaker. Defaults to True.
-            breaker_threshold: Consecutive failed requests (attempts, of the kinds a fallback is
-                tried on) that open an endpoint's breaker; a success resets the count. Defaults to 12.
-            breaker_failure_span: Seconds that run of failed requests must last, from its first,
-                before it opens the breaker: failures that all come at one moment (every request in
-                flight timing out together) are not yet an outage. Defaults to 1.
-            breaker_cooldown: First cool-down in seconds, doubled at each re-opening. Defaults to 5.
-            breaker_max_cooldown: Cap on the cool-down in seconds; at least ``breaker_cooldown``.
-                Defaults to 30.
-            retry_budget: Whether retries are limited by the retry budget, a token bucket per backend
-                (the AWS SDKs' standard retry quota): a retry takes tokens, a call that succeeds
-                gives back its last retry's (or 1), so only retries that keep failing drain it.
-                Defaults to True.
-            retry_budget_tokens: The budget's size in tokens; it starts full. Defaults to 500.
-            retry_budget_cost: Tokens one retry takes, twice that after a timeout. Defaults to 5.
-            max_document_tokens: The (query + document) token limit of a server that rejects
-                longer pairs (a self-hosted TEI's ``max_input_length``, say): documents are cut to
-                it client-side, and ``long_documents="chunk"`` windows fit it. Tokens are counted
-                by the conservative :func:`rerankit._chunking.estimate_tokens`
-                (docs/long-documents.md). ``None``: the provider's documented limit,
-                if any. Defaults to None.
+            **options: The options of every remote backend, each a field of ``RemoteOptions`` or
+                ``TransportSettings``, and the provider's own (its ``options_model``).
 
         Raises:
-            ConfigurationError: ``model`` is blank, an option breaks its rule (the message names
-                each bad one), or the address or a required key is missing.
+            ConfigurationError: ``model`` is blank, an option is unknown or breaks its rule (the
+                message names each bad one), or the address or a required key is missing.
         """
         if not isinstance(model, str) or not model.strip():
             raise ConfigurationError(
@@ -163,39 +152,55 @@ class RemoteBackend:
                 "(the provider's documented most documents per request; None: no count limit)"
             )
         self.model = model
-        options = RemoteOptions.from_arguments(locals(), provider=self.name)
-        self.max_concurrency = options.max_concurrency
-        self.max_document_tokens = options.max_document_tokens
+        own_model = type(self).options_model
+        own_fields = own_model.model_fields if own_model is not None else {}
+        unknown = sorted(set(options) - set(SHARED_OPTIONS) - set(own_fields))
+        if unknown:
+            from rerankit.backends._registry import option_names  # the registry imports the backends
+
+            raise ConfigurationError(
+                f"unknown option(s) {', '.join(map(repr, unknown))} for backend {self.name!r}; "
+                f"valid options: {', '.join(option_names(type(self)))}",
+                provider=self.name,
+            )
+        own = None
+        if own_model is not None and getattr(type(self).__init__, "_made_from_options", False):
+            own = own_model.validated(
+                {n: options.pop(n) for n in own_fields if n in options}, provider=self.name
+            )
+            for name in own_fields:  # before the transport: request_headers() may read them
+                setattr(self, name, getattr(own, name))
+        kept = RemoteOptions.validated(
+            {name: options.pop(name) for name in RemoteOptions.model_fields if name in options},
+            provider=self.name,
+        )
+        self.max_concurrency = kept.max_concurrency
+        self.max_document_tokens = kept.max_document_tokens
         self.transport = HTTPTransport(
             TransportSettings(
                 provider=self.name,
-                base_url=self._resolve_base_url(base_url),
-                api_key=self._resolve_api_key(api_key),
+                base_url=self._resolve_base_url(kept.base_url),
+                api_key=self._resolve_api_key(kept.api_key),
                 auth_header=self.auth_header,
                 auth_scheme=self.auth_scheme,
                 headers=self.request_headers(),
-                timeout=timeout,
-                max_retries=max_retries,
-                deadline=deadline,
-                max_retry_wait=max_retry_wait,
-                backoff_base=backoff_base,
-                max_connections=max_connections,
-                circuit_breaker=circuit_breaker,
-                breaker_threshold=breaker_threshold,
-                breaker_failure_span=breaker_failure_span,
-                breaker_cooldown=breaker_cooldown,
-                breaker_max_cooldown=breaker_max_cooldown,
-                retry_budget=retry_budget,
-                retry_budget_tokens=retry_budget_tokens,
-                retry_budget_cost=retry_budget_cost,
+                **options,
             )
         )
+        if own is not None:
+            self.configure(own)
+
+    def configure(self, options: Any) -> None:
+        """What a provider derives from its own options once they are checked and set as
+        attributes, after the transport is built (a limit that depends on the model, say)."""
 
     # -- what a provider supplies --------------------------------------------------------------
 
     def request_path(self) -> str:
-        """The path appended to ``base_url``."""
-        raise NotImplementedError
+        """The path appended to ``base_url`` (the spec's ``path``)."""
+        if self.provider is None:
+            raise NotImplementedError
+        return self.provider.path
 
     def request_headers(self) -> dict[str, str]:
         """Headers every request carries besides the key (none by default; set before ``__init__``)."""
@@ -206,12 +211,24 @@ class RemoteBackend:
         raise NotImplementedError
 
     def read_usage(self, payload: Any) -> Usage:
-        """The tokens or search units the answer reports (none by default)."""
-        return Usage()
+        """The tokens or search units the answer reports: at the spec's ``tokens_at`` and
+        ``search_units_at`` paths, the first present of each (none without a spec)."""
+        if self.provider is None:
+            return Usage()
+        tokens = (whole_number_at(payload, *path) for path in self.provider.tokens_at)
+        units = (number_at(payload, *path) for path in self.provider.search_units_at)
+        return Usage(
+            tokens=next((value for value in tokens if value is not None), None),
+            search_units=next((value for value in units if value is not None), None),
+        )
 
     def read_scores(self, reply: Reply, texts: list[str]) -> Scores:
-        """One score per text in input order, plus usage, from a successful answer."""
-        return Scores(values=scores_in_input_order(reply, texts), usage=self.read_usage(reply.payload))
+        """One score per text in input order, plus usage, from a successful answer (read by the
+        spec's answer fields)."""
+        fields = self.provider.answer if self.provider is not None else None
+        return Scores(
+            values=scores_in_input_order(reply, texts, fields), usage=self.read_usage(reply.payload)
+        )
 
     # -- long documents and the score cache ------------------------------------------------------
 
@@ -352,5 +369,23 @@ class RemoteBackend:
             )
         return SecretStr(api_key.strip()) if api_key is not None else None
 
+
+RemoteBackend.__init__.__signature__ = keyword_signature(  # type: ignore[attr-defined]
+    SHARED_OPTIONS, defaults={"base_url": None, "api_key": None}
+)
+RemoteBackend.__init__.__doc__ = (RemoteBackend.__init__.__doc__ or "").replace(
+    "            **options: The options of every remote backend, each a field of ``RemoteOptions`` or\n"
+    "                ``TransportSettings``, and the provider's own (its ``options_model``).\n",
+    args_entries(
+        SHARED_OPTIONS,
+        indent=12,
+        defaults={
+            "base_url": "Defaults to the provider's address (or its ``base_url_env`` variable; some "
+            "providers need one).",
+            "api_key": "Defaults to the provider's ``api_key_env`` variable.",
+        },
+    )
+    + "\n",
+)
 
 __all__ = ["RESERVED_PAIR_TOKENS", "RemoteBackend"]

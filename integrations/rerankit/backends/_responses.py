@@ -27,7 +27,10 @@ from typing import Any
 
 import httpx
 
-from rerankit._errors import MalformedResponseError
+from rerankit._errors import (
+    MalformedResponseError,
+)
+from rerankit.backends._provider import AnswerFields
 
 #: Response headers that carry a request id, most specific first.
 REQUEST_ID_HEADERS = (
@@ -66,7 +69,7 @@ RESULT_LIST_KEYS = ("results", "data")
 SCORE_KEYS = ("relevance_score", "score")
 
 
-def parse_scores(reply: Reply, texts: Sequence[str]) -> dict[int, float]:
+def parse_scores(reply: Reply, texts: Sequence[str], fields: AnswerFields | None = None) -> dict[int, float]:
     """Each document's score by its index in ``texts``, after checking the answer can be trusted.
 
     ``texts`` are the documents sent, in order; every one of them must come back.
@@ -74,6 +77,9 @@ def parse_scores(reply: Reply, texts: Sequence[str]) -> dict[int, float]:
     Args:
         reply: The provider's 2xx answer.
         texts: The documents sent, in order.
+        fields: The provider's field names (its :class:`~rerankit.backends.ProviderSpec`'s
+            ``answer``): then only they are read, and a missing one is an error naming it.
+            ``None``: every known shape is accepted (a gateway in front of several providers).
 
     Returns:
         Document index -> score, in the order the answer lists them.
@@ -86,7 +92,13 @@ def parse_scores(reply: Reply, texts: Sequence[str]) -> dict[int, float]:
     >>> reply = Reply("demo", 200, {"results": [{"index": 1, "relevance_score": 0.9}, {"index": 0, "score": 0.1}]}, None)
     >>> parse_scores(reply, ["a", "b"])
     {1: 0.9, 0: 0.1}
+    >>> parse_scores(reply, ["a", "b"], AnswerFields(score="score"))
+    Traceback (most recent call last):
+    ...
+    rerankit.MalformedResponseError: demo answered HTTP 200 with a malformed body: result 0 (index 1) has no 'score' field (provider=demo, status=200)
     """
+    if fields is not None:
+        return _declared_scores(reply, texts, fields)
     payload = reply.payload
     if isinstance(payload, dict) and "scores" in payload and not _result_list(payload):
         scores = _positional_scores(reply, payload["scores"], len(texts))
@@ -98,6 +110,29 @@ def parse_scores(reply: Reply, texts: Sequence[str]) -> dict[int, float]:
             scores = _positional_scores(reply, items, len(texts))
         else:
             scores = _indexed_scores(reply, items, texts)
+    return _all_back(reply, scores, texts)
+
+
+def _declared_scores(reply: Reply, texts: Sequence[str], fields: AnswerFields) -> dict[int, float]:
+    """:func:`parse_scores` reading only the fields a provider declares."""
+    payload = reply.payload
+    if fields.scores is not None:
+        if not isinstance(payload, dict) or fields.scores not in payload:
+            raise reply.malformed(f"no {fields.scores!r} field ({_describe_shape(payload)})")
+        return _positional_scores(reply, payload[fields.scores], len(texts), fields.scores)
+    if fields.results is None:
+        items = payload if isinstance(payload, list) else None
+        if items is None:
+            raise reply.malformed(f"no result list ({_describe_shape(payload)}, expected a JSON list)")
+    else:
+        items = payload.get(fields.results) if isinstance(payload, dict) else None
+        if not isinstance(items, list):
+            raise reply.malformed(f"no result list {fields.results!r} ({_describe_shape(payload)})")
+    scores = _indexed_scores(reply, items, texts, fields)
+    return _all_back(reply, scores, texts)
+
+
+def _all_back(reply: Reply, scores: dict[int, float], texts: Sequence[str]) -> dict[int, float]:
     if len(scores) < len(texts):
         missing = [index for index in range(len(texts)) if index not in scores]
         raise reply.malformed(
@@ -106,14 +141,16 @@ def parse_scores(reply: Reply, texts: Sequence[str]) -> dict[int, float]:
     return scores
 
 
-def scores_in_input_order(reply: Reply, texts: Sequence[str]) -> list[float]:
+def scores_in_input_order(
+    reply: Reply, texts: Sequence[str], fields: AnswerFields | None = None
+) -> list[float]:
     """One score per text sent, in input order: :func:`parse_scores` as a list.
 
     >>> reply = Reply("demo", 200, {"results": [{"index": 1, "relevance_score": 0.9}, {"index": 0, "score": 0.1}]}, None)
     >>> scores_in_input_order(reply, ["a", "b"])
     [0.1, 0.9]
     """
-    scores = parse_scores(reply, texts)
+    scores = parse_scores(reply, texts, fields)
     return [scores[index] for index in range(len(texts))]
 
 
@@ -149,32 +186,44 @@ def _result_list(payload: Any) -> list[Any] | None:
     return None
 
 
-def _positional_scores(reply: Reply, values: Any, count: int) -> dict[int, float]:
+def _positional_scores(reply: Reply, values: Any, count: int, key: str = "scores") -> dict[int, float]:
     """A bare list of scores, one per document in input order, keyed by index (as :func:`parse_scores` returns)."""
     if not isinstance(values, list):
-        raise reply.malformed(f"'scores' is {type(values).__name__}, expected a list")
+        raise reply.malformed(f"{key!r} is {type(values).__name__}, expected a list")
     if len(values) != count:
         raise reply.malformed(f"{len(values)} scores for {count} documents")
     return {index: _checked_score(reply, value, index) for index, value in enumerate(values)}
 
 
-def _indexed_scores(reply: Reply, items: list[Any], texts: Sequence[str]) -> dict[int, float]:
-    """Result objects that each name their document's ``index``, keyed by it."""
+def _indexed_scores(
+    reply: Reply, items: list[Any], texts: Sequence[str], fields: AnswerFields | None = None
+) -> dict[int, float]:
+    """Result objects that each name their document's ``index``, keyed by it (by the declared
+    ``fields`` when given: a missing one is named)."""
     scores: dict[int, float] = {}
     for position, item in enumerate(items):
         if not isinstance(item, dict):
             raise reply.malformed(f"result {position} is {type(item).__name__}, expected an object")
-        index = item.get("index")
+        if fields is not None and fields.index not in item:
+            raise reply.malformed(f"result {position} has no {fields.index!r} field")
+        index = item.get(fields.index if fields is not None else "index")
         if isinstance(index, bool) or not isinstance(index, int):
             raise reply.malformed(f"result {position} has index {index!r}, expected an integer")
         if not 0 <= index < len(texts):
             raise reply.malformed(f"result {position} has index {index}, outside 0..{len(texts) - 1}")
         if index in scores:
             raise reply.malformed(f"index {index} appears more than once")
-        key = next((key for key in SCORE_KEYS if key in item), None)
-        if key is None:
-            raise reply.malformed(f"result {position} (index {index}) has no {' or '.join(SCORE_KEYS)}")
-        _check_echoed_document(reply, item.get("document", item.get("text")), texts[index], index)
+        if fields is not None:
+            key = fields.score if fields.score in item else None
+            if key is None:
+                raise reply.malformed(f"result {position} (index {index}) has no {fields.score!r} field")
+            echoed = item.get(fields.document) if fields.document is not None else None
+        else:
+            key = next((key for key in SCORE_KEYS if key in item), None)
+            if key is None:
+                raise reply.malformed(f"result {position} (index {index}) has no {' or '.join(SCORE_KEYS)}")
+            echoed = item.get("document", item.get("text"))
+        _check_echoed_document(reply, echoed, texts[index], index)
         scores[index] = _checked_score(reply, item[key], index)
     return scores
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic.fields import FieldInfo
 
-from rerankit._errors import ConfigurationError
-from rerankit._options import Options, describe_invalid
+from rerankit._options import Options
 from rerankit.backends._breaker import DEFAULT_FAILURE_SPAN, DEFAULT_THRESHOLD
 from rerankit.backends._retry_quota import INITIAL_TOKENS, RETRY_COST
 
@@ -32,14 +32,35 @@ class RemoteOptions(Options):
     rerankit.ConfigurationError: max_concurrency must be an integer of at least 1, got 0 (provider=cohere)
     """
 
+    # Checked as the address and key are resolved (the environment first), so any value is let through.
+    base_url: Any = Field(
+        default=None,
+        description="One address or a list of them (replicas, regions), ``http(s)://host[:port][/prefix]`` "
+        "without credentials; each request goes to the healthy one with the fewest requests in flight, "
+        "each has its own circuit breaker and pools.",
+    )
+    api_key: Any = Field(
+        default=None,
+        description="One key for all addresses, or a list with one per address; a string or a "
+        "``SecretStr``, never logged.",
+    )
     max_concurrency: int = Field(
-        default=8, ge=1, description="Requests one call has in flight at once (the parts of a split call)."
+        default=8,
+        ge=1,
+        description=(
+            "Requests one call has in flight at once: the parts of a split call run this many at a time."
+        ),
     )
     max_document_tokens: int | None = Field(
         default=None,
         ge=1,
-        description="(Query + document) token limit of a server that rejects longer pairs; documents "
-        "are cut to it client-side. None: the provider's documented limit, if any.",
+        description=(
+            "The (query + document) token limit of a server that rejects longer pairs (a self-hosted "
+            "TEI's ``max_input_length``, say): documents are cut to it client-side, and "
+            '``long_documents="chunk"`` windows fit it. Tokens are counted by the conservative '
+            ":func:`rerankit._chunking.estimate_tokens` (docs/long-documents.md). ``None``: the "
+            "provider's documented limit, if any."
+        ),
     )
 
 
@@ -72,66 +93,79 @@ class TransportSettings(Options):
     headers: dict[str, str] = Field(
         default_factory=dict, description="Headers every request carries besides the key (an API version)."
     )
-    timeout: float = Field(default=30.0, gt=0, description="Seconds each step of one request may take.")
+    timeout: float = Field(
+        default=30.0, gt=0, description="Seconds each step of one request (connect, write, read) may take."
+    )
     max_retries: int = Field(
         default=6,
         ge=0,
-        description="Retries after the first attempt (within the retry budget; at 30% transient faults "
-        "6 leave 0.3^7, about 2 calls in 10,000, failing).",
+        description=(
+            "Retries after the first attempt, for 408, 409, 425, 429, 500, 502, 503 and 504 answers, "
+            "timeouts and dropped connections, as long as the retry budget allows. At 30% transient "
+            "faults 6 leave 0.3^7 of calls (about 2 in 10,000) failing."
+        ),
     )
     deadline: float | None = Field(
         default=None,
         gt=0,
-        description="Seconds a whole part may take, retries and waits included; None: no deadline.",
+        description="Seconds a whole part may take, retries and waits included; ``None``: no deadline.",
     )
     max_retry_wait: float = Field(
-        default=60.0, ge=0, description="Cap on any one wait between attempts, Retry-After included."
+        default=60.0,
+        ge=0,
+        description="Cap in seconds on any one wait between attempts, ``Retry-After`` included.",
     )
     backoff_base: float = Field(
-        default=0.5, ge=0, description="First backoff without a Retry-After; doubled each retry, plus jitter."
+        default=0.5,
+        ge=0,
+        description=(
+            "First backoff in seconds when the provider sends no ``Retry-After``; it doubles each "
+            "retry, plus up to ``backoff_base`` of jitter."
+        ),
     )
     max_connections: int = Field(
         default=64, ge=1, description="Connections kept open per endpoint, shared by all calls."
     )
-    circuit_breaker: bool = Field(default=True, description="A circuit breaker per endpoint.")
+    circuit_breaker: bool = Field(default=True, description="Whether each endpoint has a circuit breaker.")
     breaker_threshold: int = Field(
         default=DEFAULT_THRESHOLD,
         ge=1,
-        description="Consecutive failed requests (attempts) that open an endpoint's breaker.",
+        description=(
+            "Consecutive failed requests (attempts, of the kinds a fallback is tried on) that open an"
+            " endpoint's breaker; a success resets the count."
+        ),
     )
     breaker_failure_span: float = Field(
         default=DEFAULT_FAILURE_SPAN,
         ge=0,
-        description="Seconds those failed requests must span, from the first, before they open it "
-        "(failures all at one moment are not yet an outage).",
+        description=(
+            "Seconds that run of failed requests must last, from its first, before it opens the "
+            "breaker: failures that all come at one moment (every request in flight timing out "
+            "together) are not yet an outage."
+        ),
     )
     breaker_cooldown: float = Field(
         default=5.0, gt=0, description="First cool-down in seconds, doubled at each re-opening."
     )
     breaker_max_cooldown: float = Field(
-        default=30.0, gt=0, description="Cap on the cool-down, in seconds (at least breaker_cooldown)."
+        default=30.0, gt=0, description="Cap on the cool-down in seconds; at least ``breaker_cooldown``."
     )
     retry_budget: bool = Field(
-        default=True, description="Retries limited by a token bucket that only failing retries drain."
+        default=True,
+        description=(
+            "Whether retries are limited by the retry budget, a token bucket per backend (the AWS "
+            "SDKs' standard retry quota): a retry takes tokens, a call that succeeds gives back its "
+            "last retry's (or 1), so only retries that keep failing drain it."
+        ),
     )
     retry_budget_tokens: int = Field(
-        default=INITIAL_TOKENS, ge=0, description="The retry budget's size in tokens (it starts full)."
+        default=INITIAL_TOKENS, ge=0, description="The budget's size in tokens; it starts full."
     )
     retry_budget_cost: int = Field(
         default=RETRY_COST,
         ge=0,
-        description="Tokens one retry takes (twice after a timeout); a success gives back its last "
-        "retry's, or 1.",
+        description="Tokens one retry takes, twice that after a timeout.",
     )
-
-    def __init__(self, **values: Any) -> None:
-        try:
-            super().__init__(**values)
-        except ValidationError as exc:
-            provider = values.get("provider")
-            raise ConfigurationError(
-                describe_invalid(exc, type(self)), provider=provider if isinstance(provider, str) else None
-            ) from None
 
     @field_validator("base_url", mode="before")
     @classmethod
@@ -170,6 +204,20 @@ class TransportSettings(Options):
         return [self.api_key] * len(self.base_url)
 
 
+#: What the transport model holds that is not a user's option (set by the backend class itself), and
+#: the two it gets resolved (from :class:`RemoteOptions`' ``base_url`` and ``api_key``).
+_SET_BY_THE_BACKEND = frozenset({"provider", "auth_scheme", "auth_header", "headers", "base_url", "api_key"})
+#: Every remote backend's options, in signature order, each declared once above.
+SHARED_OPTIONS: dict[str, FieldInfo] = {
+    **RemoteOptions.model_fields,
+    **{
+        name: field
+        for name, field in TransportSettings.model_fields.items()
+        if name not in _SET_BY_THE_BACKEND
+    },
+}
+
+
 def _checked_base_url(base_url: str) -> str:
     """``base_url`` without its trailing slash, if it is an http(s) address without credentials."""
     try:
@@ -185,4 +233,4 @@ def _checked_base_url(base_url: str) -> str:
     return str(url).rstrip("/")
 
 
-__all__ = ["RemoteOptions", "TransportSettings"]
+__all__ = ["SHARED_OPTIONS", "RemoteOptions", "TransportSettings"]

@@ -17,26 +17,53 @@ from rerankit._errors import ConfigurationError
 from rerankit._options import Options
 from rerankit._score_kinds import ScoreScale
 from rerankit._types import Scores, Usage
+from rerankit.backends._provider import AnswerFields, ProviderSpec
 from rerankit.backends._remote import RemoteBackend
 from rerankit.backends._responses import Reply, scores_in_input_order
 from rerankit.backends._splitting import json_string_bytes, pack_by_cost
+
+#: TEI's facts (router/src/http/server.rs: .route("/rerank", post(rerank)); types.rs: the answer
+#: is a bare array of Rank {index, score, text?}; main.rs: --api-key is optional and
+#: --max-client-batch-size defaults to 32, until GET /info says).
+PROVIDER = ProviderSpec(
+    name="tei",
+    path="/rerank",
+    base_url_env=("RERANKIT_TEI_URL",),
+    api_key_env=("RERANKIT_TEI_API_KEY",),
+    api_key_required=False,
+    max_documents=32,
+    answer=AnswerFields(results=None, score="score", document="text"),
+    loopback="rerankit.testing.servers._tei:TEIFormat",
+    example_model="BAAI/bge-reranker-base",
+)
 
 
 class TEIOptions(Options):
     """The options of :class:`TEIBackend` beside those of every remote backend."""
 
     truncate: bool | None = Field(
-        default=None, description="Sent as truncate; None: the server's --auto-truncate (on since TEI 1.9)."
+        default=None,
+        description=(
+            "Send ``truncate``; ``None``: the server's ``--auto-truncate`` (on by default since TEI 1.9)."
+        ),
     )
     # types.rs TruncationDirection: Left/Right, with the aliases left/right.
     truncation_direction: Literal["Left", "Right", "left", "right"] | None = Field(
-        default=None, description="Which end truncation cuts; None: TEI's default, Right."
+        default=None,
+        description=(
+            '``"Left"`` or ``"Right"`` (or TEI\'s aliases ``"left"``, ``"right"``); ``None``: TEI\'s '
+            "default, right."
+        ),
     )
     raw_scores: bool = Field(default=False, description="Ask for logits instead of sigmoid scores.")
     # router/src/main.rs: --payload-limit, default_value = "2000000"; not in /info.
-    payload_limit: int = Field(default=2_000_000, ge=1, description="The server's --payload-limit in bytes.")
+    payload_limit: int = Field(
+        default=2_000_000, ge=1, description="The server's ``--payload-limit`` in bytes."
+    )
     max_client_batch_size: int | None = Field(
-        default=None, ge=1, description="Texts per request, instead of reading GET /info; None: ask /info."
+        default=None,
+        ge=1,
+        description="Skip ``/info`` and split to this many texts per request; ``None``: read ``/info``.",
     )
 
 
@@ -70,14 +97,6 @@ class TEIBackend(RemoteBackend):
 
     Args:
         model: The model the server serves, as ``/info`` names it.
-        truncate: Send ``truncate``; ``None``: the server's ``--auto-truncate`` (on by default
-            since TEI 1.9). Defaults to None.
-        truncation_direction: ``"Left"`` or ``"Right"`` (or TEI's aliases ``"left"``, ``"right"``);
-            ``None``: TEI's default, right. Defaults to None.
-        raw_scores: Ask for logits instead of sigmoid scores. Defaults to False.
-        payload_limit: The server's ``--payload-limit`` in bytes. Defaults to 2,000,000.
-        max_client_batch_size: Skip ``/info`` and split to this many texts per request.
-            Defaults to None (read ``/info``).
         **options: The options of every remote backend (``timeout``, ``max_retries``, ...; see
             :class:`~rerankit.backends.RemoteBackend`).
 
@@ -96,29 +115,16 @@ class TEIBackend(RemoteBackend):
     (1, 32)
     """
 
-    name = "tei"
-    base_url_env = ("RERANKIT_TEI_URL",)
-    api_key_env = ("RERANKIT_TEI_API_KEY",)
-    api_key_required = False  # --api-key is optional (router/src/main.rs)
-    max_documents_per_request = 32  # --max-client-batch-size default (router/src/main.rs), until /info says
+    provider = PROVIDER
+    options_model = TEIOptions
+    truncate: bool | None
+    truncation_direction: str | None
+    raw_scores: bool
+    payload_limit: int
 
-    def __init__(
-        self,
-        model: str,
-        *,
-        truncate: bool | None = TEIOptions.default("truncate"),
-        truncation_direction: str | None = TEIOptions.default("truncation_direction"),
-        raw_scores: bool = TEIOptions.default("raw_scores"),
-        payload_limit: int = TEIOptions.default("payload_limit"),
-        max_client_batch_size: int | None = TEIOptions.default("max_client_batch_size"),
-        **options: Any,
-    ) -> None:
-        own = TEIOptions.from_arguments(locals(), provider=self.name)
-        super().__init__(model, **options)
-        self.truncate = own.truncate
-        self.truncation_direction = own.truncation_direction
-        self.raw_scores = own.raw_scores
-        self.payload_limit = own.payload_limit
+    def configure(self, options: TEIOptions) -> None:
+        """Limits: ``max_client_batch_size`` if given, else what ``GET /info`` says on first use."""
+        own = options
         #: What ``GET /info`` answered (``None`` until read, or when ``max_client_batch_size`` is given).
         self.info: dict[str, Any] | None = None
         self._limits_known = own.max_client_batch_size is not None
@@ -189,9 +195,6 @@ class TEIBackend(RemoteBackend):
 
     # -- the request -------------------------------------------------------------------------------
 
-    def request_path(self) -> str:
-        return "/rerank"  # server.rs: .route("/rerank", post(rerank))
-
     def request_body(self, query: str, texts: list[str]) -> dict[str, Any]:
         # types.rs RerankRequest: query, texts, truncate (Option<bool>), truncation_direction,
         # raw_scores, return_text. There is no top_n: the core cuts.
@@ -212,7 +215,7 @@ class TEIBackend(RemoteBackend):
         # is only in headers (lib.rs: ResponseMetadata -> x-compute-tokens).
         tokens = reply.headers.get("x-compute-tokens", "")
         usage = Usage(tokens=int(tokens) if tokens.strip().isdigit() else None)
-        return Scores(values=scores_in_input_order(reply, texts), usage=usage)
+        return Scores(values=scores_in_input_order(reply, texts, PROVIDER.answer), usage=usage)
 
 
-__all__ = ["TEIBackend", "TEIOptions"]
+__all__ = ["PROVIDER", "TEIBackend", "TEIOptions"]

@@ -14,9 +14,8 @@ from pydantic import Field
 from rerankit._errors import ConfigurationError
 from rerankit._options import Options
 from rerankit._score_kinds import ScoreScale
-from rerankit._types import Usage
+from rerankit.backends._provider import AnswerFields, ProviderSpec
 from rerankit.backends._remote import RemoteBackend
-from rerankit.backends._responses import whole_number_at
 from rerankit.backends._splitting import pack_by_cost, utf8_bytes
 
 #: "The total number of tokens, defined as 'the number of query tokens x the number of documents +
@@ -31,6 +30,19 @@ MODEL_TOTAL_TOKENS: dict[str, int] = {
     "rerank-1": 300_000,
     "rerank-lite-1": 300_000,
 }
+#: Voyage's documented facts (the reference; the client's util.py and object/reranking.py:
+#: data[].index/relevance_score, usage.total_tokens).
+PROVIDER = ProviderSpec(
+    name="voyage",
+    path="/v1/rerank",
+    default_base_url="https://api.voyageai.com",  # util.py: api_base default "https://api.voyageai.com/v1"
+    api_key_env=("VOYAGE_API_KEY",),  # util.py: os.environ.get("VOYAGE_API_KEY")
+    max_documents=1000,  # reference: "The number of documents cannot exceed 1,000."
+    answer=AnswerFields(results="data", score="relevance_score", document="document"),
+    tokens_at=(("usage", "total_tokens"),),
+    loopback="rerankit.testing.servers._voyage:VoyageFormat",
+    example_model="rerank-2.5",
+)
 #: Tokens allowed for the special tokens a tokenizer may add around each text.
 SPECIAL_TOKENS_PER_TEXT = 4
 
@@ -53,12 +65,15 @@ class VoyageOptions(Options):
 
     truncation: bool | None = Field(
         default=None,
-        description="Sent as truncation; None: Voyage's default, true (over-long texts are truncated).",
+        description=(
+            "Send ``truncation``; ``None``: Voyage's default, true (over-long queries and documents "
+            "are truncated); false: they are a 400."
+        ),
     )
     max_total_tokens: int | None = Field(
         default=None,
         ge=1,
-        description="The total-token limit of a request; None: the model's documented one.",
+        description="The total-token limit, for a model not listed above; ``None``: the model's documented one.",
     )
 
 
@@ -72,10 +87,6 @@ class VoyageBackend(RemoteBackend):
     Args:
         model: ``rerank-2.5``, ``rerank-2.5-lite``, ``rerank-2``, ``rerank-2-lite``, ``rerank-1`` or
             ``rerank-lite-1``; another model needs ``max_total_tokens``.
-        truncation: Send ``truncation``; ``None``: Voyage's default, true (over-long queries and
-            documents are truncated); false: they are a 400. Defaults to None.
-        max_total_tokens: The total-token limit, for a model not listed above. Defaults to None
-            (the listed model's limit).
         **options: The options of every remote backend (``timeout``, ``max_retries``, ...; see
             :class:`~rerankit.backends.RemoteBackend`).
 
@@ -94,7 +105,10 @@ class VoyageBackend(RemoteBackend):
     (1, 600000)
     """
 
-    name = "voyage"
+    provider = PROVIDER
+    options_model = VoyageOptions
+    truncation: bool | None
+    max_total_tokens: int
     #: What the scores are (docs/scores.md): Voyage's relevance in 0-1; the API reference
     #: (https://docs.voyageai.com/reference/reranker-api) does not state a range.
     score_scale = ScoreScale(
@@ -104,22 +118,15 @@ class VoyageBackend(RemoteBackend):
         normalization="identity",
         source="Voyage reranker API reference, POST /v1/rerank (relevance_score)",
     )
-    default_base_url = "https://api.voyageai.com"  # util.py: api_base default "https://api.voyageai.com/v1"
-    api_key_env = ("VOYAGE_API_KEY",)  # util.py: os.environ.get("VOYAGE_API_KEY")
-    max_documents_per_request = 1000  # reference: "The number of documents cannot exceed 1,000."
 
-    def __init__(
-        self,
-        model: str,
-        *,
-        truncation: bool | None = VoyageOptions.default("truncation"),
-        max_total_tokens: int | None = VoyageOptions.default("max_total_tokens"),
-        **options: Any,
-    ) -> None:
-        own = VoyageOptions.from_arguments(locals(), provider=self.name)
-        super().__init__(model, **options)
-        self.truncation = own.truncation
-        total = own.max_total_tokens if own.max_total_tokens is not None else MODEL_TOTAL_TOKENS.get(model)
+    def configure(self, options: VoyageOptions) -> None:
+        """The total-token limit: the option, else the model's documented one."""
+        model = self.model
+        total = (
+            options.max_total_tokens
+            if options.max_total_tokens is not None
+            else MODEL_TOTAL_TOKENS.get(model)
+        )
         if total is None:
             raise ConfigurationError(
                 f"voyage model {model!r} has no known total-token limit; pass max_total_tokens=... "
@@ -133,9 +140,6 @@ class VoyageBackend(RemoteBackend):
         query_tokens = estimated_tokens(query)
         return pack_by_cost(texts, lambda text: query_tokens + estimated_tokens(text), self.max_total_tokens)
 
-    def request_path(self) -> str:
-        return "/v1/rerank"
-
     def request_body(self, query: str, texts: list[str]) -> dict[str, Any]:
         # Reference body params: query, documents, model, top_k, return_documents (default false),
         # truncation (default true). top_k is not sent: the core cuts.
@@ -144,9 +148,5 @@ class VoyageBackend(RemoteBackend):
             body["truncation"] = self.truncation
         return body
 
-    def read_usage(self, payload: Any) -> Usage:
-        # object/reranking.py: response.data[].index/relevance_score, response.usage.total_tokens
-        return Usage(tokens=whole_number_at(payload, "usage", "total_tokens"))
 
-
-__all__ = ["MODEL_TOTAL_TOKENS", "VoyageBackend", "VoyageOptions", "estimated_tokens"]
+__all__ = ["MODEL_TOTAL_TOKENS", "PROVIDER", "VoyageBackend", "VoyageOptions", "estimated_tokens"]

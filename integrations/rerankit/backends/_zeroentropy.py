@@ -13,9 +13,8 @@ from pydantic import Field
 
 from rerankit._options import Options
 from rerankit._score_kinds import ScoreScale
-from rerankit._types import Usage
+from rerankit.backends._provider import ProviderSpec
 from rerankit.backends._remote import RemoteBackend
-from rerankit.backends._responses import whole_number_at
 from rerankit.backends._splitting import pack_by_cost, utf8_bytes
 
 #: "The maximum per-request payload size is 5000000 bytes." (API reference, models/rerank)
@@ -23,6 +22,18 @@ PAYLOAD_LIMIT = 5_000_000
 #: "The 'bytes' used by a request is calculated as sum(150 + query.encode('utf-8') +
 #: d.encode('utf-8') for d in documents)." (API reference, models/rerank)
 BYTES_PER_DOCUMENT = 150
+#: ZeroEntropy's documented facts (API reference, models/rerank; the SDK's ``_client.py``).
+PROVIDER = ProviderSpec(
+    name="zeroentropy",
+    path="/v1/models/rerank",
+    default_base_url="https://api.zeroentropy.dev",  # _client.py: "https://api.zeroentropy.dev/v1"
+    api_key_env=("ZEROENTROPY_API_KEY",),  # _client.py: os.environ.get("ZEROENTROPY_API_KEY")
+    max_documents=None,  # no count is documented; the limit is bytes
+    max_request_bytes=PAYLOAD_LIMIT,
+    tokens_at=(("total_tokens",),),  # results[].index/relevance_score, total_bytes, total_tokens, ...
+    loopback="rerankit.testing.servers._zeroentropy:ZeroEntropyFormat",
+    example_model="zerank-2",
+)
 
 
 class ZeroEntropyOptions(Options):
@@ -31,7 +42,10 @@ class ZeroEntropyOptions(Options):
     # model_rerank_params.py: ``latency: Optional[Literal["fast", "slow"]]``
     latency: Literal["fast", "slow"] | None = Field(
         default=None,
-        description="Sent as latency; None: fast, falling back to slow past the fast rate limit.",
+        description=(
+            '``"fast"`` or ``"slow"``; ``None``: not sent (fast, falling back to slow when the fast '
+            "rate limit is exceeded)."
+        ),
     )
 
 
@@ -45,8 +59,6 @@ class ZeroEntropyBackend(RemoteBackend):
 
     Args:
         model: ``zerank-2``, ``zerank-1`` or ``zerank-1-small``.
-        latency: ``"fast"`` or ``"slow"``; ``None``: not sent (fast, falling back to slow when the
-            fast rate limit is exceeded). Defaults to None.
         **options: The options of every remote backend (``timeout``, ``max_retries``, ...; see
             :class:`~rerankit.backends.RemoteBackend`).
 
@@ -65,7 +77,9 @@ class ZeroEntropyBackend(RemoteBackend):
     (1, 'slow')
     """
 
-    name = "zeroentropy"
+    provider = PROVIDER
+    options_model = ZeroEntropyOptions
+    latency: str | None
     #: What the scores are (docs/scores.md): ZeroEntropy documents relevance_score in 0-1,
     #: calibrated (https://docs.zeroentropy.dev/api-reference/models/rerank; "score calibration").
     score_scale = ScoreScale(
@@ -75,24 +89,11 @@ class ZeroEntropyBackend(RemoteBackend):
         normalization="identity",
         source="ZeroEntropy API reference, POST /v1/models/rerank (relevance_score, 0 to 1)",
     )
-    default_base_url = "https://api.zeroentropy.dev"  # _client.py: "https://api.zeroentropy.dev/v1"
-    api_key_env = ("ZEROENTROPY_API_KEY",)  # _client.py: os.environ.get("ZEROENTROPY_API_KEY")
-    max_documents_per_request = None  # no count is documented; the limit is bytes
-
-    def __init__(
-        self, model: str, *, latency: str | None = ZeroEntropyOptions.default("latency"), **options: Any
-    ) -> None:
-        own = ZeroEntropyOptions.from_arguments(locals(), provider=self.name)
-        super().__init__(model, **options)
-        self.latency = own.latency
 
     def split_request(self, query: str, texts: list[str]) -> list[list[str]]:
         """Cut ``texts`` so that each request's payload stays within 5,000,000 bytes."""
         per_document = BYTES_PER_DOCUMENT + utf8_bytes(query)
         return pack_by_cost(texts, lambda text: per_document + utf8_bytes(text), PAYLOAD_LIMIT)
-
-    def request_path(self) -> str:
-        return "/v1/models/rerank"
 
     def request_body(self, query: str, texts: list[str]) -> dict[str, Any]:
         # model_rerank_params.py: documents, model, query (required), latency, top_n (optional)
@@ -101,9 +102,5 @@ class ZeroEntropyBackend(RemoteBackend):
             body["latency"] = self.latency
         return body
 
-    def read_usage(self, payload: Any) -> Usage:
-        # API reference response: results[].index/relevance_score, total_bytes, total_tokens, ...
-        return Usage(tokens=whole_number_at(payload, "total_tokens"))
 
-
-__all__ = ["PAYLOAD_LIMIT", "ZeroEntropyBackend", "ZeroEntropyOptions"]
+__all__ = ["BYTES_PER_DOCUMENT", "PAYLOAD_LIMIT", "PROVIDER", "ZeroEntropyBackend", "ZeroEntropyOptions"]

@@ -13,9 +13,9 @@ from rerankit.backends import parse_spec
 class ServeConfig(Options):
     """What a rerank server serves and the limits it enforces.
 
-    Each field's description says what it is and its default; an invalid value raises pydantic's
-    ``ValidationError`` (``ServeConfig.validated(...)`` raises a
-    :class:`~rerankit.ConfigurationError` naming each bad option instead).
+    Each field's description says what it is and its default; an invalid or unknown value raises a
+    :class:`~rerankit.ConfigurationError` naming each bad option, built directly or with
+    ``ServeConfig.validated(...)``, as every options model does.
 
     >>> config = ServeConfig(spec="local/BAAI/bge-reranker-base")
     >>> config.model_name

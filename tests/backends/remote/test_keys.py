@@ -9,21 +9,14 @@ import pytest
 
 from rerankit import AuthenticationError, ConfigurationError, Reranker, ServerError
 from rerankit.testing.servers import RerankServer
-from tests.loopback import EMPTY_401, SPECS, make_reranker, sent_key
+from tests.loopback import EMPTY_401, PROVIDER_SPECS, SPECS, make_reranker, sent_key
 
 SECRET = "sk-live-0123456789abcdef"
 QUERY = "what is bm25"
 DOCUMENTS = ["bm25 is a ranking function", "a banana is a fruit"]
 
-KEY_VARIABLES = {
-    "cohere": ("COHERE_API_KEY", "CO_API_KEY"),
-    "jina": ("JINA_API_KEY",),
-    "deepinfra": ("DEEPINFRA_API_KEY", "DEEPINFRA_TOKEN"),
-    "voyage": ("VOYAGE_API_KEY",),
-    "zeroentropy": ("ZEROENTROPY_API_KEY",),
-    "mixedbread": ("MXBAI_API_KEY",),
-    "pinecone": ("PINECONE_API_KEY",),
-}
+#: The providers that require a key, and the variables each declares for it.
+KEY_VARIABLES = {name: spec.api_key_env for name, spec in PROVIDER_SPECS.items() if spec.api_key_required}
 
 
 @pytest.mark.parametrize(

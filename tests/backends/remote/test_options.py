@@ -16,38 +16,22 @@ from pydantic import SecretStr
 from rerankit import ConfigurationError, Reranker
 from rerankit._options import Options
 from rerankit.backends import (
+    BACKENDS,
     CohereBackend,
-    DeepInfraBackend,
     GatewayBackend,
-    JinaBackend,
-    ListwiseBackend,
-    MixedbreadBackend,
     PineconeBackend,
     RemoteBackend,
     TEIBackend,
-    VoyageBackend,
     ZeroEntropyBackend,
 )
-from rerankit.backends._cohere import CohereOptions
-from rerankit.backends._deepinfra import DeepInfraOptions
-from rerankit.backends._gateway import GatewayOptions
-from rerankit.backends._listwise import ListwiseOptions
-from rerankit.backends._pinecone import PineconeOptions
+from rerankit.backends._registry import backend_class
 from rerankit.backends._settings import RemoteOptions, TransportSettings
-from rerankit.backends._tei import TEIOptions
-from rerankit.backends._voyage import VoyageOptions
-from rerankit.backends._zeroentropy import ZeroEntropyOptions
 
-#: Each provider with options of its own, and the model that declares them.
+#: Every registered backend that speaks HTTP.
+REMOTE_BACKENDS = [cls for cls in map(backend_class, BACKENDS) if issubclass(cls, RemoteBackend)]
+#: Each provider with options of its own, and the model that declares them (its ``options_model``).
 OWN_OPTIONS: dict[type[RemoteBackend], type[Options]] = {
-    CohereBackend: CohereOptions,
-    DeepInfraBackend: DeepInfraOptions,
-    GatewayBackend: GatewayOptions,
-    ListwiseBackend: ListwiseOptions,
-    PineconeBackend: PineconeOptions,
-    TEIBackend: TEIOptions,
-    VoyageBackend: VoyageOptions,
-    ZeroEntropyBackend: ZeroEntropyOptions,
+    cls: cls.options_model for cls in REMOTE_BACKENDS if cls.options_model is not None
 }
 #: What the transport model holds that is not a user's option (set by the backend class itself).
 NOT_OPTIONS = {"provider", "auth_scheme", "auth_header", "headers"}
@@ -97,7 +81,19 @@ def test_a_provider_declares_each_option_once_and_documents_it(backend: type[Rem
     assert set(parameters) | {"model", "options"} <= documented_arguments(backend.__doc__)
 
 
-@pytest.mark.parametrize("backend", [JinaBackend, MixedbreadBackend], ids=lambda cls: cls.name)
+def test_a_provider_with_options_of_its_own_declares_their_model() -> None:
+    """So none is left out of the checks above."""
+    undeclared = [
+        cls.name
+        for cls in REMOTE_BACKENDS
+        if cls.options_model is None and cls.__init__ is not RemoteBackend.__init__
+    ]
+    assert undeclared == []
+
+
+@pytest.mark.parametrize(
+    "backend", [cls for cls in REMOTE_BACKENDS if cls.options_model is None], ids=lambda cls: cls.name
+)
 def test_a_provider_without_options_of_its_own_takes_the_shared_ones(backend) -> None:
     assert backend.__init__ is RemoteBackend.__init__
     assert "model" in documented_arguments(backend.__doc__)
@@ -238,3 +234,58 @@ def test_a_backend_without_a_documents_limit_is_refused_when_built() -> None:
 
     with pytest.raises(TypeError, match="NoLimit must set the class attribute max_documents_per_request"):
         NoLimit("m")
+
+
+# -- one behaviour for every options model, and for an unknown option ----------------------------------
+
+
+def all_options_models() -> list[type[Options]]:
+    """Every options model rerankit declares (the modules that hold them imported first; the remote
+    backends' are imported with :data:`REMOTE_BACKENDS`)."""
+    import rerankit.backends._local._options
+    import rerankit.backends._onnx._options
+    import rerankit.evaluation._options
+    import rerankit.serve._config  # noqa: F401
+
+    found, todo = [], list(Options.__subclasses__())
+    while todo:
+        model = todo.pop()
+        found.append(model)
+        todo.extend(model.__subclasses__())
+    return sorted(
+        {model for model in found if model.__module__.startswith("rerankit.")}, key=lambda m: m.__qualname__
+    )
+
+
+def test_every_options_model_refuses_a_bad_or_unknown_value_with_a_configuration_error() -> None:
+    """Built directly or with ``.validated``, no options model lets pydantic's ValidationError out."""
+    from pydantic import ValidationError
+
+    from rerankit.backends._settings import RemoteOptions, TransportSettings
+    from rerankit.serve import ServeConfig
+
+    models = all_options_models()
+    assert {TransportSettings, RemoteOptions, ServeConfig, CohereBackend.options_model} <= set(models)
+    for model in models:
+        for build in (
+            lambda model=model: model(no_such_option=1),
+            lambda model=model: model.validated({"no_such_option": 1}),
+        ):
+            with pytest.raises(ConfigurationError) as caught:
+                build()
+            assert not isinstance(caught.value, ValidationError), model
+            assert "unknown option 'no_such_option'; valid options: " in caught.value.message, model
+    with pytest.raises(ConfigurationError, match="max_queue must be an integer of at least 1, got 0"):
+        ServeConfig(spec="local/m", max_queue=0)
+
+
+@pytest.mark.parametrize("backend", REMOTE_BACKENDS, ids=lambda cls: cls.name)
+def test_an_unknown_option_is_the_same_error_through_the_class_and_the_spec(backend) -> None:
+    options = {"base_url": "http://127.0.0.1:9", "api_key": "k", "temprature": 0}
+    with pytest.raises(ConfigurationError) as by_spec:
+        Reranker(f"{backend.name}/rerank-2.5", **options)
+    with pytest.raises(ConfigurationError) as by_class:
+        backend("rerank-2.5", **options)
+    assert by_class.value.message == by_spec.value.message
+    assert by_class.value.message.startswith(f"unknown option(s) 'temprature' for backend {backend.name!r}")
+    assert by_class.value.provider == backend.name

@@ -7,7 +7,8 @@ from typing import Any
 
 from pydantic import Field
 
-from rerankit.testing.servers._format import Call, ProviderFormat, Rejected, Strict, ranked_results
+from rerankit.backends._cohere import PROVIDER
+from rerankit.testing.servers._format import Call, ProviderFormat, Rejected, Strict
 from rerankit.testing.servers._scoring import expected_search_units
 
 
@@ -23,9 +24,7 @@ class CohereRequest(Strict):
 class CohereFormat(ProviderFormat):
     """Bearer key; strings only; 400 on a bad body; ``{"id", "message"}`` errors; search units."""
 
-    name = "cohere"
-    paths = ("/v2/rerank",)
-    max_documents_per_request = 1000
+    provider = PROVIDER
     request_model = CohereRequest
     validation_status = 400
 
@@ -33,14 +32,10 @@ class CohereFormat(ProviderFormat):
         return Call(parsed.query, list(parsed.documents), parsed.top_n or None, False, parsed.model, parsed)
 
     def answer(self, call: Call, scores: list[float], fault: str | None, request_id: str) -> Any:
-        return {
-            "id": request_id,
-            "results": ranked_results(call, scores, fault),
-            "meta": {
-                "api_version": {"version": "2"},
-                "billed_units": {"search_units": expected_search_units(len(call.texts))},
-            },
-        }
+        answer = {"id": request_id, "results": self.results(call, scores, fault)}
+        answer |= self.usage(search_units=expected_search_units(len(call.texts)))
+        answer["meta"]["api_version"] = {"version": "2"}
+        return answer
 
     def error_body(self, status: int, rejected: Rejected, request_id: str) -> Any:
         return {"id": request_id, "message": rejected.message}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from rerankit.backends._deepinfra import PROVIDER
 from rerankit.testing.servers._faults import shape_scores
 from rerankit.testing.servers._format import Call, ProviderFormat, Rejected, Strict
 
@@ -19,9 +20,7 @@ class DeepInfraRequest(Strict):
 class DeepInfraFormat(ProviderFormat):
     """Any case of ``bearer``; one query broadcast; scores in input order; ``{"detail"}`` errors."""
 
-    name = "deepinfra"
-    paths = ("/v1/inference/{model:path}",)
-    max_documents_per_request = 1024
+    provider = PROVIDER
     request_model = DeepInfraRequest
 
     def scheme_ok(self, scheme: str) -> bool:
@@ -40,7 +39,7 @@ class DeepInfraFormat(ProviderFormat):
         tokens = self.tokens(call)
         return {
             "request_id": request_id,
-            "scores": values,
+            PROVIDER.answer.scores: values,
             "input_tokens": tokens,
             "inference_status": {"status": "succeeded", "runtime_ms": 1, "cost": 0.0, "tokens_input": tokens},
         }

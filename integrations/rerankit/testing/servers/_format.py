@@ -1,9 +1,11 @@
 """What a provider's loopback format supplies, and the shared pieces formats are built from.
 
-A :class:`ProviderFormat` subclass is one provider's wire format: its strict request model, default
-paths, documented document limit, auth check, answer and error bodies. :class:`RerankServer`
-does everything else (HTTP, faults, recording) once for all of them. A new provider is a new
-module with one subclass, listed in ``_registry.py``.
+A :class:`ProviderFormat` subclass is one provider's wire format: its strict request model, answer
+and error bodies. The provider's facts (name, path, document limit, auth header and scheme, the
+answer's field names) are read from the :class:`~rerankit.backends.ProviderSpec` its backend
+module declares (``provider = PROVIDER``), not written again. :class:`RerankServer` does everything
+else (HTTP, faults, recording) once for all of them. A new provider's format is found through its
+spec's ``loopback``: nothing to list here.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from rerankit._images import looks_like_image
+from rerankit.backends._provider import ProviderSpec
 from rerankit.testing.servers._faults import DEFAULT_MESSAGES, shape_results
 from rerankit.testing.servers._scoring import expected_tokens
 
@@ -128,11 +131,15 @@ def ranked_results(
 class ProviderFormat:
     """One provider's wire format, as a loopback server speaks it (subclass per provider).
 
-    Subclasses set the class attributes and implement :meth:`call` and :meth:`answer`; the other
-    methods have the common behaviour (Bearer auth, FastAPI-style validation errors, a document
-    limit, non-empty query and texts) and are overridden where the provider differs.
+    Subclasses set ``provider`` (the backend module's spec: ``name``, ``paths``,
+    ``max_documents_per_request`` and the auth check come from it unless set on the class) and
+    ``request_model``, and implement :meth:`call` and :meth:`answer`; the other methods have the
+    common behaviour (the spec's auth header, FastAPI-style validation errors, a document limit,
+    non-empty query and texts) and are overridden where the provider differs.
     """
 
+    #: The provider's declared facts, from its backend module (``None``: set by hand).
+    provider: ClassVar[ProviderSpec | None] = None
     #: The provider name (``RerankServer(name)``).
     name: ClassVar[str]
     #: The paths it serves when ``paths`` is not given (starlette path syntax).
@@ -148,6 +155,18 @@ class ProviderFormat:
     #: The truncated body of the ``malformed-json`` fault.
     malformed_body: ClassVar[str] = '{"results": [{"index": 0, "relevance'
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        spec = cls.__dict__.get("provider")
+        if spec is None:
+            return
+        cls.name = spec.name
+        if "paths" not in cls.__dict__:
+            # a path's {placeholder} matches the rest of the path (DeepInfra's model id)
+            cls.paths = (spec.path.replace("}", ":path}"),)
+        if "max_documents_per_request" not in cls.__dict__ and spec.max_documents is not None:
+            cls.max_documents_per_request = spec.max_documents
+
     def __init__(self, server: RerankServer) -> None:
         self.server = server
 
@@ -158,20 +177,53 @@ class ProviderFormat:
         return []
 
     def check_auth(self, headers: Mapping[str, str]) -> None:
-        """Refuse a request without ``Authorization: Bearer <server.api_key>`` (when a key is set)."""
+        """Refuse a request without the key in the spec's header and scheme (``Authorization:
+        Bearer <server.api_key>`` by default), when a key is set."""
         if self.server.api_key is None:
             return
-        header = headers.get("authorization")
+        spec = self.provider
+        header = headers.get(spec.auth_header.lower() if spec is not None else "authorization")
         if not header:
             raise Rejected(401, "no api key supplied")
-        scheme, _, token = header.partition(" ")
+        if spec is not None and not spec.auth_scheme:
+            scheme, token = "", header
+        else:
+            scheme, _, token = header.partition(" ")
         if not self.scheme_ok(scheme) or token != self.server.api_key:
             # Echo the key, as some providers do: clients must redact it from their errors.
             raise Rejected(401, f"{DEFAULT_MESSAGES[401]}: incorrect API key provided: {token}")
 
     def scheme_ok(self, scheme: str) -> bool:
-        """Whether the ``Authorization`` scheme is accepted (exactly ``Bearer`` by default)."""
-        return scheme == "Bearer"
+        """Whether the key's scheme is accepted (exactly the spec's, ``Bearer`` by default)."""
+        return scheme == (self.provider.auth_scheme if self.provider is not None else "Bearer")
+
+    # -- the spec's answer fields ------------------------------------------------------------------
+
+    def results(
+        self, call: Call, scores: list[float], fault: str | None, document: Callable[[str], Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """:func:`ranked_results` under the spec's answer field names (score, echoed document)."""
+        fields = self.provider.answer if self.provider is not None else None
+        if fields is None:
+            return ranked_results(call, scores, fault, document=document)
+        return ranked_results(
+            call, scores, fault, score_key=fields.score, document=document, document_key=fields.document or ""
+        )
+
+    def usage(self, *, tokens: int | None = None, search_units: float | None = None) -> dict[str, Any]:
+        """The usage part of an answer: ``tokens`` and ``search_units`` at the spec's first paths
+        (``{"usage": {"total_tokens": 12}}``), merged into one object."""
+        body: dict[str, Any] = {}
+        spec = self.provider
+        for paths, value in ((spec.tokens_at, tokens), (spec.search_units_at, search_units)):
+            if value is None or not paths:
+                continue
+            *parents, last = paths[0]
+            node = body
+            for key in parents:
+                node = node.setdefault(key, {})
+            node[last] = value
+        return body
 
     def parse_body(self, headers: Mapping[str, str], body: bytes, payload: Any) -> BaseModel:
         """Check the content type and that the body is a JSON object, then :meth:`parse` it."""

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import Field
 
+from rerankit.backends._gateway import PROVIDER
 from rerankit.testing.servers._format import Call, ProviderFormat, Rejected, Strict, ranked_results
 
 
@@ -32,9 +33,7 @@ class GatewayRequest(Strict):
 class GatewayFormat(ProviderFormat):
     """A Bifrost-style gateway: Bearer key, 400 on a bad body, ``{"is_bifrost_error", "error"}`` errors."""
 
-    name = "gateway"
-    paths = ("/v1/rerank",)
-    max_documents_per_request = 1000
+    provider = PROVIDER
     request_model = GatewayRequest
     validation_status = 400
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field
 
-from rerankit.backends._jina import IMAGE_MODELS
+from rerankit.backends._jina import IMAGE_MODELS, PROVIDER
 from rerankit.testing.servers._format import (
     Call,
     ProviderFormat,
@@ -15,7 +15,6 @@ from rerankit.testing.servers._format import (
     Strict,
     TextDocument,
     decoded_image,
-    ranked_results,
 )
 from rerankit.testing.servers._scoring import stand_in_text
 
@@ -38,9 +37,7 @@ class JinaRequest(Strict):
 class JinaFormat(ProviderFormat):
     """Bearer key; FastAPI ``{"detail"}`` errors (422 on a bad body); ``usage.total_tokens``."""
 
-    name = "jina"
-    paths = ("/v1/rerank",)
-    max_documents_per_request = 1000
+    provider = PROVIDER
     request_model = JinaRequest
 
     def call(self, parsed: Any, path_params: Mapping[str, str]) -> Call:
@@ -57,8 +54,8 @@ class JinaFormat(ProviderFormat):
         return Call(parsed.query, texts, parsed.top_n or None, parsed.return_documents, parsed.model, parsed)
 
     def answer(self, call: Call, scores: list[float], fault: str | None, request_id: str) -> Any:
-        results = ranked_results(call, scores, fault, document=lambda text: {"text": text})
-        return {"model": call.model, "usage": {"total_tokens": self.tokens(call)}, "results": results}
+        results = self.results(call, scores, fault, document=lambda text: {"text": text})
+        return {"model": call.model, **self.usage(tokens=self.tokens(call)), "results": results}
 
     def error_body(self, status: int, rejected: Rejected, request_id: str) -> Any:
         return {"detail": rejected.detail if rejected.detail is not None else rejected.message}

@@ -7,7 +7,8 @@ from typing import Any
 
 from pydantic import Field
 
-from rerankit.testing.servers._format import Call, ProviderFormat, Rejected, Strict, ranked_results
+from rerankit.backends._mixedbread import PROVIDER
+from rerankit.testing.servers._format import Call, ProviderFormat, Rejected, Strict
 
 
 class MixedbreadRequest(Strict):
@@ -24,9 +25,7 @@ class MixedbreadRequest(Strict):
 class MixedbreadFormat(ProviderFormat):
     """Bearer key; 1 to 1,000 inputs (a 422 validation error past it); FastAPI-style ``{"detail"}`` errors."""
 
-    name = "mixedbread"
-    paths = ("/v1/reranking",)
-    max_documents_per_request = 1000
+    provider = PROVIDER
     request_model = MixedbreadRequest
 
     def call(self, parsed: Any, path_params: Mapping[str, str]) -> Call:
@@ -34,9 +33,7 @@ class MixedbreadFormat(ProviderFormat):
         return Call(parsed.query, texts, parsed.top_k, parsed.return_input, parsed.model, parsed)
 
     def answer(self, call: Call, scores: list[float], fault: str | None, request_id: str) -> Any:
-        results = ranked_results(
-            call, scores, fault, score_key="score", document=lambda t: t, document_key="input"
-        )
+        results = self.results(call, scores, fault, document=lambda t: t)
         for result in results:
             result["object"] = "rank_result"
         tokens = self.tokens(call)

@@ -7,17 +7,10 @@ from typing import Any
 
 from pydantic import Field
 
-from rerankit.testing.servers._faults import DEFAULT_MESSAGES
-from rerankit.testing.servers._format import Call, ProviderFormat, Rejected, Strict, ranked_results
+from rerankit.backends._pinecone import MODEL_DOCUMENT_LIMITS, PROVIDER
+from rerankit.testing.servers._format import Call, ProviderFormat, Rejected, Strict
 from rerankit.testing.servers._scoring import expected_search_units
 
-#: "Max documents" per hosted model (docs.pinecone.io, Reranking models).
-MODEL_DOCUMENT_LIMITS = {
-    "bge-reranker-v2-m3": 100,
-    "pinecone-rerank-v0": 100,
-    "cohere-rerank-3.5": 200,
-    "cohere-rerank-4-fast": 250,
-}
 #: API versions the loopback accepts in ``X-Pinecone-Api-Version`` (the client's constants.py sends 2025-10).
 API_VERSIONS = frozenset({"2024-10", "2025-01", "2025-04", "2025-10"})
 #: Error ``code`` per status, gRPC-style as Pinecone's error bodies carry.
@@ -49,20 +42,12 @@ class PineconeFormat(ProviderFormat):
     """``Api-Key`` header and a known ``X-Pinecone-Api-Version``; per-model document limits;
     ``{"error": {"code", "message"}, "status"}`` errors; ``usage.rerank_units``."""
 
-    name = "pinecone"
-    paths = ("/rerank",)
-    max_documents_per_request = 100
+    provider = PROVIDER
     request_model = PineconeRequest
     validation_status = 400
 
     def check_auth(self, headers: Mapping[str, str]) -> None:
-        if self.server.api_key is not None:
-            key = headers.get("api-key")
-            if not key:
-                raise Rejected(401, "no api key supplied")
-            if key != self.server.api_key:
-                # Echo the key, as some providers do: clients must redact it from their errors.
-                raise Rejected(401, f"{DEFAULT_MESSAGES[401]}: incorrect API key provided: {key}")
+        super().check_auth(headers)  # the key in the spec's Api-Key header, bare
         version = headers.get("x-pinecone-api-version")
         if version not in API_VERSIONS:
             raise Rejected(400, f"unsupported or missing X-Pinecone-Api-Version header: {version!r}")
@@ -93,8 +78,8 @@ class PineconeFormat(ProviderFormat):
         # models/inference/rerank.py RerankResult: model, data[{index, score, document?}], usage.rerank_units
         return {
             "model": call.model,
-            "data": ranked_results(call, scores, fault, score_key="score", document=lambda t: {"text": t}),
-            "usage": {"rerank_units": expected_search_units(len(call.texts))},
+            "data": self.results(call, scores, fault, document=lambda t: {"text": t}),
+            **self.usage(search_units=expected_search_units(len(call.texts))),
         }
 
     def error_body(self, status: int, rejected: Rejected, request_id: str) -> Any:

@@ -17,12 +17,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from rerankit.backends._tei import PROVIDER
 from rerankit.testing.servers._format import (
     Call,
     ProviderFormat,
     Rejected,
     first_problem,
-    ranked_results,
     validation_detail,
 )
 
@@ -58,9 +58,7 @@ class _PlainText(Rejected):
 class TEIFormat(ProviderFormat):
     """A TEI server with a reranker: optional exact ``Bearer`` key, 401 with an empty body."""
 
-    name = "tei"
-    paths = ("/rerank",)
-    max_documents_per_request = 32  # router/src/main.rs: --max-client-batch-size default 32
+    provider = PROVIDER
     request_model = TEIRequest
     malformed_body = '[{"index": 0, "sco'
 
@@ -106,10 +104,10 @@ class TEIFormat(ProviderFormat):
 
     def check_auth(self, headers: Mapping[str, str]) -> None:
         # server.rs: headers.get(AUTHORIZATION) must equal "Bearer {api_key}", else StatusCode::UNAUTHORIZED
-        if (
-            self.server.api_key is not None
-            and headers.get("authorization") != f"Bearer {self.server.api_key}"
-        ):
+        key = self.server.api_key
+        if key is not None and {
+            h: headers.get(h) for h in PROVIDER.auth_headers(key)
+        } != PROVIDER.auth_headers(key):
             raise Rejected(401, "")
 
     def parse_body(self, headers: Mapping[str, str], body: bytes, payload: Any) -> BaseModel:
@@ -157,9 +155,7 @@ class TEIFormat(ProviderFormat):
 
     def answer(self, call: Call, scores: list[float], fault: str | None, request_id: str) -> Any:
         # types.rs RerankResponse(Vec<Rank>): a bare array of {index, text?, score}, best first
-        return ranked_results(
-            call, scores, fault, score_key="score", document=lambda text: text, document_key="text"
-        )
+        return self.results(call, scores, fault, document=lambda text: text)
 
     def answer_headers(self, call: Call) -> dict[str, str]:
         # lib.rs From<ResponseMetadata> for HeaderMap

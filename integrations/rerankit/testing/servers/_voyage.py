@@ -7,17 +7,12 @@ from typing import Any
 
 from pydantic import Field
 
-from rerankit.testing.servers._format import Call, ProviderFormat, Rejected, Strict, ranked_results
+from rerankit.backends._voyage import MODEL_TOTAL_TOKENS, PROVIDER
+from rerankit.testing.servers._format import Call, ProviderFormat, Rejected, Strict
 
-#: The reference's total-token limits: query tokens x documents + document tokens, per model.
-TOTAL_TOKENS = {
-    "rerank-2.5": 600_000,
-    "rerank-2.5-lite": 600_000,
-    "rerank-2": 600_000,
-    "rerank-2-lite": 600_000,
-    "rerank-1": 300_000,
-    "rerank-lite-1": 300_000,
-}
+#: The reference's total-token limits (query tokens x documents + document tokens, per model), as
+#: the backend module declares them.
+TOTAL_TOKENS = MODEL_TOTAL_TOKENS
 
 
 class VoyageRequest(Strict):
@@ -34,9 +29,7 @@ class VoyageFormat(ProviderFormat):
     """Bearer key; ``{"detail": str}`` errors (api_requestor.py reads ``resp["detail"]``); 1,000 documents
     and the model's total tokens per request (tokens counted as :func:`expected_tokens` words)."""
 
-    name = "voyage"
-    paths = ("/v1/rerank",)
-    max_documents_per_request = 1000  # reference: "The number of documents cannot exceed 1,000."
+    provider = PROVIDER
     request_model = VoyageRequest
 
     def call(self, parsed: Any, path_params: Mapping[str, str]) -> Call:
@@ -60,9 +53,9 @@ class VoyageFormat(ProviderFormat):
     def answer(self, call: Call, scores: list[float], fault: str | None, request_id: str) -> Any:
         return {
             "object": "list",
-            "data": ranked_results(call, scores, fault, document=lambda text: text),
+            PROVIDER.answer.results: self.results(call, scores, fault, document=lambda text: text),
             "model": call.model,
-            "usage": {"total_tokens": self.tokens(call)},
+            **self.usage(tokens=self.tokens(call)),
         }
 
     def error_body(self, status: int, rejected: Rejected, request_id: str) -> Any:

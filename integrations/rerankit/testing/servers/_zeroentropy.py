@@ -8,16 +8,14 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from rerankit.testing.servers._format import Call, ProviderFormat, Rejected, Strict, ranked_results
-
-#: "The maximum per-request payload size is 5000000 bytes." (API reference)
-PAYLOAD_LIMIT = 5_000_000
+from rerankit.backends._zeroentropy import BYTES_PER_DOCUMENT, PAYLOAD_LIMIT, PROVIDER
+from rerankit.testing.servers._format import Call, ProviderFormat, Rejected, Strict
 
 
 def payload_bytes(query: str, documents: list[str]) -> int:
     """The API reference's count: ``sum(150 + query.encode('utf-8') + d.encode('utf-8') for d in documents)``."""
     query_bytes = len(query.encode("utf-8"))
-    return sum(150 + query_bytes + len(document.encode("utf-8")) for document in documents)
+    return sum(BYTES_PER_DOCUMENT + query_bytes + len(document.encode("utf-8")) for document in documents)
 
 
 class ZeroEntropyRequest(Strict):
@@ -32,8 +30,7 @@ class ZeroEntropyRequest(Strict):
 class ZeroEntropyFormat(ProviderFormat):
     """Bearer key; FastAPI-style ``{"detail"}`` errors; a 5,000,000-byte payload limit, no count limit."""
 
-    name = "zeroentropy"
-    paths = ("/v1/models/rerank",)
+    provider = PROVIDER
     max_documents_per_request = 1_000_000  # no document count is documented: the limit is bytes
     request_model = ZeroEntropyRequest
 
@@ -77,7 +74,7 @@ class ZeroEntropyFormat(ProviderFormat):
         # API reference response fields
         mode = self.latency_mode(call)
         return {
-            "results": ranked_results(call, scores, fault),
+            "results": self.results(call, scores, fault),
             "total_bytes": payload_bytes(call.query, call.texts),
             "total_tokens": self.tokens(call),
             "actual_latency_mode": mode,
