@@ -57,8 +57,8 @@ class RemoteOptions(Options):
         description=(
             "The (query + document) token limit of a server that rejects longer pairs (a self-hosted "
             "TEI's ``max_input_length``, say): documents are cut to it client-side, and "
-            '``long_documents="chunk"`` windows fit it. Tokens are counted by the conservative '
-            ":func:`rerankit._chunking.estimate_tokens` (docs/long-documents.md). ``None``: the "
+            '``long_documents="chunk"`` windows fit it. Tokens are counted by a conservative estimate '
+            "that never undercounts a word-piece tokenizer (docs/long-documents.md). ``None``: the "
             "provider's documented limit, if any."
         ),
     )
