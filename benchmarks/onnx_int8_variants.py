@@ -40,6 +40,12 @@ def select(network, pattern: str) -> list[str]:
     ]
 
 
+def embedding_tables(network) -> list[str]:
+    """The ``Gather`` nodes that look up a 2-d weight table (word, position, token type embeddings)."""
+    tables = {t.name for t in network.graph.initializer if len(t.dims) == 2}
+    return [n.name for n in network.graph.node if n.op_type == "Gather" and n.input[0] in tables]
+
+
 def wide_pairs(per_question: int) -> list[tuple[str, str]]:
     """Per training question its judged passages, then others drawn with a fixed seed."""
     train, _, data = demo_split()
@@ -68,6 +74,7 @@ def variants(network) -> dict[str, dict]:
         "last_layer_fp32": {"ignored": select(network, r"layer\.5\.")},
         "last_two_layers_fp32": {"ignored": select(network, r"layer\.[45]\.")},
         "ffn_out_fp32": {"ignored": select(network, r"layer\.\d\.output\.dense")},
+        "embeddings_fp32": {"ignored": embedding_tables(network)},
         "attention_matmuls_fp32": {"ignored": select(network, r"scaled_dot_product_attention")},
     }
 

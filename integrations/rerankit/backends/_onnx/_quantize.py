@@ -8,9 +8,11 @@ What is quantized and why:
   ranges from the calibration pairs, in the QDQ format that ONNX Runtime fuses into int8 kernels
   and OpenVINO reads as its own int8 layers; NNCF's transformer preset keeps the operations whose
   int8 form loses most (softmax, layer norms, ...) in float;
-- not the embeddings, and not the classifier head (pooler and output layer): a head in full
-  precision keeps the score's last steps exact, where int8 rounding would reorder documents whose
-  scores are close.
+- the embedding tables get int8 weights too (one scale per row; NNCF quantizes a ``Gather``'s
+  table): keeping them fp32 was measured and left the held-out agreement where it was
+  (``benchmarks/onnx_int8_variants.py``, docs/performance.md);
+- not the classifier head (pooler and output layer): a head in full precision keeps the score's
+  last steps exact, where int8 rounding would reorder documents whose scores are close.
 
 Why NNCF rather than ONNX Runtime's ``quantize_static``: on the benchmark's MiniLM, ONNX Runtime's
 static int8 (MinMax ranges, per-tensor activations, the encoder's projections only) kept Kendall's
