@@ -20,6 +20,7 @@ import pytest
 from rerankit import ConfigurationError, MemoryScoreCache, RedisScoreCache, Reranker, Scores, Usage
 from rerankit._score_cache import REDIS_KEY_PREFIX, score_key
 from rerankit.testing.servers import RerankServer, expected_score
+from tests.loopback import PROVIDERS, SPECS
 
 
 class CountingBackend:
@@ -330,3 +331,24 @@ def test_a_backend_split_request_applies_to_the_misses_only():
     response = reranker.rerank("q", ["a", "bb", "ccc"])
     assert backend.requests == [["a"], ["bb"], ["ccc"]]
     assert response.usage.requests == 1 and [r.document for r in response.results] == ["ccc", "bb", "a"]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_each_remote_backend_keys_on_its_settings_never_on_the_content(provider: str) -> None:
+    """The fields a backend names as content are exactly those that change with the query and
+    documents (Mixedbread's ``input``, TEI's ``texts``, DeepInfra's ``queries``), so the key holds
+    the settings and nothing of what one call sent."""
+    backend = Reranker(SPECS[provider], api_key="test-key", base_url="http://127.0.0.1:9").backend
+    one = backend.request_body("first query", ["document a"])
+    other = backend.request_body("second query", ["document b", "document c"])
+    changed = {field for field in one.keys() | other.keys() if one.get(field) != other.get(field)}
+    assert changed == set(backend.content_fields), provider
+    settings = backend.cache_key()["settings"]
+    assert not set(settings) & set(backend.content_fields)
+    assert settings == {k: v for k, v in one.items() if k not in backend.content_fields}
+
+
+def test_listwise_scores_are_never_cached() -> None:
+    # 1/rank among one call's documents: a cached rank would not hold among another call's
+    with pytest.raises(ConfigurationError, match="cache= cannot be used with listwise/"):
+        Reranker("listwise/gpt-4o-mini", base_url="http://127.0.0.1:9", api_key="test-key", cache=True)

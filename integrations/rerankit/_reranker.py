@@ -24,7 +24,7 @@ from rerankit._calibration import Calibration, calibration_from
 from rerankit._chunking import LongDocumentOptions, long_documents_from, require_token_windows
 from rerankit._errors import ConfigurationError
 from rerankit._images import ImageOptions
-from rerankit._score_cache import ScoreCache, make_score_cache
+from rerankit._score_cache import ScoreCache, backend_fingerprint, make_score_cache
 from rerankit._score_kinds import ScoreMapping, ScoreScale
 from rerankit._scoring import FALLBACK_ERRORS as FALLBACK_ERRORS  # public here, as before
 from rerankit._scoring import _ascore_with_fallbacks, _Plan, _score_with_fallbacks
@@ -174,6 +174,8 @@ class Reranker:
         #: Scores kept across calls (docs/cache.md); ``None`` without ``cache``.
         self.cache: ScoreCache | None = make_score_cache(cache)
         self.backend: Backend = _resolve_backend(model, options, role="model")
+        if self.cache is not None:  # a backend whose scores cannot be cached is refused here, not mid-call
+            backend_fingerprint(self.backend)
         if isinstance(fallbacks, (str, Backend, Reranker)):
             raise ConfigurationError(
                 f"fallbacks must be a list of spec strings, Backends or Rerankers, got one "

@@ -23,6 +23,7 @@ PROVIDER = ProviderSpec(
     tokens_at=(("input_tokens",), ("inference_status", "tokens_input")),
     loopback="rerankit.testing.servers._deepinfra:DeepInfraFormat",
     example_model="Qwen/Qwen3-Reranker-4B",
+    content_fields=("queries", "documents"),
 )
 
 

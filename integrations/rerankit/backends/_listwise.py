@@ -231,6 +231,20 @@ class ListwiseBackend(RemoteBackend):
     def request_path(self) -> str:
         return "/v1/chat/completions"
 
+    def cache_key(self) -> dict[str, Any]:
+        """Refused: a listwise score is a document's rank among the other documents of one call,
+        so a score kept from one call would be wrong in another.
+
+        Raises:
+            ConfigurationError: always (``cache=`` cannot be used with ``listwise/``).
+        """
+        raise ConfigurationError(
+            "cache= cannot be used with listwise/: its score is 1/rank among the documents of one "
+            "call, so a score cached from one call would not hold in another; cache a pointwise "
+            "backend's scores instead",
+            provider=self.name,
+        )
+
     def request_body(self, query: str, texts: list[str]) -> dict[str, Any]:
         """The chat completion request ranking one window of passages (already cut)."""
         body: dict[str, Any] = {

@@ -27,6 +27,7 @@ PROVIDER = ProviderSpec(
     tokens_at=(("usage", "total_tokens"),),
     loopback="rerankit.testing.servers._mixedbread:MixedbreadFormat",
     example_model="mixedbread-ai/mxbai-rerank-large-v2",
+    content_fields=("query", "input"),
 )
 
 

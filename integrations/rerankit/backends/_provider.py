@@ -83,6 +83,9 @@ class ProviderSpec:
     search_units_at: tuple[Path, ...] = ()
     #: The provider's page in the documentation, from the repository root.
     docs: str | None = None
+    #: The request body's fields that carry the query and the documents; every other field is a
+    #: setting that changes the scores, and the score cache keys on it.
+    content_fields: tuple[str, ...] = ("query", "documents")
 
     @property
     def docs_page(self) -> str:

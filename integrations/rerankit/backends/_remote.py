@@ -85,6 +85,8 @@ class RemoteBackend:
     limit_counts_query: ClassVar[bool] = True
     #: Whether the provider truncates a longer document itself (documented) instead of rejecting it.
     truncates_server_side: ClassVar[bool] = False
+    #: The request body's fields that carry the query and the documents (see :meth:`cache_key`).
+    content_fields: ClassVar[tuple[str, ...]] = ("query", "documents")
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -103,6 +105,7 @@ class RemoteBackend:
             "document_token_limit",
             "limit_counts_query",
             "truncates_server_side",
+            "content_fields",
         ):
             setattr(cls, attribute, getattr(spec, attribute))
         cls.max_documents_per_request = spec.max_documents
@@ -264,11 +267,13 @@ class RemoteBackend:
 
     def cache_key(self) -> dict[str, Any]:
         """What changes this backend's scores: provider, address and the request body's settings
-        (model, ``max_tokens_per_doc``, ``instruction``, ...; the body sent without query and documents)."""
+        (model, ``max_tokens_per_doc``, ``instruction``, ...): the body built for no query and no
+        documents, less its :attr:`content_fields` (the backend's own list of the fields that carry
+        them; a test checks each backend's against its bodies)."""
         settings = {
             field: value
             for field, value in self.request_body("", []).items()
-            if field not in ("query", "queries", "documents")
+            if field not in self.content_fields
         }
         return {
             "backend": self.name,

@@ -35,6 +35,7 @@ PROVIDER = ProviderSpec(
     answer=AnswerFields(results=None, score="score", document="text"),
     loopback="rerankit.testing.servers._tei:TEIFormat",
     example_model="BAAI/bge-reranker-base",
+    content_fields=("query", "texts"),
 )
 
 
