@@ -221,12 +221,23 @@ def _limits_failed(backend: Backend, items: list[_Item]) -> Flow[io.Action, bool
     return False
 
 
-#: What one backend is sent for some items: the items still in play, each one's scoring units
-#: (cache lookups done, long documents cut), its parts, and the flat list of (query, texts) requests.
-_Requests = tuple[list[_Item], list[ScoringUnits], list[list[list[str]]], list[tuple[str, list[str]]]]
+@dataclass(frozen=True)
+class BackendRequests:
+    """What one backend is sent for some items."""
+
+    #: The items still in play (an item whose documents cannot be sent has failed alone).
+    items: list[_Item]
+    #: Each item's scoring units: cache lookups done, long documents cut.
+    units: list[ScoringUnits]
+    #: Each item's parts: its texts split to the backend's per-request limit.
+    parts: list[list[list[str]]]
+    #: The flat (query, texts) requests, the items' parts in order.
+    requests: list[tuple[str, list[str]]]
 
 
-def _requests_from(backend: Backend, items: list[_Item], units: list[ScoringUnits | Exception]) -> _Requests:
+def _requests_from(
+    backend: Backend, items: list[_Item], units: list[ScoringUnits | Exception]
+) -> BackendRequests:
     kept, kept_units, parts = [], [], []
     split = getattr(backend, "split_request", None)
     for item, unit in zip(items, units, strict=True):
@@ -243,10 +254,10 @@ def _requests_from(backend: Backend, items: list[_Item], units: list[ScoringUnit
     requests = [
         (unit.query, part) for unit, item_parts in zip(kept_units, parts, strict=True) for part in item_parts
     ]
-    return kept, kept_units, parts, requests
+    return BackendRequests(kept, kept_units, parts, requests)
 
 
-def _requests_of(backend: Backend, items: list[_Item]) -> Flow[io.Action, _Requests]:
+def _requests_of(backend: Backend, items: list[_Item]) -> Flow[io.Action, BackendRequests]:
     units: list[ScoringUnits | Exception] = []
     for item in items:
         try:
@@ -268,9 +279,11 @@ def _finish(
     return True
 
 
-def _finish_shared(backend: Backend, requests: _Requests, values: list[list[float]]) -> list[ScoringUnits]:
+def _finish_shared(
+    backend: Backend, planned: BackendRequests, values: list[list[float]]
+) -> list[ScoringUnits]:
     """Settle the items of one shared ``score_requests`` call; the units whose scores to cache."""
-    items, units, parts, _ = requests
+    items, units, parts = planned.items, planned.units, planned.parts
     expected = sum(len(item_parts) for item_parts in parts)
     if len(values) != expected:
         for item in items:
@@ -296,9 +309,9 @@ def _score_shared(backend: Backend, items: list[_Item]) -> Flow[io.Action, None]
     with _tracing.backend_span(backend):
         planned = yield from _requests_of(backend, items)
         try:
-            values = (yield io.ScoreRequests(backend, planned[3])) if planned[3] else []
+            values = (yield io.ScoreRequests(backend, planned.requests)) if planned.requests else []
         except Exception:
-            for item in planned[0]:  # find the item at fault; the others still get their scores
+            for item in planned.items:  # find the item at fault; the others still get their scores
                 yield from _score_concurrently(backend, [item])
             return
         yield io.Remember(_finish_shared(backend, planned, values))
@@ -308,15 +321,15 @@ def _score_concurrently(backend: Backend, items: list[_Item]) -> Flow[io.Action,
     """One ``score`` call per item and part, at most ``max_concurrency`` at once for the batch."""
     with _tracing.backend_span(backend):
         planned = yield from _requests_of(backend, items)
-        outcomes = yield io.ScoreEach(backend, planned[3])
+        outcomes = yield io.ScoreEach(backend, planned.requests)
         yield io.Remember(_finish_each(backend, planned, outcomes))
 
 
 def _finish_each(
-    backend: Backend, requests: _Requests, outcomes: list[Scores | Exception]
+    backend: Backend, planned: BackendRequests, outcomes: list[Scores | Exception]
 ) -> list[ScoringUnits]:
     """Settle the items of per-part calls; the units whose scores to cache."""
-    items, units, parts, _ = requests
+    items, units, parts = planned.items, planned.units, planned.parts
     start, done = 0, []
     for item, unit, item_parts in zip(items, units, parts, strict=True):
         scored = outcomes[start : start + len(item_parts)]
