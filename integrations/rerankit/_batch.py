@@ -29,13 +29,13 @@ from rerankit import _batch_io as io
 from rerankit import _tracing
 from rerankit._chunking import LongDocuments
 from rerankit._documents import Document, needs_fetch
+from rerankit._documents_to_score import ScoringUnits
 from rerankit._errors import InvalidInputError, MalformedResponseError, RerankError
 from rerankit._flow import Flow, arun, run
 from rerankit._images import ImageOptions
+from rerankit._rerank_plan import FALLBACK_ERRORS, _log_fallback, _Plan
 from rerankit._score_cache import ScoreCache
 from rerankit._score_kinds import ScoreMapping
-from rerankit._scoring import FALLBACK_ERRORS, _log_fallback, _Plan
-from rerankit._scoring_units import ScoringUnits
 from rerankit._types import RerankResponse, Scores
 from rerankit._validation import (
     check_document,

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from rerankit import _tracing
-from rerankit._scoring import _Plan
-from rerankit._scoring_units import ScoringUnits
+from rerankit._documents_to_score import ScoringUnits
+from rerankit._rerank_plan import _Plan
 from rerankit._types import Scores
 from rerankit.backends._base import Backend
 

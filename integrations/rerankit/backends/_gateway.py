@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from rerankit._documents import content_parts
-from rerankit._options import NonBlankStr, Options
+from rerankit._options_base import NonBlankStr, Options
 from rerankit._score_kinds import ScoreScale
 from rerankit._types import Usage
 from rerankit.backends._gateway_paths import PathFallback

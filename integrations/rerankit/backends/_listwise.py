@@ -23,7 +23,7 @@ from pydantic import Field, field_validator, model_validator
 
 from rerankit._errors import ConfigurationError, MalformedResponseError
 from rerankit._flow import Flow, arun, run
-from rerankit._options import Options
+from rerankit._options_base import Options
 from rerankit._score_kinds import ScoreScale
 from rerankit._types import Scores, Usage
 from rerankit.backends._listwise_parse import Permutation, parse_permutation

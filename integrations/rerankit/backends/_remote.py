@@ -16,7 +16,7 @@ from pydantic import SecretStr
 
 from rerankit._chunking import estimate_tokens, estimated_token_offsets
 from rerankit._errors import ConfigurationError
-from rerankit._options import Options, args_entries, keyword_signature, with_args_entries
+from rerankit._options_base import Options, args_entries, keyword_signature, with_args_entries
 from rerankit._types import Scores, Usage
 from rerankit.backends._endpoints import BackendHealth
 from rerankit.backends._http import HTTPTransport

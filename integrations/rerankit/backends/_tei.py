@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from rerankit._errors import ConfigurationError
-from rerankit._options import Options
+from rerankit._options_base import Options
 from rerankit._score_kinds import ScoreScale
 from rerankit._types import Scores, Usage
 from rerankit.backends._provider import AnswerFields, ProviderSpec

@@ -39,7 +39,7 @@ from rerankit.backends._local._devices import (
 from rerankit.backends._local._formats import LLMFormat
 from rerankit.backends._local._llm import LLMReranker
 from rerankit.backends._local._logit_score import LogitScorePairs
-from rerankit.backends._local._options import CrossEncoderOptions, load_failed
+from rerankit.backends._local._option_models import CrossEncoderOptions, load_failed
 from rerankit.backends._local._routing import choose_llm_format, is_causal_lm
 from rerankit.backends._local._vision import VisionReranker
 from rerankit.backends._local._vision_formats import VisionFormat, recognise_vision

@@ -30,7 +30,7 @@ from rerankit.backends._local._devices import (
     resolve_device,
     resolve_dtype,
 )
-from rerankit.backends._local._options import EmbeddingOptions, EmbeddingSimilarity, load_failed
+from rerankit.backends._local._option_models import EmbeddingOptions, EmbeddingSimilarity, load_failed
 from rerankit.backends._local._windows import EmbeddingWindows
 
 logger = logging.getLogger("rerankit")

@@ -21,11 +21,11 @@ from typing import Any
 from rerankit import _tracing
 from rerankit._chunking import LongDocuments
 from rerankit._documents import Document, describe, has_image, needs_fetch
+from rerankit._documents_to_score import ScoringUnits
 from rerankit._errors import MalformedResponseError
 from rerankit._images import ImageOptions
 from rerankit._score_cache import ScoreCache
 from rerankit._score_kinds import ScoreMapping
-from rerankit._scoring_units import ScoringUnits
 from rerankit._types import RerankResponse, RerankResult, Scores, Usage
 from rerankit._validation import (
     check_document,
