@@ -25,7 +25,7 @@ from rerankit._chunking import LongDocumentOptions, long_documents_from, require
 from rerankit._errors import ConfigurationError
 from rerankit._images import ImageOptions
 from rerankit._rerank_plan import FALLBACK_ERRORS as FALLBACK_ERRORS  # public here, as before
-from rerankit._rerank_plan import _ascore_with_fallbacks, _Plan, _score_with_fallbacks
+from rerankit._rerank_plan import _ascore_with_fallbacks, _RerankPlan, _score_with_fallbacks
 from rerankit._score_cache import ScoreCache, backend_fingerprint, make_score_cache
 from rerankit._score_kinds import ScoreMapping, ScoreScale
 from rerankit._types import RerankResponse
@@ -266,7 +266,7 @@ class Reranker:
                 (``RateLimitError``, ``ServerError``, ``RerankTimeoutError``,
                 ``AuthenticationError``, ``InvalidRequestError``, ``MalformedResponseError``).
         """
-        plan = _Plan.build(query, documents, top_n, score_threshold, **self._plan_options())
+        plan = _RerankPlan.build(query, documents, top_n, score_threshold, **self._plan_options())
         return _score_with_fallbacks(self.backends, plan)
 
     @_tracing.traced_call("arerank")
@@ -293,7 +293,7 @@ class Reranker:
             InvalidInputError: The input is invalid; nothing was sent.
             BackendError: The backend and every fallback failed.
         """
-        plan = await _Plan.abuild(query, documents, top_n, score_threshold, **self._plan_options())
+        plan = await _RerankPlan.abuild(query, documents, top_n, score_threshold, **self._plan_options())
         return await _ascore_with_fallbacks(self.backends, plan)
 
     def _plan_options(self) -> dict[str, Any]:

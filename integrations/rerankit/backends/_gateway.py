@@ -17,7 +17,7 @@ from rerankit._types import Usage
 from rerankit.backends._gateway_paths import PathFallback
 from rerankit.backends._provider import ProviderSpec
 from rerankit.backends._remote import RemoteBackend
-from rerankit.backends._responses import Reply, number_at, whole_number_at
+from rerankit.backends._responses import ProviderReply, number_at, whole_number_at
 
 #: The documented path first, then the one vLLM and Infinity serve without a ``/v1`` prefix.
 PATHS = ("/v1/rerank", "/rerank")
@@ -202,10 +202,10 @@ class GatewayBackend(RemoteBackend):
             search_units = number_at(payload, "meta", "billed_units", "search_units")
         return Usage(tokens=tokens, search_units=search_units)
 
-    def post(self, body: dict[str, Any]) -> Reply:
+    def post(self, body: dict[str, Any]) -> ProviderReply:
         return self.transport.post(PATHS[0], body, fallback=PATH_FALLBACK)
 
-    async def apost(self, body: dict[str, Any]) -> Reply:
+    async def apost(self, body: dict[str, Any]) -> ProviderReply:
         return await self.transport.apost(PATHS[0], body, fallback=PATH_FALLBACK)
 
 

@@ -21,7 +21,7 @@ from rerankit._types import Scores, Usage
 from rerankit.backends._endpoints import BackendHealth
 from rerankit.backends._http import HTTPTransport
 from rerankit.backends._provider import ProviderSpec
-from rerankit.backends._responses import Reply, number_at, scores_in_input_order, whole_number_at
+from rerankit.backends._responses import ProviderReply, number_at, scores_in_input_order, whole_number_at
 from rerankit.backends._settings import SHARED_OPTIONS, RemoteOptions, TransportSettings
 
 #: Tokens kept free beside the query for a provider's special and prompt tokens, when its
@@ -225,7 +225,7 @@ class RemoteBackend:
             search_units=next((value for value in units if value is not None), None),
         )
 
-    def read_scores(self, reply: Reply, texts: list[str]) -> Scores:
+    def read_scores(self, reply: ProviderReply, texts: list[str]) -> Scores:
         """One score per text in input order, plus usage, from a successful answer (read by the
         spec's answer fields)."""
         fields = self.provider.answer if self.provider is not None else None
@@ -294,11 +294,11 @@ class RemoteBackend:
         texts = list(texts)
         return self.read_scores(await self.apost(self.request_body(query, texts)), texts)
 
-    def post(self, body: dict[str, Any]) -> Reply:
+    def post(self, body: dict[str, Any]) -> ProviderReply:
         """Send one request body through the transport."""
         return self.transport.post(self.request_path(), body)
 
-    async def apost(self, body: dict[str, Any]) -> Reply:
+    async def apost(self, body: dict[str, Any]) -> ProviderReply:
         """Async :meth:`post`."""
         return await self.transport.apost(self.request_path(), body)
 

@@ -19,7 +19,7 @@ from rerankit._score_kinds import ScoreScale
 from rerankit._types import Scores, Usage
 from rerankit.backends._provider import AnswerFields, ProviderSpec
 from rerankit.backends._remote import RemoteBackend
-from rerankit.backends._responses import Reply, scores_in_input_order
+from rerankit.backends._responses import ProviderReply, scores_in_input_order
 from rerankit.backends._splitting import json_string_bytes, pack_by_cost
 
 #: TEI's facts (router/src/http/server.rs: .route("/rerank", post(rerank)); types.rs: the answer
@@ -157,7 +157,7 @@ class TEIBackend(RemoteBackend):
                 if not self._limits_known:
                     self._apply_info(reply)
 
-    def _apply_info(self, reply: Reply) -> None:
+    def _apply_info(self, reply: ProviderReply) -> None:
         info = reply.payload
         if not isinstance(info, dict):
             raise reply.malformed("GET /info is not a JSON object")
@@ -211,7 +211,7 @@ class TEIBackend(RemoteBackend):
             body["truncation_direction"] = self.truncation_direction
         return body
 
-    def read_scores(self, reply: Reply, texts: list[str]) -> Scores:
+    def read_scores(self, reply: ProviderReply, texts: list[str]) -> Scores:
         # The answer is a bare array of Rank {index, score, text?} (types.rs RerankResponse); usage
         # is only in headers (lib.rs: ResponseMetadata -> x-compute-tokens).
         tokens = reply.headers.get("x-compute-tokens", "")
