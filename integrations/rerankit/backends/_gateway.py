@@ -163,16 +163,18 @@ class GatewayBackend(RemoteBackend):
         instruction: str | None = GatewayOptions.default("instruction"),
         **options: Any,
     ) -> None:
-        own = GatewayOptions.from_arguments(locals(), provider=self.name)
+        own_options = GatewayOptions.from_arguments(locals(), provider=self.name)
         super().__init__(model, **options)
-        self.max_documents_per_request = own.max_documents_per_request
-        self.max_tokens_per_doc = own.max_tokens_per_doc
-        self.priority = own.priority
+        self.max_documents_per_request = own_options.max_documents_per_request
+        self.max_tokens_per_doc = own_options.max_tokens_per_doc
+        self.priority = own_options.priority
         # Sent as the body's "fallbacks" field; named apart from Reranker(..., fallbacks=[...]),
         # which falls back between rerankit backends on the client side.
-        self.gateway_fallbacks = list(own.gateway_fallbacks) if own.gateway_fallbacks is not None else None
-        self.truncate_prompt_tokens = own.truncate_prompt_tokens
-        self.instruction = own.instruction
+        self.gateway_fallbacks = (
+            list(own_options.gateway_fallbacks) if own_options.gateway_fallbacks is not None else None
+        )
+        self.truncate_prompt_tokens = own_options.truncate_prompt_tokens
+        self.instruction = own_options.instruction
 
     def request_path(self) -> str:
         return PATHS[0]

@@ -212,19 +212,19 @@ class ListwiseBackend(RemoteBackend):
         extra_body: dict[str, Any] | None = ListwiseOptions.default("extra_body"),  # noqa: B008 (None)
         **options: Any,
     ) -> None:
-        own = ListwiseOptions.from_arguments(locals(), provider=self.name)
+        own_options = ListwiseOptions.from_arguments(locals(), provider=self.name)
         super().__init__(model, **options)
-        self.window_size = own.window_size
-        self.step = own.step
+        self.window_size = own_options.window_size
+        self.step = own_options.step
         self.cut_passage: Callable[[str], str] = passage_cutter(
-            max_words=own.max_passage_words,
-            max_characters=own.max_passage_characters,
-            max_tokens=own.max_passage_tokens,
-            tokenizer=_load_tokenizer(own.tokenizer) if own.tokenizer is not None else None,
+            max_words=own_options.max_passage_words,
+            max_characters=own_options.max_passage_characters,
+            max_tokens=own_options.max_passage_tokens,
+            tokenizer=_load_tokenizer(own_options.tokenizer) if own_options.tokenizer is not None else None,
         )
-        self.temperature = float(own.temperature)
-        self.max_completion_tokens = own.max_completion_tokens
-        self.extra_body = dict(own.extra_body or {})
+        self.temperature = float(own_options.temperature)
+        self.max_completion_tokens = own_options.max_completion_tokens
+        self.extra_body = dict(own_options.extra_body or {})
 
     # -- the request and the answer -----------------------------------------------------------
 

@@ -166,13 +166,13 @@ class RemoteBackend:
                 f"valid options: {', '.join(option_names(type(self)))}",
                 provider=self.name,
             )
-        own = None
+        own_options = None
         if own_model is not None and getattr(type(self).__init__, "_made_from_options", False):
-            own = own_model.validated(
+            own_options = own_model.validated(
                 {n: options.pop(n) for n in own_fields if n in options}, provider=self.name
             )
             for name in own_fields:  # before the transport: request_headers() may read them
-                setattr(self, name, getattr(own, name))
+                setattr(self, name, getattr(own_options, name))
         kept = RemoteOptions.validated(
             {name: options.pop(name) for name in RemoteOptions.model_fields if name in options},
             provider=self.name,
@@ -190,8 +190,8 @@ class RemoteBackend:
                 **options,
             )
         )
-        if own is not None:
-            self.configure(own)
+        if own_options is not None:
+            self.configure(own_options)
 
     def configure(self, options: Any) -> None:
         """What a provider derives from its own options once they are checked and set as

@@ -125,12 +125,11 @@ class TEIBackend(RemoteBackend):
 
     def configure(self, options: TEIOptions) -> None:
         """Limits: ``max_client_batch_size`` if given, else what ``GET /info`` says on first use."""
-        own = options
         #: What ``GET /info`` answered (``None`` until read, or when ``max_client_batch_size`` is given).
         self.info: dict[str, Any] | None = None
-        self._limits_known = own.max_client_batch_size is not None
-        if own.max_client_batch_size is not None:
-            self.max_documents_per_request = own.max_client_batch_size
+        self._limits_known = options.max_client_batch_size is not None
+        if options.max_client_batch_size is not None:
+            self.max_documents_per_request = options.max_client_batch_size
         self._info_lock = threading.Lock()
 
     @property
