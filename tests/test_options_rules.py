@@ -1,4 +1,4 @@
-"""The options models' base (``rerankit._options``): the rule each field makes, in words, and
+"""The options models' base (``rerankit._options_base``): the rule each field makes, in words, and
 messages that never show a string option's text."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from annotated_types import Ge
 from pydantic import Field, SecretStr
 
 from rerankit import ConfigurationError
-from rerankit._options import OptionalNonBlankStr, Options
+from rerankit._options_base import OptionalNonBlankStr, Options
 
 
 class Demo(Options):

@@ -1,7 +1,7 @@
 """Many rerank calls at once: the machinery behind ``Reranker.rerank_batch`` and ``arerank_batch``.
 
 Each item of a batch is one ``rerank(queries[i], documents[i], ...)`` call, validated, deduped,
-split and finished by the same :class:`~rerankit._Plan` a single call uses, so the i-th
+split and finished by the same :class:`~rerankit._RerankPlan` a single call uses, so the i-th
 response is the one ``rerank`` gives (same order, ties, cut, usage and fallbacks). What the batch
 changes is how the pairs reach the backend:
 
@@ -29,13 +29,13 @@ from rerankit import _batch_io as io
 from rerankit import _tracing
 from rerankit._chunking import LongDocuments
 from rerankit._documents import Document, needs_fetch
+from rerankit._documents_to_score import DocumentsToScore
 from rerankit._errors import InvalidInputError, MalformedResponseError, RerankError
 from rerankit._flow import Flow, arun, run
 from rerankit._images import ImageOptions
+from rerankit._rerank_plan import FALLBACK_ERRORS, _log_fallback, _RerankPlan
 from rerankit._score_cache import ScoreCache
 from rerankit._score_kinds import ScoreMapping
-from rerankit._scoring import FALLBACK_ERRORS, _log_fallback, _Plan
-from rerankit._scoring_units import ScoringUnits
 from rerankit._types import RerankResponse, Scores
 from rerankit._validation import (
     check_document,
@@ -54,7 +54,7 @@ class _Item:
     """One item of a batch: where it sits, its plan (once valid) and what came of it."""
 
     position: int
-    plan: _Plan | None = None
+    plan: _RerankPlan | None = None
     outcome: Outcome | None = None
     failed_before: Exception | None = None  # the error of the backend before, when falling back
 
@@ -90,7 +90,7 @@ def plan_batch(
         try:
             checked_query = _checked_query(query, position)
             given, checked = _checked_documents(texts, position, images)
-            item.plan = _Plan.of_checked(
+            item.plan = _RerankPlan.of_checked(
                 checked_query,
                 given,
                 checked,
@@ -227,8 +227,8 @@ class BackendRequests:
 
     #: The items still in play (an item whose documents cannot be sent has failed alone).
     items: list[_Item]
-    #: Each item's scoring units: cache lookups done, long documents cut.
-    units: list[ScoringUnits]
+    #: Each item's documents to score: cache lookups done, long documents cut.
+    units: list[DocumentsToScore]
     #: Each item's parts: its texts split to the backend's per-request limit.
     parts: list[list[list[str]]]
     #: The flat (query, texts) requests, the items' parts in order.
@@ -236,7 +236,7 @@ class BackendRequests:
 
 
 def _requests_from(
-    backend: Backend, items: list[_Item], units: list[ScoringUnits | Exception]
+    backend: Backend, items: list[_Item], units: list[DocumentsToScore | Exception]
 ) -> BackendRequests:
     kept, kept_units, parts = [], [], []
     split = getattr(backend, "split_request", None)
@@ -258,7 +258,7 @@ def _requests_from(
 
 
 def _requests_of(backend: Backend, items: list[_Item]) -> Flow[io.Action, BackendRequests]:
-    units: list[ScoringUnits | Exception] = []
+    units: list[DocumentsToScore | Exception] = []
     for item in items:
         try:
             units.append((yield io.Units(backend, item.plan)))  # type: ignore[arg-type]
@@ -268,7 +268,7 @@ def _requests_of(backend: Backend, items: list[_Item]) -> Flow[io.Action, Backen
 
 
 def _finish(
-    item: _Item, unit: ScoringUnits, item_parts: list[list[str]], scored: list[Any], backend: Backend
+    item: _Item, unit: DocumentsToScore, item_parts: list[list[str]], scored: list[Any], backend: Backend
 ) -> bool:
     """Settle one item from its parts' scores; True when it succeeded (its scores may be cached)."""
     try:
@@ -281,7 +281,7 @@ def _finish(
 
 def _finish_shared(
     backend: Backend, planned: BackendRequests, values: list[list[float]]
-) -> list[ScoringUnits]:
+) -> list[DocumentsToScore]:
     """Settle the items of one shared ``score_requests`` call; the units whose scores to cache."""
     items, units, parts = planned.items, planned.units, planned.parts
     expected = sum(len(item_parts) for item_parts in parts)
@@ -327,7 +327,7 @@ def _score_concurrently(backend: Backend, items: list[_Item]) -> Flow[io.Action,
 
 def _finish_each(
     backend: Backend, planned: BackendRequests, outcomes: list[Scores | Exception]
-) -> list[ScoringUnits]:
+) -> list[DocumentsToScore]:
     """Settle the items of per-part calls; the units whose scores to cache."""
     items, units, parts = planned.items, planned.units, planned.parts
     start, done = 0, []

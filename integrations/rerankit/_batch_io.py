@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from rerankit import _tracing
-from rerankit._scoring import _Plan
-from rerankit._scoring_units import ScoringUnits
+from rerankit._documents_to_score import DocumentsToScore
+from rerankit._rerank_plan import _RerankPlan
 from rerankit._types import Scores
 from rerankit.backends._base import Backend
 
@@ -28,10 +28,10 @@ class LoadLimits:
 
 @dataclass(frozen=True)
 class Units:
-    """A call's scoring units for the backend (cache lookups, long documents)."""
+    """A call's documents to score on the backend (cache lookups, long documents)."""
 
     backend: Backend
-    plan: _Plan
+    plan: _RerankPlan
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class ScoreEach:
 class Remember:
     """Write these units' scores to the cache."""
 
-    units: list[ScoringUnits]
+    units: list[DocumentsToScore]
 
 
 #: What a batch's flow asks its driver to do.

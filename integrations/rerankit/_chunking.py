@@ -22,7 +22,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from pydantic import Field
 
 from rerankit._errors import ConfigurationError
-from rerankit._options import Options
+from rerankit._options_base import Options
 from rerankit._types import ChunkSpan
 
 #: Tokens shared by consecutive windows, so a passage cut at a window edge is whole in one of them.

@@ -30,7 +30,7 @@ from pydantic import Field
 
 from rerankit._errors import ConfigurationError, InvalidInputError
 from rerankit._image_fetch import read_url
-from rerankit._options import Options
+from rerankit._options_base import Options
 
 #: The image formats rerankit sends, by Pillow's name, with their MIME types (what the vision
 #: rerankers' processors and the hosted APIs decode).

@@ -8,7 +8,7 @@ input order), applies ``score_threshold`` and then ``top_n``, and totals the usa
 With ``fallbacks``, a call whose backend fails with an error another backend may not share
 (:data:`FALLBACK_ERRORS`, raised after the backend's own retries) is scored again, whole, by the
 next backend; one response never mixes scores from two backends. The scoring path itself lives in
-:mod:`rerankit._scoring`, the batch API in :mod:`rerankit._batch`.
+:mod:`rerankit._rerank_plan`, the batch API in :mod:`rerankit._batch`.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from rerankit._calibration import Calibration, calibration_from
 from rerankit._chunking import LongDocumentOptions, long_documents_from, require_token_windows
 from rerankit._errors import ConfigurationError
 from rerankit._images import ImageOptions
+from rerankit._rerank_plan import FALLBACK_ERRORS as FALLBACK_ERRORS  # public here, as before
+from rerankit._rerank_plan import _ascore_with_fallbacks, _RerankPlan, _score_with_fallbacks
 from rerankit._score_cache import ScoreCache, backend_fingerprint, make_score_cache
 from rerankit._score_kinds import ScoreMapping, ScoreScale
-from rerankit._scoring import FALLBACK_ERRORS as FALLBACK_ERRORS  # public here, as before
-from rerankit._scoring import _ascore_with_fallbacks, _Plan, _score_with_fallbacks
 from rerankit._types import RerankResponse
 from rerankit.backends import create_backend
 from rerankit.backends._base import Backend
@@ -266,7 +266,7 @@ class Reranker:
                 (``RateLimitError``, ``ServerError``, ``RerankTimeoutError``,
                 ``AuthenticationError``, ``InvalidRequestError``, ``MalformedResponseError``).
         """
-        plan = _Plan.build(query, documents, top_n, score_threshold, **self._plan_options())
+        plan = _RerankPlan.build(query, documents, top_n, score_threshold, **self._plan_options())
         return _score_with_fallbacks(self.backends, plan)
 
     @_tracing.traced_call("arerank")
@@ -293,7 +293,7 @@ class Reranker:
             InvalidInputError: The input is invalid; nothing was sent.
             BackendError: The backend and every fallback failed.
         """
-        plan = await _Plan.abuild(query, documents, top_n, score_threshold, **self._plan_options())
+        plan = await _RerankPlan.abuild(query, documents, top_n, score_threshold, **self._plan_options())
         return await _ascore_with_fallbacks(self.backends, plan)
 
     def _plan_options(self) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from typing import Any, Protocol, runtime_checkable
 from pydantic import Field
 
 from rerankit._errors import ConfigurationError
-from rerankit._options import Options
+from rerankit._options_base import Options
 from rerankit._types import ChunkSpan
 
 logger = logging.getLogger("rerankit")

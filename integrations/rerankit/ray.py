@@ -24,7 +24,7 @@ import pyarrow as pa
 from pydantic import Field, model_validator
 
 from rerankit._errors import ConfigurationError, InvalidInputError
-from rerankit._options import Options
+from rerankit._options_base import Options
 from rerankit._reranker import Reranker
 from rerankit._validation import check_documents, check_query, check_score_threshold, check_top_n
 

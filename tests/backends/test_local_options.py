@@ -15,13 +15,13 @@ from rerankit.backends import (
     LocalSeq2Seq,
     OnnxCrossEncoder,
 )
-from rerankit.backends._local._options import (
+from rerankit.backends._local._option_models import (
     ColBERTOptions,
     CrossEncoderOptions,
     EmbeddingOptions,
     Seq2SeqOptions,
 )
-from rerankit.backends._onnx._options import OnnxOptions
+from rerankit.backends._onnx._option_models import OnnxOptions
 from rerankit.backends._registry import option_names
 
 BACKENDS = [

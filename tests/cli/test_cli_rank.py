@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rerankit._cli._options import parse_options
+from rerankit._cli._backend_options import parse_options
 from rerankit._cli._rank import read_documents
 from rerankit._errors import InvalidInputError
 from rerankit.backends import LocalCrossEncoder

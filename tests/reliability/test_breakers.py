@@ -24,7 +24,7 @@ from rerankit import (
 from rerankit._errors import MalformedResponseError, RateLimitError, RerankTimeoutError
 from rerankit.backends._endpoints import (
     BreakerState,
-    CallRoute,
+    CallEndpoints,
     CircuitBreaker,
     EndpointRouter,
     RetryQuota,
@@ -211,11 +211,11 @@ def router(clock: FakeClock, urls: int = 1, **breaker_options) -> EndpointRouter
 def test_each_attempt_counts_at_once_so_one_call_can_see_an_outage() -> None:
     clock = FakeClock()
     r = router(clock, threshold=3)
-    route = CallRoute(r)
+    route = CallEndpoints(r)
     endpoint, probe = route.start()
     route.failed(endpoint, DOWN, probe=probe)
     assert endpoint.breaker.consecutive_failures == 1  # told at once, not when the call ends
-    other = CallRoute(r)
+    other = CallEndpoints(r)
     endpoint, probe = other.start()
     other.succeeded(endpoint, probe=probe)  # another call's success resets the count
     assert endpoint.breaker.consecutive_failures == 0
@@ -240,7 +240,7 @@ def test_each_attempt_counts_at_once_so_one_call_can_see_an_outage() -> None:
 )
 def test_only_the_fallback_kinds_count(error, counted) -> None:
     r = router(FakeClock(), threshold=1)
-    route = CallRoute(r)
+    route = CallEndpoints(r)
     endpoint, probe = route.start()
     route.failed(endpoint, error, probe=probe)
     assert (r.endpoints[0].breaker.state is BreakerState.OPEN) is counted
@@ -254,7 +254,7 @@ def test_the_router_prefers_fewest_in_flight_and_skips_open_endpoints() -> None:
     r.finished(held[0])
     assert r.choose(set())[0] is held[0]
     r.finished(held[0])
-    route = CallRoute(r)
+    route = CallEndpoints(r)
     # open endpoint 1, then only 0 and 2 are chosen
     one = r.endpoints[1]
     one.breaker.failed(DOWN)
@@ -277,7 +277,7 @@ def test_ties_are_broken_at_random() -> None:
 def test_a_retry_avoids_the_endpoint_it_failed_on_and_a_ready_probe_goes_first() -> None:
     clock = FakeClock()
     r = router(clock, urls=2, threshold=1)
-    route = CallRoute(r)
+    route = CallEndpoints(r)
     first, probe = route.start()
     route.failed(first, DOWN, probe=probe)
     assert route.has_fresh_endpoint()
@@ -297,7 +297,7 @@ def test_when_every_breaker_is_open_the_call_fails_at_once_naming_what_and_when(
         endpoint.breaker.failed(DOWN)
     clock.advance(1.0)
     with pytest.raises(CircuitOpenError) as caught:
-        CallRoute(r).start()
+        CallEndpoints(r).start()
     error = caught.value
     assert error.provider == "test" and error.last_error is DOWN
     assert 3.0 <= error.retry_in <= 4.0  # 5 s less up to 20% jitter, 1 s ago

@@ -16,8 +16,8 @@ from rerankit import (
     RerankTimeoutError,
     ServerError,
 )
-from rerankit.backends._answers import AnswerReader
-from rerankit.backends._endpoints import CallRoute, EndpointRouter, RetryQuota
+from rerankit.backends._answers import AnswerClassifier
+from rerankit.backends._endpoints import CallEndpoints, EndpointRouter, RetryQuota
 from rerankit.backends._error_policy import RULES, ErrorRule, rule_for_status
 from rerankit.backends._settings import TransportSettings
 from rerankit.testing import FakeBackend
@@ -25,8 +25,8 @@ from rerankit.testing import FakeBackend
 ERROR_STATUSES = [status for status in range(100, 600) if not 200 <= status < 300]
 
 
-def reader() -> AnswerReader:
-    return AnswerReader(TransportSettings(provider="test", base_url="http://127.0.0.1:9"))
+def reader() -> AnswerClassifier:
+    return AnswerClassifier(TransportSettings(provider="test", base_url="http://127.0.0.1:9"))
 
 
 @pytest.mark.parametrize(
@@ -68,7 +68,7 @@ def test_the_breaker_counts_what_the_rule_says(rule: ErrorRule) -> None:
         breaker={"threshold": 1, "failure_span": 0.0},
         budget=RetryQuota(),
     )
-    route = CallRoute(router)
+    route = CallEndpoints(router)
     endpoint, probe = route.start()
     route.failed(endpoint, rule.error("failed", provider="test"), probe=probe)
     assert endpoint.failures == int(rule.counted)

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from rerankit._cli._app import app
-from rerankit._cli._options import fail, options_for, parse_options, quiet_model_loading
+from rerankit._cli._backend_options import fail, options_for, parse_options, quiet_model_loading
 from rerankit._errors import RerankError
 
 #: BM25 candidates per query for BEIR data: the demo's first-stage depth.

@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from rerankit._cli._app import OptionList, app
-from rerankit._cli._options import fail, options_for, parse_options, quiet_model_loading
+from rerankit._cli._backend_options import fail, options_for, parse_options, quiet_model_loading
 from rerankit._demo_model import DEMO_MODEL, FALLBACK_MODEL, choose_demo_model, fallback_note
 from rerankit._errors import ConfigurationError, RerankError
 from rerankit.evaluation._metrics import metric_label

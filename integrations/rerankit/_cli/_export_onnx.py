@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from rerankit._cli._app import app
-from rerankit._cli._options import fail, quiet_model_loading
+from rerankit._cli._backend_options import fail, quiet_model_loading
 from rerankit._errors import RerankError
 
 

@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from rerankit._cli._app import OptionList, app
-from rerankit._cli._options import fail, options_for, parse_options, quiet_model_loading
+from rerankit._cli._backend_options import fail, options_for, parse_options, quiet_model_loading
 from rerankit._errors import InvalidInputError, RerankError
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from rerankit._cli._app import OptionList, app
-from rerankit._cli._options import fail, options_for, parse_options, quiet_model_loading
+from rerankit._cli._backend_options import fail, options_for, parse_options, quiet_model_loading
 from rerankit._errors import RerankError
 from rerankit.serve._config import ServeConfig
 

@@ -18,7 +18,7 @@ The hooks, by where they are called:
   the RERANKER span of the call, and the call's instruments;
 * :func:`traced_backend` decorates what scores a call on one backend (a fallback gets its own), and
   :func:`fallback` marks the next one as a fallback;
-* :func:`traced_prepare` decorates ``ScoringUnits.prepare`` (cache hits and misses, long-document
+* :func:`traced_prepare` decorates ``DocumentsToScore.prepare`` (cache hits and misses, long-document
   windows); :func:`part_scorer`/:func:`apart_scorer` wrap a backend's ``score``/``ascore`` for the
   parts of a call (one span each, carried into the worker threads);
 * :func:`http_attempt` brackets each HTTP attempt of the transport, :func:`http_answered` notes the
@@ -200,7 +200,7 @@ def fallback(failed: Any, fallback: Any, error: BaseException) -> None:
 
 
 def traced_prepare(prepare: F) -> F:
-    """Decorate ``ScoringUnits.prepare(cls, backend, query, distinct, long_documents, cache)``: a
+    """Decorate ``DocumentsToScore.prepare(cls, backend, query, distinct, long_documents, cache)``: a
     ``rerankit.prepare`` span with the cache's hits and misses and the long documents' windows
     (only with a cache or ``long_documents="chunk"``)."""
 

@@ -1,6 +1,6 @@
 """How the transport reads what came back: a 2xx reply, or a typed error for a status or a fault.
 
-:class:`AnswerReader` turns an ``httpx`` answer into a :class:`~rerankit.backends._responses.Reply`
+:class:`AnswerClassifier` turns an ``httpx`` answer into a :class:`~rerankit.backends._responses.ProviderReply`
 (JSON checked) or an :class:`AttemptFailed` carrying the error of the family
 (:mod:`rerankit._errors`) and the rule of :mod:`rerankit.backends._error_policy` it falls under
 (whether another try may help); transport faults (timeouts, refused or dropped connections)
@@ -25,7 +25,7 @@ from rerankit._errors import (
 from rerankit.backends import _error_policy as policy
 from rerankit.backends._error_policy import ErrorRule
 from rerankit.backends._responses import (
-    Reply,
+    ProviderReply,
     parse_retry_after,
     provider_message,
     request_id,
@@ -53,7 +53,7 @@ class AttemptFailed(Exception):
         return self.rule.retried
 
 
-class AnswerReader:
+class AnswerClassifier:
     """Reads one backend's answers and faults (its provider name, timeouts and keys from ``settings``)."""
 
     def __init__(self, settings: TransportSettings) -> None:
@@ -94,7 +94,7 @@ class AnswerReader:
             )
         return AttemptFailed(ServerError(self.redact(message), provider=self.provider), rule, reason=reason)
 
-    def reply(self, response: httpx.Response) -> Reply:
+    def reply(self, response: httpx.Response) -> ProviderReply:
         status = response.status_code
         answer_id = request_id(response)
         if answer_id is not None:  # some servers echo the request, key included, as its id
@@ -113,7 +113,7 @@ class AnswerReader:
                     request_id=answer_id,
                 )
                 raise AttemptFailed(error, policy.NOT_JSON) from None
-            return Reply(self.provider, status, payload, answer_id, response.headers)
+            return ProviderReply(self.provider, status, payload, answer_id, response.headers)
         raise self.status_failure(response, answer_id)
 
     def status_failure(self, response: httpx.Response, answer_id: str | None) -> AttemptFailed:
@@ -151,4 +151,4 @@ class AnswerReader:
         return text
 
 
-__all__ = ["AnswerReader", "AttemptFailed"]
+__all__ = ["AnswerClassifier", "AttemptFailed"]

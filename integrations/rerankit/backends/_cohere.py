@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
-from rerankit._options import Options
+from rerankit._options_base import Options
 from rerankit._score_kinds import ScoreScale
 from rerankit.backends._provider import ProviderSpec
 from rerankit.backends._remote import RemoteBackend

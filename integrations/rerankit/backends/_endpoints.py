@@ -5,7 +5,7 @@ addresses of an API). :class:`EndpointRouter` sends each request to the healthy 
 fewest requests in flight, ties broken at random (Envoy's least-request balancer), and keeps per
 endpoint a :class:`~rerankit.backends._breaker.CircuitBreaker` and its connection pools (owned by
 :mod:`rerankit.backends._clients`).
-:class:`CallRoute` follows one call (one part of a rerank) over its attempts: a retry goes to
+:class:`CallEndpoints` follows one call (one part of a rerank) over its attempts: a retry goes to
 another healthy endpoint when there is one (as LiteLLM's retry "can land on a different
 deployment"), and when no endpoint is left the call fails at once with
 :class:`~rerankit.CircuitOpenError`.
@@ -227,7 +227,7 @@ class EndpointRouter:
         )
 
 
-class CallRoute:
+class CallEndpoints:
     """One call's way over the endpoints, attempt by attempt, and what it tells their breakers.
 
     Each attempt's outcome goes to its endpoint's breaker at once (the breaker counts attempts), so
@@ -286,7 +286,7 @@ __all__ = [
     "COUNTED_ERRORS",
     "BackendHealth",
     "BreakerState",
-    "CallRoute",
+    "CallEndpoints",
     "CircuitBreaker",
     "Clock",
     "Endpoint",

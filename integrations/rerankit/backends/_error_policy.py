@@ -12,7 +12,7 @@ Every decision about a failure reads this module:
   (:data:`COUNTED_ERRORS`, read by :mod:`rerankit.backends._breaker` and
   :mod:`rerankit.backends._endpoints`);
 * whether the core scores the call again on the next backend (:data:`FALLBACK_ERRORS`, read by
-  :mod:`rerankit._scoring` and :mod:`rerankit._batch`).
+  :mod:`rerankit._rerank_plan` and :mod:`rerankit._batch`).
 
 What an error *class* means to the breaker and the core is :data:`KINDS` (they see the exception,
 whichever backend raised it); what the transport makes of an *answer* is :data:`RULES`, each rule

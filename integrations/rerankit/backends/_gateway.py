@@ -11,13 +11,13 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from rerankit._documents import content_parts
-from rerankit._options import NonBlankStr, Options
+from rerankit._options_base import NonBlankStr, Options
 from rerankit._score_kinds import ScoreScale
 from rerankit._types import Usage
 from rerankit.backends._gateway_paths import PathFallback
 from rerankit.backends._provider import ProviderSpec
 from rerankit.backends._remote import RemoteBackend
-from rerankit.backends._responses import Reply, number_at, whole_number_at
+from rerankit.backends._responses import ProviderReply, number_at, whole_number_at
 
 #: The documented path first, then the one vLLM and Infinity serve without a ``/v1`` prefix.
 PATHS = ("/v1/rerank", "/rerank")
@@ -163,16 +163,18 @@ class GatewayBackend(RemoteBackend):
         instruction: str | None = GatewayOptions.default("instruction"),
         **options: Any,
     ) -> None:
-        own = GatewayOptions.from_arguments(locals(), provider=self.name)
+        own_options = GatewayOptions.from_arguments(locals(), provider=self.name)
         super().__init__(model, **options)
-        self.max_documents_per_request = own.max_documents_per_request
-        self.max_tokens_per_doc = own.max_tokens_per_doc
-        self.priority = own.priority
+        self.max_documents_per_request = own_options.max_documents_per_request
+        self.max_tokens_per_doc = own_options.max_tokens_per_doc
+        self.priority = own_options.priority
         # Sent as the body's "fallbacks" field; named apart from Reranker(..., fallbacks=[...]),
         # which falls back between rerankit backends on the client side.
-        self.gateway_fallbacks = list(own.gateway_fallbacks) if own.gateway_fallbacks is not None else None
-        self.truncate_prompt_tokens = own.truncate_prompt_tokens
-        self.instruction = own.instruction
+        self.gateway_fallbacks = (
+            list(own_options.gateway_fallbacks) if own_options.gateway_fallbacks is not None else None
+        )
+        self.truncate_prompt_tokens = own_options.truncate_prompt_tokens
+        self.instruction = own_options.instruction
 
     def request_path(self) -> str:
         return PATHS[0]
@@ -202,10 +204,10 @@ class GatewayBackend(RemoteBackend):
             search_units = number_at(payload, "meta", "billed_units", "search_units")
         return Usage(tokens=tokens, search_units=search_units)
 
-    def post(self, body: dict[str, Any]) -> Reply:
+    def post(self, body: dict[str, Any]) -> ProviderReply:
         return self.transport.post(PATHS[0], body, fallback=PATH_FALLBACK)
 
-    async def apost(self, body: dict[str, Any]) -> Reply:
+    async def apost(self, body: dict[str, Any]) -> ProviderReply:
         return await self.transport.apost(PATHS[0], body, fallback=PATH_FALLBACK)
 
 

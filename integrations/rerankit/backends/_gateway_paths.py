@@ -17,10 +17,10 @@ from typing import Any
 
 from rerankit.backends._answers import AttemptFailed
 from rerankit.backends._endpoints import Endpoint
-from rerankit.backends._responses import Reply
+from rerankit.backends._responses import ProviderReply
 
 #: Sends one request to a path within the attempt: a flow the hook delegates to (``yield from``).
-SendTo = Callable[[str], Generator[Any, Any, Reply]]
+SendTo = Callable[[str], Generator[Any, Any, ProviderReply]]
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,7 +40,7 @@ class PathFallback:
         with self._lock:
             return self._worked.get(endpoint)
 
-    def attempt(self, endpoint: Endpoint, path: str, send: SendTo) -> Generator[Any, Any, Reply]:
+    def attempt(self, endpoint: Endpoint, path: str, send: SendTo) -> Generator[Any, Any, ProviderReply]:
         """One attempt on ``endpoint``: ``path`` (or the path that worked there), then this one
         once if the endpoint does not serve ``path``; the reply, or the failure to raise."""
         known = self.worked(endpoint)

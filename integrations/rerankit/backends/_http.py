@@ -44,7 +44,7 @@ from rerankit import _tracing
 from rerankit._errors import CircuitOpenError
 from rerankit._flow import Flow, arun, run
 from rerankit.backends import _error_policy as policy
-from rerankit.backends._answers import AnswerReader, AttemptFailed
+from rerankit.backends._answers import AnswerClassifier, AttemptFailed
 from rerankit.backends._clients import EndpointClients
 from rerankit.backends._endpoints import (
     BackendHealth,
@@ -53,7 +53,7 @@ from rerankit.backends._endpoints import (
     EndpointRouter,
     RetryQuota,
 )
-from rerankit.backends._responses import Reply
+from rerankit.backends._responses import ProviderReply
 from rerankit.backends._retries import CallState, RetryPolicy
 from rerankit.backends._settings import TransportSettings
 
@@ -64,7 +64,7 @@ Body = Mapping[str, Any] | None
 @dataclass(frozen=True)
 class Send:
     """An action of a call's flow: send one request; the driver answers with the 2xx
-    :class:`~rerankit.backends._responses.Reply` or throws the attempt's :class:`AttemptFailed` in."""
+    :class:`~rerankit.backends._responses.ProviderReply` or throws the attempt's :class:`AttemptFailed` in."""
 
     endpoint: Endpoint
     method: str
@@ -96,8 +96,8 @@ class PathChoice(Protocol):
     """
 
     def attempt(
-        self, endpoint: Endpoint, path: str, send: Callable[[str], Flow[Send, Reply]]
-    ) -> Flow[Send, Reply]: ...
+        self, endpoint: Endpoint, path: str, send: Callable[[str], Flow[Send, ProviderReply]]
+    ) -> Flow[Send, ProviderReply]: ...
 
 
 class HTTPTransport:
@@ -118,7 +118,7 @@ class HTTPTransport:
     ) -> None:
         self.settings = settings
         #: Turns answers and faults into replies or typed errors, redacting the keys.
-        self.answers = AnswerReader(settings)
+        self.answers = AnswerClassifier(settings)
         #: The endpoints' pooled connections.
         self.clients = EndpointClients(settings)
         self.router = EndpointRouter(
@@ -177,30 +177,36 @@ class HTTPTransport:
 
     # -- calls ----------------------------------------------------------------------------------
 
-    def post(self, path: str, body: Mapping[str, Any], *, fallback: PathChoice | None = None) -> Reply:
+    def post(
+        self, path: str, body: Mapping[str, Any], *, fallback: PathChoice | None = None
+    ) -> ProviderReply:
         """POST ``body`` as JSON to ``path`` on an endpoint, retrying per the policy; the 2xx reply."""
         return self.request("POST", path, body, fallback=fallback)
 
-    async def apost(self, path: str, body: Mapping[str, Any], *, fallback: PathChoice | None = None) -> Reply:
+    async def apost(
+        self, path: str, body: Mapping[str, Any], *, fallback: PathChoice | None = None
+    ) -> ProviderReply:
         """Async :meth:`post`; with a ``deadline`` the whole call, retries included, ends by it."""
         return await self.arequest("POST", path, body, fallback=fallback)
 
-    def get(self, path: str) -> Reply:
+    def get(self, path: str) -> ProviderReply:
         """GET ``path`` (a server's limits, say), with the same routing, retries and errors as :meth:`post`."""
         return self.request("GET", path, None)
 
-    async def aget(self, path: str) -> Reply:
+    async def aget(self, path: str) -> ProviderReply:
         """Async :meth:`get`."""
         return await self.arequest("GET", path, None)
 
-    def request(self, method: str, path: str, body: Body, *, fallback: PathChoice | None = None) -> Reply:
+    def request(
+        self, method: str, path: str, body: Body, *, fallback: PathChoice | None = None
+    ) -> ProviderReply:
         """Send ``method`` to ``path`` on an endpoint (``body`` as JSON unless ``None``), retrying per
         the policy; the 2xx reply. ``fallback`` chooses the path(s) of each attempt (the gateway's)."""
         return run(self._call(method, path, body, fallback), self._do)
 
     async def arequest(
         self, method: str, path: str, body: Body, *, fallback: PathChoice | None = None
-    ) -> Reply:
+    ) -> ProviderReply:
         """Async :meth:`request`; with a ``deadline`` the whole call, retries included, ends by it
         (the request in flight is abandoned when it passes)."""
         return await arun(self._call(method, path, body, fallback), self._ado)
@@ -209,7 +215,7 @@ class HTTPTransport:
 
     def _call(
         self, method: str, path: str, body: Body, fallback: PathChoice | None
-    ) -> Flow[Send | Sleep, Reply]:
+    ) -> Flow[Send | Sleep, ProviderReply]:
         """One call: its attempts, the waits between them, the breakers told of each, its final error."""
         call = self.retries.begin()
         waits: list[float] = []
@@ -241,12 +247,12 @@ class HTTPTransport:
         # Raised outside the handler: the error keeps no link to httpx's request (and its headers).
         raise error
 
-    def _attempt(self, request: Send, fallback: PathChoice | None) -> Flow[Send, Reply]:
+    def _attempt(self, request: Send, fallback: PathChoice | None) -> Flow[Send, ProviderReply]:
         """One attempt: ``request``, or the requests ``fallback`` makes of it (each one after the
         first is counted on the endpoint)."""
         sent = 0
 
-        def send(path: str) -> Flow[Send, Reply]:
+        def send(path: str) -> Flow[Send, ProviderReply]:
             nonlocal sent
             if sent:
                 self.router.count_request(request.endpoint)
@@ -257,7 +263,7 @@ class HTTPTransport:
             return (yield from send(request.path))
         return (yield from fallback.attempt(request.endpoint, request.path, send))
 
-    def _do(self, action: Send | Sleep) -> Reply | None:
+    def _do(self, action: Send | Sleep) -> ProviderReply | None:
         """The sync driver's I/O: one request on the endpoint's pooled ``httpx.Client``, or a wait.
         An attempt in flight is bounded by its httpx timeout (cut to the deadline), not abandoned."""
         if isinstance(action, Sleep):
@@ -269,7 +275,7 @@ class HTTPTransport:
             raise self.answers.transport_failure(exc, action.endpoint.url, action.started) from exc
         return self.answers.reply(response)
 
-    async def _ado(self, action: Send | Sleep) -> Reply | None:
+    async def _ado(self, action: Send | Sleep) -> ProviderReply | None:
         """The async driver's I/O, as :meth:`_do`, with the one difference: with a ``deadline``, a
         request still in flight when it passes is cancelled (``asyncio.wait_for``) and the attempt
         fails with the deadline error."""
@@ -283,7 +289,7 @@ class HTTPTransport:
         except asyncio.TimeoutError:
             raise AttemptFailed(self.answers.deadline_error(), policy.DEADLINE) from None
 
-    async def _asend(self, action: Send) -> Reply:
+    async def _asend(self, action: Send) -> ProviderReply:
         try:
             async with self.clients.loop_pools(action.endpoint).client() as client:
                 response = await client.request(**self._request(action))

@@ -23,13 +23,13 @@ from pydantic import Field, field_validator, model_validator
 
 from rerankit._errors import ConfigurationError, MalformedResponseError
 from rerankit._flow import Flow, arun, run
-from rerankit._options import Options
+from rerankit._options_base import Options
 from rerankit._score_kinds import ScoreScale
 from rerankit._types import Scores, Usage
 from rerankit.backends._listwise_parse import Permutation, parse_permutation
 from rerankit.backends._listwise_prompt import DEFAULT_MAX_PASSAGE_WORDS, passage_cutter, permutation_messages
 from rerankit.backends._remote import RemoteBackend
-from rerankit.backends._responses import Reply, whole_number_at
+from rerankit.backends._responses import ProviderReply, whole_number_at
 
 logger = logging.getLogger("rerankit")
 
@@ -212,19 +212,19 @@ class ListwiseBackend(RemoteBackend):
         extra_body: dict[str, Any] | None = ListwiseOptions.default("extra_body"),  # noqa: B008 (None)
         **options: Any,
     ) -> None:
-        own = ListwiseOptions.from_arguments(locals(), provider=self.name)
+        own_options = ListwiseOptions.from_arguments(locals(), provider=self.name)
         super().__init__(model, **options)
-        self.window_size = own.window_size
-        self.step = own.step
+        self.window_size = own_options.window_size
+        self.step = own_options.step
         self.cut_passage: Callable[[str], str] = passage_cutter(
-            max_words=own.max_passage_words,
-            max_characters=own.max_passage_characters,
-            max_tokens=own.max_passage_tokens,
-            tokenizer=_load_tokenizer(own.tokenizer) if own.tokenizer is not None else None,
+            max_words=own_options.max_passage_words,
+            max_characters=own_options.max_passage_characters,
+            max_tokens=own_options.max_passage_tokens,
+            tokenizer=_load_tokenizer(own_options.tokenizer) if own_options.tokenizer is not None else None,
         )
-        self.temperature = float(own.temperature)
-        self.max_completion_tokens = own.max_completion_tokens
-        self.extra_body = dict(own.extra_body or {})
+        self.temperature = float(own_options.temperature)
+        self.max_completion_tokens = own_options.max_completion_tokens
+        self.extra_body = dict(own_options.extra_body or {})
 
     # -- the request and the answer -----------------------------------------------------------
 
@@ -257,7 +257,7 @@ class ListwiseBackend(RemoteBackend):
         body.update(self.extra_body)
         return body
 
-    def read_answer(self, reply: Reply) -> str:
+    def read_answer(self, reply: ProviderReply) -> str:
         """The assistant's text (``choices[0].message.content``); a body without one is malformed."""
         payload = reply.payload
         choices = payload.get("choices") if isinstance(payload, dict) else None
@@ -281,7 +281,7 @@ class ListwiseBackend(RemoteBackend):
     def _attempts(self) -> int:
         return self.transport.settings.max_retries + 1
 
-    def _read_window(self, reply: Reply, count: int) -> tuple[Permutation | None, str]:
+    def _read_window(self, reply: ProviderReply, count: int) -> tuple[Permutation | None, str]:
         """The repaired order of one window's answer (``None``: nothing usable) and why not."""
         try:
             answer = self.read_answer(reply)
@@ -301,7 +301,7 @@ class ListwiseBackend(RemoteBackend):
             )
         return permutation, ""
 
-    def _unusable(self, reply: Reply, problem: str) -> MalformedResponseError:
+    def _unusable(self, reply: ProviderReply, problem: str) -> MalformedResponseError:
         attempts = self._attempts()
         return reply.malformed(f"{problem} (gave up after {attempts} attempt{'s' if attempts != 1 else ''})")
 
@@ -332,7 +332,7 @@ class ListwiseBackend(RemoteBackend):
             window = order[start:end]
             body = self.request_body(query, [passages[i] for i in window])
             for attempt in range(1, self._attempts() + 1):
-                reply: Reply = yield body
+                reply: ProviderReply = yield body
                 usage += self.read_usage(reply.payload)
                 permutation, problem = self._read_window(reply, len(window))
                 if permutation is not None:

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from rerankit._errors import ConfigurationError
-from rerankit._options import Options
+from rerankit._options_base import Options
 from rerankit._score_kinds import ScoreScale
 from rerankit.backends._provider import AnswerFields, ProviderSpec
 from rerankit.backends._remote import RemoteBackend

@@ -88,11 +88,13 @@ def option_names(cls: type) -> list[str]:
     """The keyword options a backend class accepts: its ``__init__`` parameters but ``model``, and,
     when it passes ``**options`` on to its base class, the base's options first."""
     parameters = inspect.signature(cls.__init__).parameters.values()
-    own = [p.name for p in parameters if p.name not in ("self", "model") and p.kind is not p.VAR_KEYWORD]
+    own_names = [
+        p.name for p in parameters if p.name not in ("self", "model") and p.kind is not p.VAR_KEYWORD
+    ]
     if not any(p.kind is p.VAR_KEYWORD for p in parameters):
-        return own
+        return own_names
     inherited = option_names(cls.__mro__[1])
-    return inherited + [name for name in own if name not in inherited]
+    return inherited + [name for name in own_names if name not in inherited]
 
 
 def create_backend(spec: str, options: dict[str, Any]) -> Backend:

@@ -16,12 +16,12 @@ from pydantic import SecretStr
 
 from rerankit._chunking import estimate_tokens, estimated_token_offsets
 from rerankit._errors import ConfigurationError
-from rerankit._options import Options, args_entries, keyword_signature, with_args_entries
+from rerankit._options_base import Options, args_entries, keyword_signature, with_args_entries
 from rerankit._types import Scores, Usage
 from rerankit.backends._endpoints import BackendHealth
 from rerankit.backends._http import HTTPTransport
 from rerankit.backends._provider import ProviderSpec
-from rerankit.backends._responses import Reply, number_at, scores_in_input_order, whole_number_at
+from rerankit.backends._responses import ProviderReply, number_at, scores_in_input_order, whole_number_at
 from rerankit.backends._settings import SHARED_OPTIONS, RemoteOptions, TransportSettings
 
 #: Tokens kept free beside the query for a provider's special and prompt tokens, when its
@@ -166,13 +166,13 @@ class RemoteBackend:
                 f"valid options: {', '.join(option_names(type(self)))}",
                 provider=self.name,
             )
-        own = None
+        own_options = None
         if own_model is not None and getattr(type(self).__init__, "_made_from_options", False):
-            own = own_model.validated(
+            own_options = own_model.validated(
                 {n: options.pop(n) for n in own_fields if n in options}, provider=self.name
             )
             for name in own_fields:  # before the transport: request_headers() may read them
-                setattr(self, name, getattr(own, name))
+                setattr(self, name, getattr(own_options, name))
         kept = RemoteOptions.validated(
             {name: options.pop(name) for name in RemoteOptions.model_fields if name in options},
             provider=self.name,
@@ -190,8 +190,8 @@ class RemoteBackend:
                 **options,
             )
         )
-        if own is not None:
-            self.configure(own)
+        if own_options is not None:
+            self.configure(own_options)
 
     def configure(self, options: Any) -> None:
         """What a provider derives from its own options once they are checked and set as
@@ -225,7 +225,7 @@ class RemoteBackend:
             search_units=next((value for value in units if value is not None), None),
         )
 
-    def read_scores(self, reply: Reply, texts: list[str]) -> Scores:
+    def read_scores(self, reply: ProviderReply, texts: list[str]) -> Scores:
         """One score per text in input order, plus usage, from a successful answer (read by the
         spec's answer fields)."""
         fields = self.provider.answer if self.provider is not None else None
@@ -294,11 +294,11 @@ class RemoteBackend:
         texts = list(texts)
         return self.read_scores(await self.apost(self.request_body(query, texts)), texts)
 
-    def post(self, body: dict[str, Any]) -> Reply:
+    def post(self, body: dict[str, Any]) -> ProviderReply:
         """Send one request body through the transport."""
         return self.transport.post(self.request_path(), body)
 
-    async def apost(self, body: dict[str, Any]) -> Reply:
+    async def apost(self, body: dict[str, Any]) -> ProviderReply:
         """Async :meth:`post`."""
         return await self.transport.apost(self.request_path(), body)
 

@@ -44,7 +44,7 @@ REQUEST_ID_HEADERS = (
 
 
 @dataclass(frozen=True)
-class Reply:
+class ProviderReply:
     """A successful (2xx) answer: its parsed JSON body plus what errors about it should quote."""
 
     provider: str
@@ -63,13 +63,18 @@ class Reply:
         )
 
 
+#: The public name, ``rerankit.backends.Reply`` (pinned by tests/test_exported_members.py).
+Reply = ProviderReply
+
 #: Keys under which providers put the list of ranked results.
 RESULT_LIST_KEYS = ("results", "data")
 #: Keys under which providers put a result's score, in order of preference.
 SCORE_KEYS = ("relevance_score", "score")
 
 
-def parse_scores(reply: Reply, texts: Sequence[str], fields: AnswerFields | None = None) -> dict[int, float]:
+def parse_scores(
+    reply: ProviderReply, texts: Sequence[str], fields: AnswerFields | None = None
+) -> dict[int, float]:
     """Each document's score by its index in ``texts``, after checking the answer can be trusted.
 
     ``texts`` are the documents sent, in order; every one of them must come back.
@@ -113,7 +118,7 @@ def parse_scores(reply: Reply, texts: Sequence[str], fields: AnswerFields | None
     return _all_back(reply, scores, texts)
 
 
-def _declared_scores(reply: Reply, texts: Sequence[str], fields: AnswerFields) -> dict[int, float]:
+def _declared_scores(reply: ProviderReply, texts: Sequence[str], fields: AnswerFields) -> dict[int, float]:
     """:func:`parse_scores` reading only the fields a provider declares."""
     payload = reply.payload
     if fields.scores is not None:
@@ -132,7 +137,7 @@ def _declared_scores(reply: Reply, texts: Sequence[str], fields: AnswerFields) -
     return _all_back(reply, scores, texts)
 
 
-def _all_back(reply: Reply, scores: dict[int, float], texts: Sequence[str]) -> dict[int, float]:
+def _all_back(reply: ProviderReply, scores: dict[int, float], texts: Sequence[str]) -> dict[int, float]:
     if len(scores) < len(texts):
         missing = [index for index in range(len(texts)) if index not in scores]
         raise reply.malformed(
@@ -142,7 +147,7 @@ def _all_back(reply: Reply, scores: dict[int, float], texts: Sequence[str]) -> d
 
 
 def scores_in_input_order(
-    reply: Reply, texts: Sequence[str], fields: AnswerFields | None = None
+    reply: ProviderReply, texts: Sequence[str], fields: AnswerFields | None = None
 ) -> list[float]:
     """One score per text sent, in input order: :func:`parse_scores` as a list.
 
@@ -186,7 +191,9 @@ def _result_list(payload: Any) -> list[Any] | None:
     return None
 
 
-def _positional_scores(reply: Reply, values: Any, count: int, key: str = "scores") -> dict[int, float]:
+def _positional_scores(
+    reply: ProviderReply, values: Any, count: int, key: str = "scores"
+) -> dict[int, float]:
     """A bare list of scores, one per document in input order, keyed by index (as :func:`parse_scores` returns)."""
     if not isinstance(values, list):
         raise reply.malformed(f"{key!r} is {type(values).__name__}, expected a list")
@@ -196,7 +203,7 @@ def _positional_scores(reply: Reply, values: Any, count: int, key: str = "scores
 
 
 def _indexed_scores(
-    reply: Reply, items: list[Any], texts: Sequence[str], fields: AnswerFields | None = None
+    reply: ProviderReply, items: list[Any], texts: Sequence[str], fields: AnswerFields | None = None
 ) -> dict[int, float]:
     """Result objects that each name their document's ``index``, keyed by it (by the declared
     ``fields`` when given: a missing one is named)."""
@@ -228,7 +235,7 @@ def _indexed_scores(
     return scores
 
 
-def _check_echoed_document(reply: Reply, echoed: Any, sent: Any, index: int) -> None:
+def _check_echoed_document(reply: ProviderReply, echoed: Any, sent: Any, index: int) -> None:
     """An echoed text that differs from the one sent means the indices cannot be trusted.
 
     A document holding images is not checked: providers echo it in shapes of their own (vLLM's
@@ -241,7 +248,7 @@ def _check_echoed_document(reply: Reply, echoed: Any, sent: Any, index: int) -> 
         raise reply.malformed(f"the document echoed for index {index} is not the one sent at that index")
 
 
-def _checked_score(reply: Reply, value: Any, index: int) -> float:
+def _checked_score(reply: ProviderReply, value: Any, index: int) -> float:
     if not _is_number(value):
         raise reply.malformed(f"the score for document {index} is {value!r}, expected a number")
     if not math.isfinite(value):
@@ -366,6 +373,7 @@ __all__ = [
     "REQUEST_ID_HEADERS",
     "RESULT_LIST_KEYS",
     "SCORE_KEYS",
+    "ProviderReply",
     "Reply",
     "number_at",
     "parse_retry_after",

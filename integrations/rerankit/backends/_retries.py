@@ -32,7 +32,7 @@ from tenacity import (
 
 from rerankit._errors import BackendError
 from rerankit.backends._answers import AttemptFailed
-from rerankit.backends._endpoints import CallRoute, EndpointRouter
+from rerankit.backends._endpoints import CallEndpoints, EndpointRouter
 from rerankit.backends._settings import TransportSettings
 
 logger = logging.getLogger("rerankit")
@@ -45,7 +45,7 @@ SLEEP_SLICE = 0.05
 class CallState:
     """One transport call: its route over the endpoints, its attempts and what ended it."""
 
-    route: CallRoute
+    route: CallEndpoints
     started: float
     attempts: int = 0
     #: Tokens the last retry took from the retry budget (``None``: no retry yet).
@@ -63,7 +63,7 @@ class RetryPolicy:
 
     def begin(self) -> CallState:
         """The state of a new call."""
-        return CallState(CallRoute(self.router), time.monotonic())
+        return CallState(CallEndpoints(self.router), time.monotonic())
 
     def attempts(self, call: CallState, waits: list[float]) -> Retrying:
         """Tenacity's attempts for a call, sync or async: each wait before a retry is appended to

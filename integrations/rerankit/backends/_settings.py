@@ -2,7 +2,7 @@
 :class:`~rerankit.backends.RemoteBackend` itself keeps) and :class:`TransportSettings` (what the
 HTTP transport uses).
 
-Both are :class:`~rerankit._options.Options`: a bad value raises
+Both are :class:`~rerankit._options_base.Options`: a bad value raises
 :class:`~rerankit.ConfigurationError` naming the option, the rule and the value got (never a key),
 when the reranker is built. Their field defaults are the signature defaults of
 ``RemoteBackend.__init__``.
@@ -16,7 +16,7 @@ import httpx
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
-from rerankit._options import Options
+from rerankit._options_base import Options
 from rerankit.backends._breaker import DEFAULT_FAILURE_SPAN, DEFAULT_THRESHOLD
 from rerankit.backends._retry_quota import INITIAL_TOKENS, RETRY_COST
 

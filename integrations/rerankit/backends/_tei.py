@@ -14,12 +14,12 @@ from typing import Any, Literal
 from pydantic import Field
 
 from rerankit._errors import ConfigurationError
-from rerankit._options import Options
+from rerankit._options_base import Options
 from rerankit._score_kinds import ScoreScale
 from rerankit._types import Scores, Usage
 from rerankit.backends._provider import AnswerFields, ProviderSpec
 from rerankit.backends._remote import RemoteBackend
-from rerankit.backends._responses import Reply, scores_in_input_order
+from rerankit.backends._responses import ProviderReply, scores_in_input_order
 from rerankit.backends._splitting import json_string_bytes, pack_by_cost
 
 #: TEI's facts (router/src/http/server.rs: .route("/rerank", post(rerank)); types.rs: the answer
@@ -125,12 +125,11 @@ class TEIBackend(RemoteBackend):
 
     def configure(self, options: TEIOptions) -> None:
         """Limits: ``max_client_batch_size`` if given, else what ``GET /info`` says on first use."""
-        own = options
         #: What ``GET /info`` answered (``None`` until read, or when ``max_client_batch_size`` is given).
         self.info: dict[str, Any] | None = None
-        self._limits_known = own.max_client_batch_size is not None
-        if own.max_client_batch_size is not None:
-            self.max_documents_per_request = own.max_client_batch_size
+        self._limits_known = options.max_client_batch_size is not None
+        if options.max_client_batch_size is not None:
+            self.max_documents_per_request = options.max_client_batch_size
         self._info_lock = threading.Lock()
 
     @property
@@ -157,7 +156,7 @@ class TEIBackend(RemoteBackend):
                 if not self._limits_known:
                     self._apply_info(reply)
 
-    def _apply_info(self, reply: Reply) -> None:
+    def _apply_info(self, reply: ProviderReply) -> None:
         info = reply.payload
         if not isinstance(info, dict):
             raise reply.malformed("GET /info is not a JSON object")
@@ -211,7 +210,7 @@ class TEIBackend(RemoteBackend):
             body["truncation_direction"] = self.truncation_direction
         return body
 
-    def read_scores(self, reply: Reply, texts: list[str]) -> Scores:
+    def read_scores(self, reply: ProviderReply, texts: list[str]) -> Scores:
         # The answer is a bare array of Rank {index, score, text?} (types.rs RerankResponse); usage
         # is only in headers (lib.rs: ResponseMetadata -> x-compute-tokens).
         tokens = reply.headers.get("x-compute-tokens", "")

@@ -16,7 +16,7 @@ from rerankit.evaluation._beir import DEMO_DATA, BeirDataset, load_beir
 from rerankit.evaluation._bm25 import BM25Retriever
 from rerankit.evaluation._latency import latency_stats
 from rerankit.evaluation._metrics import default_metrics, score_rankings
-from rerankit.evaluation._options import EvaluationOptions
+from rerankit.evaluation._option_models import EvaluationOptions
 from rerankit.evaluation._progress import Steps, progress_steps
 from rerankit.evaluation._results import EvalResult, RankedDocument, SystemResult
 

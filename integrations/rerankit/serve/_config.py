@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, SecretStr, field_validator
 
-from rerankit._options import Options
+from rerankit._options_base import Options
 from rerankit.backends import parse_spec
 
 

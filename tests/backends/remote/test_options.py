@@ -14,7 +14,7 @@ import pytest
 from pydantic import SecretStr
 
 from rerankit import ConfigurationError, Reranker
-from rerankit._options import Options
+from rerankit._options_base import Options
 from rerankit.backends import (
     BACKENDS,
     CohereBackend,
@@ -242,9 +242,9 @@ def test_a_backend_without_a_documents_limit_is_refused_when_built() -> None:
 def all_options_models() -> list[type[Options]]:
     """Every options model rerankit declares (the modules that hold them imported first; the remote
     backends' are imported with :data:`REMOTE_BACKENDS`)."""
-    import rerankit.backends._local._options
-    import rerankit.backends._onnx._options
-    import rerankit.evaluation._options
+    import rerankit.backends._local._option_models
+    import rerankit.backends._onnx._option_models
+    import rerankit.evaluation._option_models
     import rerankit.serve._config  # noqa: F401
 
     found, todo = [], list(Options.__subclasses__())

@@ -9,13 +9,18 @@ import httpx
 import pytest
 
 from rerankit import ConfigurationError, MalformedResponseError, Reranker
-from rerankit.backends._responses import Reply, parse_retry_after, provider_message, scores_in_input_order
+from rerankit.backends._responses import (
+    ProviderReply,
+    parse_retry_after,
+    provider_message,
+    scores_in_input_order,
+)
 
 TEXTS = ["alpha", "beta", "gamma"]
 
 
-def reply(payload) -> Reply:
-    return Reply("demo", 200, payload, "req-42")
+def reply(payload) -> ProviderReply:
+    return ProviderReply("demo", 200, payload, "req-42")
 
 
 @pytest.mark.parametrize(

@@ -162,15 +162,15 @@ def test_a_missing_piece_is_named(acme: Path) -> None:
 
 def test_an_answer_missing_a_declared_field_names_it(acme: Path) -> None:
     """Acme's answer read by its own field names: a result without ``relevance`` is named as such."""
-    from rerankit.backends._responses import Reply
+    from rerankit.backends._responses import ProviderReply
 
     backend = backend_class("acme")("acme-rank-1", base_url="http://127.0.0.1:9", api_key="k")
-    reply = Reply("acme", 200, {"ranking": [{"index": 0, "relevance_score": 0.5}]}, "req-1")
+    reply = ProviderReply("acme", 200, {"ranking": [{"index": 0, "relevance_score": 0.5}]}, "req-1")
     with pytest.raises(MalformedResponseError, match="result 0 \\(index 0\\) has no 'relevance' field"):
         backend.read_scores(reply, ["a"])
-    reply = Reply("acme", 200, {"ranking": [{"relevance": 0.5}]}, "req-1")
+    reply = ProviderReply("acme", 200, {"ranking": [{"relevance": 0.5}]}, "req-1")
     with pytest.raises(MalformedResponseError, match="result 0 has no 'index' field"):
         backend.read_scores(reply, ["a"])
-    reply = Reply("acme", 200, {"results": []}, "req-1")
+    reply = ProviderReply("acme", 200, {"results": []}, "req-1")
     with pytest.raises(MalformedResponseError, match="no result list 'ranking'"):
         backend.read_scores(reply, ["a"])

@@ -180,7 +180,7 @@ def test_a_server_serving_another_model_is_refused(tei: RerankServer) -> None:
 
 
 def test_an_embedding_server_is_refused(tei: RerankServer) -> None:
-    from rerankit.backends._responses import Reply
+    from rerankit.backends._responses import ProviderReply
 
     with make_reranker(tei) as reranker:
         info = {
@@ -189,7 +189,7 @@ def test_an_embedding_server_is_refused(tei: RerankServer) -> None:
             "model_type": {"embedding": {}},
         }
         with pytest.raises(ConfigurationError, match=r"serves a model of type 'embedding', not a reranker"):
-            reranker.backend._apply_info(Reply("tei", 200, info, None))
+            reranker.backend._apply_info(ProviderReply("tei", 200, info, None))
 
 
 def test_address_is_required() -> None:

@@ -1,7 +1,7 @@
 """In-process models: the local backends and the parts they share.
 
 The modules each hold one concern: where a model runs (``_devices``), the bounded model cache
-(``_cache``), how pairs go into forward passes (``_batching``), the options models (``_options``),
+(``_cache``), how pairs go into forward passes (``_batching``), the options models (``_option_models``),
 long-document windows (``_windows``), the sentence-transformers cross-encoder backend
 (``_cross_encoder``), the LLM reranker formats as data (``_formats``), the causal-LM scorer that
 follows them (``_llm``), a query's shared prompt computed once (``_prefix_reuse``, and for

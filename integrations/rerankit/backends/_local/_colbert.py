@@ -28,7 +28,7 @@ from rerankit.backends._local._batching import (
 )
 from rerankit.backends._local._cache import MODEL_CACHE
 from rerankit.backends._local._devices import device_lock, resolve_device, resolve_dtype, version_tuple
-from rerankit.backends._local._options import ColBERTOptions, ColBERTSimilarity, load_failed
+from rerankit.backends._local._option_models import ColBERTOptions, ColBERTSimilarity, load_failed
 from rerankit.backends._token_counts import counting_tokenizer
 
 logger = logging.getLogger("rerankit")

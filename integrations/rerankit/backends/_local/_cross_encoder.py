@@ -39,7 +39,7 @@ from rerankit.backends._local._devices import (
 from rerankit.backends._local._formats import LLMFormat
 from rerankit.backends._local._llm import LLMReranker
 from rerankit.backends._local._logit_score import LogitScorePairs
-from rerankit.backends._local._options import CrossEncoderOptions, load_failed
+from rerankit.backends._local._option_models import CrossEncoderOptions, load_failed
 from rerankit.backends._local._routing import choose_llm_format, is_causal_lm
 from rerankit.backends._local._vision import VisionReranker
 from rerankit.backends._local._vision_formats import VisionFormat, recognise_vision
@@ -149,7 +149,7 @@ class LocalCrossEncoder(CrossEncoderWindows):
         llm_format: str | LLMFormat | None = CrossEncoderOptions.default("llm_format"),  # noqa: B008 (None)
         reuse_prefix: bool = CrossEncoderOptions.default("reuse_prefix"),
     ) -> None:
-        backend = CrossEncoderOptions.from_arguments(locals(), provider=self.name).chosen_runtime
+        chosen_runtime = CrossEncoderOptions.from_arguments(locals(), provider=self.name).chosen_runtime
         try:
             import sentence_transformers  # noqa: F401
             import torch  # noqa: F401
@@ -167,7 +167,7 @@ class LocalCrossEncoder(CrossEncoderWindows):
         self.instruction = instruction
         self.trust_remote_code = trust_remote_code
         self.revision = revision
-        self.runtime = backend
+        self.runtime = chosen_runtime
         self.reuse_prefix = reuse_prefix
         self._batchers = LoopBatchers(lambda requests: self.score_requests(requests))
         self.vision_format = recognise_vision(model) if llm_format is None else None
@@ -199,11 +199,11 @@ class LocalCrossEncoder(CrossEncoderWindows):
                 self.instruction = self.llm_format.default_instruction
             return
         self.llm = None
-        key = (model, revision, self.device, self.dtype, backend, max_length, trust_remote_code)
+        key = (model, revision, self.device, self.dtype, chosen_runtime, max_length, trust_remote_code)
         self.cross_encoder = MODEL_CACHE.get(key, self._load)
         self.is_llm_reranker = self._has_logit_score_head(self.cross_encoder)
         #: the LogitScore pipeline taken apart for prefix reuse (None: predict() scores every pair)
-        torch_llm = self.is_llm_reranker and backend == "torch"
+        torch_llm = self.is_llm_reranker and chosen_runtime == "torch"
         self._logit_score = LogitScorePairs.of(self.cross_encoder) if torch_llm else None
         self.num_labels = self.cross_encoder.num_labels
         self.score_scale = cross_encoder_scale(self.cross_encoder.activation_fn, self.num_labels)

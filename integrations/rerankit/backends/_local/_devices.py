@@ -17,7 +17,7 @@ DTYPES = {
     "bf16": "bfloat16",
 }
 #: The runtimes a local model's ``runtime=`` knows: torch, and the two that moved to the ``onnx/``
-#: backend (named to say so; see ``_options.MOVED_RUNTIMES``).
+#: backend (named to say so; see ``_option_models.MOVED_RUNTIMES``).
 RUNTIMES = ("torch", "onnx", "openvino")
 
 

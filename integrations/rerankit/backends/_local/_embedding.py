@@ -30,7 +30,7 @@ from rerankit.backends._local._devices import (
     resolve_device,
     resolve_dtype,
 )
-from rerankit.backends._local._options import EmbeddingOptions, EmbeddingSimilarity, load_failed
+from rerankit.backends._local._option_models import EmbeddingOptions, EmbeddingSimilarity, load_failed
 from rerankit.backends._local._windows import EmbeddingWindows
 
 logger = logging.getLogger("rerankit")
@@ -167,7 +167,7 @@ class EmbeddingBackend(EmbeddingWindows):
         runtime: str | None = EmbeddingOptions.default("runtime"),
         backend: str | None = EmbeddingOptions.default("backend"),
     ) -> None:
-        backend = EmbeddingOptions.from_arguments(locals(), provider=self.name).chosen_runtime
+        chosen_runtime = EmbeddingOptions.from_arguments(locals(), provider=self.name).chosen_runtime
         try:
             import sentence_transformers  # noqa: F401
             import torch  # noqa: F401
@@ -187,14 +187,14 @@ class EmbeddingBackend(EmbeddingWindows):
         self.truncate_dim = truncate_dim
         self.trust_remote_code = trust_remote_code
         self.revision = revision
-        self.runtime = backend
+        self.runtime = chosen_runtime
         key = (
             "sentence-transformer",
             self.location,
             revision,
             self.device,
             self.dtype,
-            backend,
+            chosen_runtime,
             max_length,
             trust_remote_code,
         )

@@ -30,7 +30,7 @@ from rerankit.backends._local._batching import (
 )
 from rerankit.backends._local._cache import MODEL_CACHE
 from rerankit.backends._local._devices import device_lock, resolve_device, resolve_dtype
-from rerankit.backends._local._options import Seq2SeqOptions
+from rerankit.backends._local._option_models import Seq2SeqOptions
 from rerankit.backends._local._seq2seq_formats import (
     MONOT5_TEMPLATE,
     SEQ2SEQ_FORMATS,

@@ -21,7 +21,7 @@ from rerankit.backends._local._batching import CPU_MAX_BATCH_TOKENS, LoopBatcher
 from rerankit.backends._local._cache import MODEL_CACHE
 from rerankit.backends._onnx._config import ACTIVATION_PATHS
 from rerankit.backends._onnx._model import OnnxModel
-from rerankit.backends._onnx._options import OnnxOptions
+from rerankit.backends._onnx._option_models import OnnxOptions
 from rerankit.backends._onnx._runtimes import check_installed
 from rerankit.backends._score_scales import cross_encoder_scale
 

@@ -56,6 +56,12 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
     ) from exc
 
 from rerankit.testing.servers._chat import ChatCompletionsServer, ChatRecord
+from rerankit.testing.servers._expected_scores import (
+    expected_score,
+    expected_search_units,
+    expected_tokens,
+    stand_in_text,
+)
 from rerankit.testing.servers._faults import ANSWER_FAULTS, DEFAULT_RANDOM_FAULTS, TRANSPORT_FAULTS
 from rerankit.testing.servers._format import Call, ProviderFormat, Rejected
 from rerankit.testing.servers._registry import (
@@ -63,12 +69,6 @@ from rerankit.testing.servers._registry import (
     DEFAULT_PATHS,
     FORMATS,
     PROVIDERS,
-)
-from rerankit.testing.servers._scoring import (
-    expected_score,
-    expected_search_units,
-    expected_tokens,
-    stand_in_text,
 )
 from rerankit.testing.servers._server import Provider, RecordedRequest, RerankServer
 

@@ -8,8 +8,8 @@ from typing import Any
 from pydantic import Field
 
 from rerankit.backends._cohere import PROVIDER
+from rerankit.testing.servers._expected_scores import expected_search_units
 from rerankit.testing.servers._format import Call, ProviderFormat, Rejected, Strict
-from rerankit.testing.servers._scoring import expected_search_units
 
 
 class CohereRequest(Strict):

@@ -20,8 +20,8 @@ from starlette.routing import Route
 
 from rerankit._images import looks_like_image
 from rerankit.backends._provider import ProviderSpec
+from rerankit.testing.servers._expected_scores import expected_tokens
 from rerankit.testing.servers._faults import DEFAULT_MESSAGES, shape_results
-from rerankit.testing.servers._scoring import expected_tokens
 
 if TYPE_CHECKING:
     from rerankit.testing.servers._server import RerankServer

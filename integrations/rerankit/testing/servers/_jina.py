@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import Field
 
 from rerankit.backends._jina import IMAGE_MODELS, PROVIDER
+from rerankit.testing.servers._expected_scores import stand_in_text
 from rerankit.testing.servers._format import (
     Call,
     ProviderFormat,
@@ -16,7 +17,6 @@ from rerankit.testing.servers._format import (
     TextDocument,
     decoded_image,
 )
-from rerankit.testing.servers._scoring import stand_in_text
 
 
 class JinaImageDocument(Strict):

@@ -8,8 +8,8 @@ from typing import Any
 from pydantic import Field
 
 from rerankit.backends._pinecone import MODEL_DOCUMENT_LIMITS, PROVIDER
+from rerankit.testing.servers._expected_scores import expected_search_units
 from rerankit.testing.servers._format import Call, ProviderFormat, Rejected, Strict
-from rerankit.testing.servers._scoring import expected_search_units
 
 #: API versions the loopback accepts in ``X-Pinecone-Api-Version`` (the client's constants.py sends 2025-10).
 API_VERSIONS = frozenset({"2024-10", "2025-01", "2025-04", "2025-10"})

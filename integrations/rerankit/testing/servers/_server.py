@@ -21,6 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import Receive, Scope, Send
 
+from rerankit.testing.servers._expected_scores import expected_score
 from rerankit.testing.servers._faults import (
     ANSWER_FAULTS,
     DEFAULT_MESSAGES,
@@ -31,7 +32,6 @@ from rerankit.testing.servers._faults import (
 )
 from rerankit.testing.servers._format import Call, ProviderFormat, Rejected
 from rerankit.testing.servers._registry import FORMATS
-from rerankit.testing.servers._scoring import expected_score
 
 #: A provider name of :data:`PROVIDERS`.
 Provider = str

@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rerankit.testing.servers._expected_scores import stand_in_text
 from rerankit.testing.servers._format import Call, ProviderFormat, Rejected, decoded_image, ranked_results
-from rerankit.testing.servers._scoring import stand_in_text
 
 
 class VLLMTextPart(BaseModel):

@@ -1,7 +1,7 @@
 """One validated call scored on one backend, and on the fallbacks when it fails.
 
-:class:`_Plan` is a validated call (the distinct documents, where each input maps to, the cut);
-:func:`_score_with_fallbacks` / :func:`_ascore_with_fallbacks` score it: the scoring units (cache,
+:class:`_RerankPlan` is a validated call (the distinct documents, where each input maps to, the cut);
+:func:`_score_with_fallbacks` / :func:`_ascore_with_fallbacks` score it: the documents to score (cache,
 long documents), the parts over the backend's limits (run concurrently, bounded by its
 ``max_concurrency``), the merge by global index, sort, threshold, cut and usage. A call whose
 backend fails with one of :data:`FALLBACK_ERRORS` is scored again, whole, by the next backend; one
@@ -21,11 +21,11 @@ from typing import Any
 from rerankit import _tracing
 from rerankit._chunking import LongDocuments
 from rerankit._documents import Document, describe, has_image, needs_fetch
+from rerankit._documents_to_score import DocumentsToScore
 from rerankit._errors import MalformedResponseError
 from rerankit._images import ImageOptions
 from rerankit._score_cache import ScoreCache
 from rerankit._score_kinds import ScoreMapping
-from rerankit._scoring_units import ScoringUnits
 from rerankit._types import RerankResponse, RerankResult, Scores, Usage
 from rerankit._validation import (
     check_document,
@@ -48,7 +48,7 @@ FALLBACK_ERRORS: tuple[type[Exception], ...] = _error_policy.FALLBACK_ERRORS
 
 
 @dataclass(frozen=True)
-class _Plan:
+class _RerankPlan:
     """One validated call: the distinct documents to score and where each input maps to."""
 
     query: str
@@ -73,7 +73,7 @@ class _Plan:
         cache: ScoreCache | None = None,
         images: ImageOptions | None = None,
         score_mapping: ScoreMapping | None = None,
-    ) -> _Plan:
+    ) -> _RerankPlan:
         query = check_query(query)
         given = document_list(documents)
         checked = [check_document(item, index, images) for index, item in enumerate(given)]
@@ -91,7 +91,7 @@ class _Plan:
     @classmethod
     async def abuild(
         cls, query: Any, documents: Any, top_n: Any, score_threshold: Any, **options: Any
-    ) -> _Plan:
+    ) -> _RerankPlan:
         """Async :meth:`build`: in a worker thread when documents other than texts are read (an image
         is decoded, or fetched with ``fetch_image_urls``), inline otherwise."""
         if isinstance(documents, (list, tuple)) and needs_fetch(documents):
@@ -110,7 +110,7 @@ class _Plan:
         long_documents: LongDocuments | None = None,
         cache: ScoreCache | None = None,
         score_mapping: ScoreMapping | None = None,
-    ) -> _Plan:
+    ) -> _RerankPlan:
         """The plan of inputs already checked: ``given`` as passed, ``checked`` their scored form."""
         first_seen: dict[Document, int] = {}
         distinct_index = [first_seen.setdefault(document, len(first_seen)) for document in checked]
@@ -136,24 +136,24 @@ class _Plan:
                 found.append((position, self.distinct[distinct]))
         return found
 
-    def units_for(self, backend: Backend) -> ScoringUnits:
-        """What ``backend`` is sent: cached documents left out, long ones cut (see ScoringUnits).
+    def units_for(self, backend: Backend) -> DocumentsToScore:
+        """What ``backend`` is sent: cached documents left out, long ones cut (see DocumentsToScore).
 
         Raises:
             InvalidInputError: a document holds an image and the backend takes none (nothing sent).
         """
         require_image_support(backend, self.image_documents())
-        return ScoringUnits.prepare(backend, self.query, self.distinct, self.long_documents, self.cache)
+        return DocumentsToScore.prepare(backend, self.query, self.distinct, self.long_documents, self.cache)
 
-    async def aunits_for(self, backend: Backend) -> ScoringUnits:
+    async def aunits_for(self, backend: Backend) -> DocumentsToScore:
         """Async :meth:`units_for`."""
         require_image_support(backend, self.image_documents())
-        return await ScoringUnits.aprepare(
+        return await DocumentsToScore.aprepare(
             backend, self.query, self.distinct, self.long_documents, self.cache
         )
 
     def finish(
-        self, units: ScoringUnits, parts: list[list[Document]], scored: list[Scores], backend: Backend
+        self, units: DocumentsToScore, parts: list[list[Document]], scored: list[Scores], backend: Backend
     ) -> RerankResponse:
         """Merge the parts' scores by global index, map them (normalize, calibration), sort,
         threshold, cut and total the usage."""
@@ -213,7 +213,7 @@ class _Plan:
 
 
 @_tracing.traced_backend
-def _score_plan(backend: Backend, plan: _Plan) -> RerankResponse:
+def _score_plan(backend: Backend, plan: _RerankPlan) -> RerankResponse:
     """Score one validated call on one backend: split, run the parts (threads), merge."""
     if hasattr(backend, "load_limits"):  # limits the backend learns from its server, once
         backend.load_limits()
@@ -232,7 +232,7 @@ def _score_plan(backend: Backend, plan: _Plan) -> RerankResponse:
 
 
 @_tracing.traced_backend
-async def _ascore_plan(backend: Backend, plan: _Plan) -> RerankResponse:
+async def _ascore_plan(backend: Backend, plan: _RerankPlan) -> RerankResponse:
     """Async :func:`_score_plan`: the parts run concurrently, bounded by ``max_concurrency``."""
     if hasattr(backend, "aload_limits"):
         await backend.aload_limits()
@@ -248,7 +248,7 @@ async def _ascore_plan(backend: Backend, plan: _Plan) -> RerankResponse:
     return response
 
 
-def _score_with_fallbacks(backends: list[Backend], plan: _Plan) -> RerankResponse:
+def _score_with_fallbacks(backends: list[Backend], plan: _RerankPlan) -> RerankResponse:
     """Score on the first backend; on one of FALLBACK_ERRORS, on the next (inside the handler,
     so the next backend's error chains to this one)."""
     backend, *rest = backends
@@ -261,7 +261,7 @@ def _score_with_fallbacks(backends: list[Backend], plan: _Plan) -> RerankRespons
         return _score_with_fallbacks(rest, plan)
 
 
-async def _ascore_with_fallbacks(backends: list[Backend], plan: _Plan) -> RerankResponse:
+async def _ascore_with_fallbacks(backends: list[Backend], plan: _RerankPlan) -> RerankResponse:
     """Async :func:`_score_with_fallbacks`."""
     backend, *rest = backends
     try:

@@ -24,7 +24,7 @@ from annotated_types import Ge
 from pydantic import BeforeValidator, Field, InstanceOf, field_validator, model_validator
 
 from rerankit._errors import ConfigurationError
-from rerankit._options import OptionalNonBlankStr, Options
+from rerankit._options_base import OptionalNonBlankStr, Options
 from rerankit.backends._local._devices import DTYPES, RUNTIMES
 from rerankit.backends._local._formats import FORMATS, LLMFormat
 from rerankit.backends._local._seq2seq_formats import SEQ2SEQ_FORMATS, template_problem

@@ -6,8 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field
 
-from rerankit._options import Options
-from rerankit.backends._local._options import BatchTokens
+from rerankit._options_base import Options
+from rerankit.backends._local._option_models import BatchTokens
 
 #: ``runtime=`` of the onnx backend: which package runs the network.
 OnnxRuntime = Literal["onnxruntime", "openvino"]

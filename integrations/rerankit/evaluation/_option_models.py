@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from rerankit._options import Options
+from rerankit._options_base import Options
 
 
 class EvaluationOptions(Options):

@@ -1,11 +1,11 @@
 """What one backend is sent for one call: cached documents left out, long ones cut, texts deduped.
 
 The core's plan holds a call's distinct documents. Before a backend scores them,
-:meth:`ScoringUnits.prepare` answers what it can from the score cache, cuts every other document
+:meth:`DocumentsToScore.prepare` answers what it can from the score cache, cuts every other document
 into the texts actually sent (the document itself; with ``long_documents="chunk"`` its windows;
 for a remote provider that rejects long documents, the document cut to its limit) and merges
-identical texts across documents. After scoring, :meth:`ScoringUnits.collapse` gives each
-document the best of its windows and :meth:`ScoringUnits.remember` stores the new scores.
+identical texts across documents. After scoring, :meth:`DocumentsToScore.collapse` gives each
+document the best of its windows and :meth:`DocumentsToScore.remember` stores the new scores.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class _DocumentUnits:
 
 
 @dataclass
-class ScoringUnits:
+class DocumentsToScore:
     """The texts one backend scores for one call, and how their scores fold back into documents."""
 
     query: str
@@ -68,7 +68,7 @@ class ScoringUnits:
         distinct: Sequence[Document],
         long_documents: LongDocuments,
         cache: ScoreCache | None,
-    ) -> ScoringUnits:
+    ) -> DocumentsToScore:
         """Look the documents up in ``cache``, and cut the rest into the texts ``backend`` is sent."""
         keys = None
         found: list[CachedScore | None] = [None] * len(distinct)
@@ -118,7 +118,7 @@ class ScoringUnits:
         distinct: Sequence[Document],
         long_documents: LongDocuments,
         cache: ScoreCache | None,
-    ) -> ScoringUnits:
+    ) -> DocumentsToScore:
         """Async :meth:`prepare`: in a worker thread when it tokenizes, estimates tokens of much text
         or asks a remote cache; inline otherwise (a thread hop costs more than the work)."""
         text_chars = sum(len(text) for text in distinct if isinstance(text, str))
@@ -202,4 +202,4 @@ def _budget(backend: Any, query: str, long_documents: LongDocuments) -> int | No
     return budget
 
 
-__all__ = ["ScoringUnits"]
+__all__ = ["DocumentsToScore"]
