@@ -79,7 +79,6 @@ def transport(deadline: float) -> HTTPTransport:
         base_url="http://127.0.0.1:9",
         deadline=deadline,
         max_retries=0,
-        circuit_breaker=False,
     )
     return HTTPTransport(settings)
 
