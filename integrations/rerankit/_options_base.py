@@ -6,19 +6,23 @@ checks the values and turns pydantic's report into a :class:`~rerankit.Configura
 names each bad option, the rule it breaks and the value it got (never the value of a secret), as
 ``"batch_size must be an integer of at least 1, got 0"``; an unknown option is one too. Every
 options model behaves so: no caller sees pydantic's ``ValidationError``. The signature defaults of
-a backend's ``__init__`` are read from its model with :meth:`Options.default`, or the whole
-signature and its ``Args:`` entries are made from it (:func:`keyword_signature`,
-:func:`args_entries`), so an option is written in one place.
+a backend's ``__init__`` and its ``Args:`` entries are made from its model (:func:`takes_options`
+for a local backend, ``RemoteBackend``'s ``options_model`` for a provider; :func:`keyword_signature`,
+:func:`args_entries`), so an option is written in one place: its field. An unknown option is the
+same :class:`~rerankit.ConfigurationError` through a backend's class as through a spec string
+(:func:`unknown_options_error`).
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
+import operator
 import re
 import textwrap
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from annotated_types import Ge, Gt, Le, Lt
@@ -28,6 +32,7 @@ from pydantic.fields import FieldInfo
 from rerankit._errors import ConfigurationError, RerankError
 
 _Model = TypeVar("_Model", bound="Options")
+_Class = TypeVar("_Class", bound=type)
 
 
 def _non_blank(value: Any) -> Any:
@@ -128,6 +133,75 @@ class Options(BaseModel):
         values = {name: arguments[name] for name in cls.model_fields if name in arguments}
         return cls.validated(values, provider=provider)
 
+    @classmethod
+    def of_backend(cls: type[_Model], options: Mapping[str, Any], *, backend: str) -> _Model:
+        """The options model of a backend's keyword ``options``: an unknown name is refused as a
+        spec string refuses it (:func:`unknown_options_error`), then :meth:`validated`.
+
+        >>> from pydantic import Field
+        >>> class Demo(Options):
+        ...     batch_size: int = Field(default=32, ge=1, description="Pairs per forward pass.")
+        >>> Demo.of_backend({"batch": 2}, backend="local")
+        Traceback (most recent call last):
+        ...
+        rerankit.ConfigurationError: unknown option(s) 'batch' for backend 'local'; valid options: batch_size (provider=local)
+
+        Raises:
+            ConfigurationError: An option is unknown, or breaks its rule (as :meth:`validated`).
+        """
+        unknown = set(options) - set(cls.model_fields)
+        if unknown:
+            raise unknown_options_error(backend, unknown, cls.model_fields)
+        return cls.validated(dict(options), provider=backend)
+
+
+def unknown_options_error(backend: str, unknown: Iterable[str], valid: Iterable[str]) -> ConfigurationError:
+    """The error for options a backend does not take, the same through its class and a spec string:
+    ``"unknown option(s) 'temprature' for backend 'cohere'; valid options: base_url, ..."``."""
+    return ConfigurationError(
+        f"unknown option(s) {', '.join(map(repr, sorted(unknown)))} for backend {backend!r}; "
+        f"valid options: {', '.join(valid)}",
+        provider=backend,
+    )
+
+
+def takes_options(model: type[Options]) -> Callable[[_Class], _Class]:
+    """Class decorator: the class's ``__init__(self, model, **options)`` shows ``model``'s fields
+    as its keyword-only parameters (their types and defaults), and the ``**options:`` entry of the
+    class docstring's ``Args:`` becomes one entry per field (its description and default). The
+    class's ``options_model`` is ``model``; its ``__init__`` checks what it got with
+    :meth:`Options.of_backend`.
+
+    >>> from pydantic import Field
+    >>> class Demo(Options):
+    ...     batch_size: int = Field(default=32, ge=1, description="Pairs per forward pass.")
+    >>> @takes_options(Demo)
+    ... class Scorer:
+    ...     '''Scores.
+    ...
+    ...     Args:
+    ...         model: A model id.
+    ...         **options: (made from the options model)
+    ...     '''
+    ...     def __init__(self, model: str, **options: Any) -> None:
+    ...         self.batch_size = Demo.of_backend(options, backend="demo").batch_size
+    >>> import inspect
+    >>> str(inspect.signature(Scorer.__init__))
+    '(self, model: str, *, batch_size: int = 32) -> None'
+    >>> print(Scorer.__doc__.split("Args:")[1].strip())
+    model: A model id.
+            batch_size: Pairs per forward pass. Defaults to 32.
+    """
+
+    def declare(cls: _Class) -> _Class:
+        init = cls.__dict__["__init__"]
+        init.__signature__ = keyword_signature(model.model_fields)
+        cls.__doc__ = with_args_entries(cls.__doc__ or "", args_entries(model.model_fields), replace=True)
+        cls.options_model = model  # type: ignore[attr-defined]
+        return cls
+
+    return declare
+
 
 def keyword_signature(
     fields: Mapping[str, FieldInfo],
@@ -153,13 +227,26 @@ def keyword_signature(
     ]
     for name, field in fields.items():
         default = defaults[name] if name in defaults else field.get_default(call_default_factory=True)
-        annotation = field.annotation if field.annotation is not None else Any
+        annotation = _shown_type(field.annotation) if field.annotation is not None else Any
         parameters.append(
             inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
         )
     if var_keyword is not None:
         parameters.append(inspect.Parameter(var_keyword, inspect.Parameter.VAR_KEYWORD, annotation=Any))
     return inspect.Signature(parameters, return_annotation=None)
+
+
+def _shown_type(annotation: Any) -> Any:
+    """``annotation`` without its ``Annotated`` metadata (validators, bounds), as a signature
+    shows it: ``str | None``, not ``Optional[Annotated[str, BeforeValidator(...)]]``."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _shown_type(typing.get_args(annotation)[0])
+    if _is_union(annotation):
+        arms = typing.get_args(annotation)
+        shown = tuple(_shown_type(arm) for arm in arms)
+        if shown != arms:
+            return functools.reduce(operator.or_, shown)
+    return annotation
 
 
 def args_entries(
@@ -196,14 +283,21 @@ def args_entries(
     return "\n".join(lines).replace("\0", " ")
 
 
-def with_args_entries(doc: str, entries: str) -> str:
-    """``doc`` (a docstring) with ``entries`` put before its ``**options:`` entry (re-indented to it)."""
+def with_args_entries(doc: str, entries: str, *, replace: bool = False) -> str:
+    """``doc`` (a docstring) with ``entries`` put before its ``**options:`` entry (re-indented to
+    it), or, with ``replace``, in place of that entry (and its continuation lines)."""
     found = re.search(r"^( *)\*\*options:", doc, re.M)
     if found is None:
         raise TypeError("a backend with an options_model documents '**options:' in its Args: section")
     indent = found.group(1)
     block = textwrap.indent(textwrap.dedent(entries), indent)
-    return doc[: found.start()] + block + "\n" + doc[found.start() :]
+    if not replace:
+        return doc[: found.start()] + block + "\n" + doc[found.start() :]
+    before, entry_and_after = doc[: found.start()], doc[found.start() :].split("\n")
+    kept = 1  # the entry's first line, then its continuation lines (indented deeper than it)
+    while kept < len(entry_and_after) and entry_and_after[kept].startswith(indent + " "):
+        kept += 1
+    return before + block + "\n" + "\n".join(entry_and_after[kept:])
 
 
 def _default_words(value: Any) -> str:
@@ -338,5 +432,7 @@ __all__ = [
     "args_entries",
     "describe_invalid",
     "keyword_signature",
+    "takes_options",
+    "unknown_options_error",
     "with_args_entries",
 ]

@@ -1,5 +1,6 @@
 """The local backends' options models: each ``__init__`` takes exactly its model's options, with the
-model's defaults (written once), and every option a model checks is described."""
+model's defaults and descriptions (written once, in the model), and an unknown or bad option is the
+same error through the class as through a spec string."""
 
 from __future__ import annotations
 
@@ -7,41 +8,56 @@ import inspect
 
 import pytest
 
-from rerankit import ConfigurationError
+from rerankit import ConfigurationError, Reranker
 from rerankit.backends import (
     EmbeddingBackend,
     LocalColBERT,
     LocalCrossEncoder,
     LocalSeq2Seq,
-    OnnxCrossEncoder,
 )
-from rerankit.backends._local._option_models import (
-    ColBERTOptions,
-    CrossEncoderOptions,
-    EmbeddingOptions,
-    Seq2SeqOptions,
-)
-from rerankit.backends._onnx._option_models import OnnxOptions
-from rerankit.backends._registry import option_names
+from rerankit.backends._registry import OTHER_BACKENDS, backend_class, option_names
+from rerankit.backends._remote import RemoteBackend
 
+#: Every in-process backend the registry holds (a new one is checked here without being listed).
 BACKENDS = [
-    (LocalCrossEncoder, CrossEncoderOptions),
-    (LocalColBERT, ColBERTOptions),
-    (LocalSeq2Seq, Seq2SeqOptions),
-    (EmbeddingBackend, EmbeddingOptions),
-    (OnnxCrossEncoder, OnnxOptions),
+    backend_class(prefix) for prefix in OTHER_BACKENDS if not issubclass(backend_class(prefix), RemoteBackend)
 ]
 
 
-@pytest.mark.parametrize(("backend", "options"), BACKENDS, ids=lambda item: item.__name__)
-def test_the_signature_is_the_options_model(backend: type, options: type) -> None:
-    assert sorted(option_names(backend)) == sorted(options.model_fields)
+def test_the_registry_holds_the_known_local_backends() -> None:
+    assert {cls.name for cls in BACKENDS} >= {"local", "onnx", "embedding", "colbert", "t5"}
+
+
+@pytest.mark.parametrize("backend", BACKENDS, ids=lambda cls: cls.name)
+def test_the_signature_and_args_are_the_options_model(backend: type) -> None:
+    """One place per option: the signature's names, kinds and defaults, and the class's ``Args:``
+    entries (its description and default), are made from the options model's fields."""
+    options = backend.options_model
+    assert option_names(backend) == list(options.model_fields)
     parameters = inspect.signature(backend.__init__).parameters
+    doc = " ".join((backend.__doc__ or "").split())
     for name, field in options.model_fields.items():
         assert parameters[name].default == field.default, name
         assert parameters[name].kind is inspect.Parameter.KEYWORD_ONLY, name
         assert field.description, f"{options.__name__}.{name} has no description"
-        assert name in (backend.__doc__ or ""), f"{backend.__name__} does not document {name}"
+        entry = f"{name}: {' '.join(field.description.split())}"
+        assert entry in doc, f"{backend.__name__} does not document {name} from its field"
+    assert "**options" not in doc, "the **options entry is replaced by one entry per option"
+
+
+@pytest.mark.parametrize("backend", BACKENDS, ids=lambda cls: cls.name)
+def test_an_unknown_option_is_the_same_error_through_the_class_and_the_spec(backend: type) -> None:
+    """No model loads: the name is refused first, with the same message either way (not a TypeError)."""
+    with pytest.raises(ConfigurationError) as by_spec:
+        Reranker(f"{backend.name}/no/such-model", temprature=0)
+    with pytest.raises(ConfigurationError) as by_class:
+        backend("no/such-model", temprature=0)
+    assert by_class.value.message == by_spec.value.message
+    assert by_class.value.message.startswith(
+        f"unknown option(s) 'temprature' for backend {backend.name!r}; valid options: "
+        + ", ".join(backend.options_model.model_fields)
+    )
+    assert by_class.value.provider == backend.name
 
 
 @pytest.mark.parametrize(

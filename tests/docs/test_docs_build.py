@@ -91,6 +91,10 @@ def test_the_api_reference_is_generated_from_docstrings(site: Path) -> None:
         assert f'id="{anchor}"' in api, f"{anchor} is missing from the API reference"
     # A docstring sentence, so the page shows the docstrings and not only the signatures.
     assert "score_threshold" in api and "drops results scoring below it" in api
+    # A backend's options are made from its options model at import: the page shows them, each with
+    # its field's description (docs/griffe_generated_options.py), not the source's one placeholder.
+    assert "made from its options model" not in api
+    assert "reuse_prefix" in api and "once per query and let every" in api
 
 
 def test_docstring_examples_render_as_code_not_block_quotes(site: Path) -> None:

@@ -29,6 +29,7 @@ from rerankit.backends._endpoints import (
     EndpointRouter,
     RetryQuota,
 )
+from rerankit.backends._settings import TransportSettings
 from tests.loopback import assert_correct, loopback_reranker
 
 QUERY, DOCUMENTS = "what is bm25", ["bm25 is a ranking function", "an apple is a fruit", "vector search"]
@@ -45,16 +46,14 @@ class FakeClock:
         self.now += seconds
 
 
-def breaker(clock: FakeClock, **options) -> CircuitBreaker:
-    settings = {
-        "threshold": 3,
-        "failure_span": 0.0,
-        "cooldown": 5.0,
-        "max_cooldown": 30.0,
-        "rng": lambda: 0.0,
-    }
-    settings |= options
-    return CircuitBreaker("test", clock=clock, **settings)
+def settings(**options) -> TransportSettings:
+    """Breaker options by their public names (as a user gives them), on a loopback address."""
+    chosen = {"breaker_threshold": 3, "breaker_failure_span": 0.0, "breaker_cooldown": 5.0} | options
+    return TransportSettings(provider="test", base_url="http://127.0.0.1:9", **chosen)
+
+
+def breaker(clock: FakeClock, rng=lambda: 0.0, **options) -> CircuitBreaker:
+    return CircuitBreaker("test", settings(**options), clock=clock, rng=rng)
 
 
 DOWN = ServerError("test answered HTTP 503: service unavailable", provider="test", status_code=503)
@@ -98,7 +97,7 @@ def test_while_open_nothing_passes_until_the_cooldown_then_exactly_one_probe() -
 
 def test_a_failed_probe_reopens_with_a_doubled_cooldown_capped() -> None:
     clock = FakeClock()
-    b = breaker(clock, cooldown=5.0, max_cooldown=30.0)
+    b = breaker(clock, breaker_cooldown=5.0, breaker_max_cooldown=30.0)
     for _ in range(3):
         b.failed(DOWN)
     cooldowns = []
@@ -119,7 +118,7 @@ def test_a_failed_probe_reopens_with_a_doubled_cooldown_capped() -> None:
 
 def test_failures_all_at_one_moment_do_not_open_it_until_the_run_lasts() -> None:
     clock = FakeClock()
-    b = breaker(clock, threshold=3, failure_span=1.0)
+    b = breaker(clock, breaker_threshold=3, breaker_failure_span=1.0)
     for _ in range(10):  # ten requests in flight fail together: one moment, not yet an outage
         b.failed(DOWN)
     assert b.state is BreakerState.CLOSED
@@ -144,7 +143,7 @@ def test_failures_all_at_one_moment_do_not_open_it_until_the_run_lasts() -> None
 
 def test_jitter_only_shortens_the_cooldown_by_at_most_a_fifth() -> None:
     clock = FakeClock()
-    b = breaker(clock, rng=lambda: 1.0, cooldown=30.0)
+    b = breaker(clock, rng=lambda: 1.0, breaker_cooldown=30.0)
     for _ in range(3):
         b.failed(DOWN)
     assert b.retry_in() == pytest.approx(24.0)  # 30 s less 20%: never past the 30 s cap
@@ -169,7 +168,7 @@ def test_a_cancelled_probe_is_handed_back_and_late_answers_change_nothing() -> N
 
 
 def test_a_disabled_breaker_never_opens_but_still_counts() -> None:
-    b = breaker(FakeClock(), enabled=False)
+    b = breaker(FakeClock(), circuit_breaker=False)
     for _ in range(10):
         b.failed(DOWN)
     assert b.state is BreakerState.CLOSED and b.acquire() == "normal"
@@ -197,12 +196,11 @@ def test_each_state_change_logs_one_warning(caplog) -> None:
 
 
 def router(clock: FakeClock, urls: int = 1, **breaker_options) -> EndpointRouter:
-    options = {"threshold": 2, "failure_span": 0.0, "cooldown": 5.0, "max_cooldown": 30.0} | breaker_options
     return EndpointRouter(
         "test",
         [f"http://127.0.0.1:{9000 + i}" for i in range(urls)],
         [None] * urls,
-        breaker=options,
+        breakers=settings(**{"breaker_threshold": 2} | breaker_options),
         budget=RetryQuota(),
         clock=clock,
     )
@@ -210,7 +208,7 @@ def router(clock: FakeClock, urls: int = 1, **breaker_options) -> EndpointRouter
 
 def test_each_attempt_counts_at_once_so_one_call_can_see_an_outage() -> None:
     clock = FakeClock()
-    r = router(clock, threshold=3)
+    r = router(clock, breaker_threshold=3)
     route = CallEndpoints(r)
     endpoint, probe = route.start()
     route.failed(endpoint, DOWN, probe=probe)
@@ -239,7 +237,7 @@ def test_each_attempt_counts_at_once_so_one_call_can_see_an_outage() -> None:
     ],
 )
 def test_only_the_fallback_kinds_count(error, counted) -> None:
-    r = router(FakeClock(), threshold=1)
+    r = router(FakeClock(), breaker_threshold=1)
     route = CallEndpoints(r)
     endpoint, probe = route.start()
     route.failed(endpoint, error, probe=probe)
@@ -248,7 +246,7 @@ def test_only_the_fallback_kinds_count(error, counted) -> None:
 
 def test_the_router_prefers_fewest_in_flight_and_skips_open_endpoints() -> None:
     clock = FakeClock()
-    r = router(clock, urls=3, threshold=1)
+    r = router(clock, urls=3, breaker_threshold=1)
     held = [r.choose(set())[0] for _ in range(3)]
     assert sorted(e.index for e in held) == [0, 1, 2]  # one each: fewest in flight first
     r.finished(held[0])
@@ -276,7 +274,7 @@ def test_ties_are_broken_at_random() -> None:
 
 def test_a_retry_avoids_the_endpoint_it_failed_on_and_a_ready_probe_goes_first() -> None:
     clock = FakeClock()
-    r = router(clock, urls=2, threshold=1)
+    r = router(clock, urls=2, breaker_threshold=1)
     route = CallEndpoints(r)
     first, probe = route.start()
     route.failed(first, DOWN, probe=probe)
@@ -292,7 +290,7 @@ def test_a_retry_avoids_the_endpoint_it_failed_on_and_a_ready_probe_goes_first()
 
 def test_when_every_breaker_is_open_the_call_fails_at_once_naming_what_and_when() -> None:
     clock = FakeClock()
-    r = router(clock, urls=2, threshold=1)
+    r = router(clock, urls=2, breaker_threshold=1)
     for endpoint in r.endpoints:
         endpoint.breaker.failed(DOWN)
     clock.advance(1.0)

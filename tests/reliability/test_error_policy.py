@@ -65,7 +65,9 @@ def test_the_breaker_counts_what_the_rule_says(rule: ErrorRule) -> None:
         "test",
         ["http://127.0.0.1:9"],
         [None],
-        breaker={"threshold": 1, "failure_span": 0.0},
+        breakers=TransportSettings(
+            provider="test", base_url="http://127.0.0.1:9", breaker_threshold=1, breaker_failure_span=0.0
+        ),
         budget=RetryQuota(),
     )
     route = CallEndpoints(router)

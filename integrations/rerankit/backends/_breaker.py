@@ -1,8 +1,8 @@
 """Circuit breakers: the state a remote backend keeps about each endpoint's health.
 
 A :class:`CircuitBreaker` per endpoint counts the *attempts* (requests) sent there that failed with a
-kind the error policy counts (:data:`COUNTED_ERRORS`, from :mod:`rerankit.backends._error_policy`); after :data:`DEFAULT_THRESHOLD` of them in a row, with no success
-between, it opens for a cool-down, then lets one probe through (half-open). It is thread-safe (the
+kind the error policy counts (:data:`COUNTED_ERRORS`, from :mod:`rerankit.backends._error_policy`);
+after ``breaker_threshold`` of them in a row (12 by default), with no success between, it opens for a cool-down, then lets one probe through (half-open). It is thread-safe (the
 sync and async paths share it) and takes its clock and randomness as arguments.
 :mod:`rerankit.backends._endpoints` routes requests with it; the retry quota is
 :mod:`rerankit.backends._retry_quota`.
@@ -37,6 +37,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from typing import Protocol
 
 from rerankit import _tracing
 from rerankit._errors import BackendError
@@ -47,13 +48,24 @@ logger = logging.getLogger("rerankit")
 #: A source of monotonic seconds (``time.monotonic``; a fake one in tests).
 Clock = Callable[[], float]
 
-#: Consecutive failed attempts that open an endpoint's breaker (the ``breaker_threshold`` default).
-DEFAULT_THRESHOLD = 12
-#: Seconds such a run of failures must last, from its first failure, before it opens the breaker
-#: (the ``breaker_failure_span`` default): failures that all come at one moment, every request in
-#: flight timing out together because the client's own event loop stalled for a second, say, are
-#: not yet an outage, and the retries that follow decide.
-DEFAULT_FAILURE_SPAN = 1.0
+
+class BreakerSettings(Protocol):
+    """What a breaker reads, under the transport's option names: a
+    :class:`~rerankit.backends._settings.TransportSettings` (where each is declared, with its
+    default and its reasons) is one."""
+
+    @property
+    def circuit_breaker(self) -> bool: ...
+    @property
+    def breaker_threshold(self) -> int: ...
+    @property
+    def breaker_failure_span(self) -> float: ...
+    @property
+    def breaker_cooldown(self) -> float: ...
+    @property
+    def breaker_max_cooldown(self) -> float: ...
+
+
 #: Share of a cool-down taken off at random, so that clients opened together probe apart.
 COOLDOWN_JITTER = 0.2
 
@@ -78,18 +90,22 @@ class BreakerSnapshot:
 
 
 class CircuitBreaker:
-    """One endpoint's breaker: closed → open after ``threshold`` consecutive failed attempts, the run
-    lasting at least ``failure_span`` seconds → after a cool-down, half-open: one probe request →
-    closed on success, open again (longer) on failure.
+    """One endpoint's breaker: closed → open after ``breaker_threshold`` consecutive failed attempts,
+    the run lasting at least ``breaker_failure_span`` seconds → after a cool-down, half-open: one
+    probe request → closed on success, open again (longer) on failure.
 
-    The cool-down is ``cooldown × 2^(openings − 1)``, capped at ``max_cooldown``, less up to 20% of
-    jitter. Disabled, it never opens but still counts (for :meth:`EndpointRouter.health`).
+    The cool-down is ``breaker_cooldown × 2^(openings − 1)``, capped at ``breaker_max_cooldown``,
+    less up to 20% of jitter. Without ``circuit_breaker`` it never opens but still counts (for
+    :meth:`EndpointRouter.health`).
 
     >>> from rerankit import ServerError
-    >>> now = [0.0]
-    >>> breaker = CircuitBreaker(
-    ...     "demo", threshold=2, failure_span=1, cooldown=10, clock=lambda: now[0], rng=lambda: 0.0
+    >>> from rerankit.backends._settings import TransportSettings
+    >>> settings = TransportSettings(
+    ...     provider="demo", base_url="http://127.0.0.1:9",
+    ...     breaker_threshold=2, breaker_failure_span=1, breaker_cooldown=10,
     ... )
+    >>> now = [0.0]
+    >>> breaker = CircuitBreaker("demo", settings, clock=lambda: now[0], rng=lambda: 0.0)
     >>> breaker.failed(ServerError("down")); now[0] = 1.0; breaker.failed(ServerError("down"))
     >>> breaker.state, breaker.acquire()
     (<BreakerState.OPEN: 'open'>, None)
@@ -103,21 +119,14 @@ class CircuitBreaker:
     def __init__(
         self,
         name: str,
+        settings: BreakerSettings,
         *,
-        threshold: int = DEFAULT_THRESHOLD,
-        failure_span: float = DEFAULT_FAILURE_SPAN,
-        cooldown: float = 5.0,
-        max_cooldown: float = 30.0,
-        enabled: bool = True,
         clock: Clock = time.monotonic,
         rng: Callable[[], float] = random.random,
     ) -> None:
         self.name = name
-        self.threshold = threshold
-        self.failure_span = failure_span
-        self.cooldown = cooldown
-        self.max_cooldown = max_cooldown
-        self.enabled = enabled
+        #: The options it follows (``circuit_breaker`` and the ``breaker_*`` ones).
+        self.settings = settings
         self._clock = clock
         self._rng = rng
         self._lock = threading.Lock()
@@ -128,6 +137,11 @@ class CircuitBreaker:
         self.open_until = 0.0
         self.last_error: BackendError | None = None
         self._probe_out = False
+
+    @property
+    def enabled(self) -> bool:
+        """Whether it may open (the ``circuit_breaker`` option); disabled, it still counts."""
+        return self.settings.circuit_breaker
 
     def available(self) -> bool:
         """Whether :meth:`acquire` would let a request through now (it takes nothing)."""
@@ -183,15 +197,16 @@ class CircuitBreaker:
                 if self.consecutive_failures == 0:
                     self.failing_since = now
                 self.consecutive_failures += 1
-                if not self.enabled or self.consecutive_failures < self.threshold:
+                if not self.enabled or self.consecutive_failures < self.settings.breaker_threshold:
                     return
-                if now - self.failing_since < self.failure_span:
+                if now - self.failing_since < self.settings.breaker_failure_span:
                     return  # all at one moment so far: the next failures decide
             elif not (probe and self.state is BreakerState.HALF_OPEN):
                 return  # a late answer to a request sent before it opened: nothing new
             seconds = self._open()
-        plural = "s" if self.threshold != 1 else ""
-        why = "the probe request failed" if probe else f"{self.threshold} consecutive failed request{plural}"
+        threshold = self.settings.breaker_threshold
+        plural = "s" if threshold != 1 else ""
+        why = "the probe request failed" if probe else f"{threshold} consecutive failed request{plural}"
         self._log(f"open for {seconds:.1f} s after {why} (last error: {describe_error(error)})")
 
     def released(self) -> None:
@@ -214,7 +229,8 @@ class CircuitBreaker:
 
     def _open(self) -> float:
         self.openings += 1
-        base = min(self.max_cooldown, self.cooldown * 2 ** (self.openings - 1))
+        cooldown, cap = self.settings.breaker_cooldown, self.settings.breaker_max_cooldown
+        base = min(cap, cooldown * 2 ** (self.openings - 1))
         seconds = base * (1 - COOLDOWN_JITTER * self._rng())
         self.state, self.open_until, self._probe_out = BreakerState.OPEN, self._clock() + seconds, False
         return seconds
@@ -234,8 +250,7 @@ def describe_error(error: BackendError | None) -> str:
 
 __all__ = [
     "COUNTED_ERRORS",
-    "DEFAULT_FAILURE_SPAN",
-    "DEFAULT_THRESHOLD",
+    "BreakerSettings",
     "BreakerSnapshot",
     "BreakerState",
     "CircuitBreaker",

@@ -29,6 +29,7 @@ from rerankit._errors import (
 )
 from rerankit.backends._breaker import (
     COUNTED_ERRORS,
+    BreakerSettings,
     BreakerState,
     CircuitBreaker,
     Clock,
@@ -112,7 +113,7 @@ class EndpointRouter:
         urls: Sequence[str],
         api_keys: Sequence[SecretStr | None],
         *,
-        breaker: dict[str, Any],
+        breakers: BreakerSettings,
         budget: RetryQuota,
         clock: Clock = time.monotonic,
         rng: random.Random | None = None,
@@ -122,13 +123,13 @@ class EndpointRouter:
         self._rng = rng or random.Random()
         self._lock = threading.Lock()
         self.budget = budget
-        self.breaker_enabled = breaker.get("enabled", True)
+        self.breaker_enabled = breakers.circuit_breaker
         self.endpoints = [
             Endpoint(
                 index,
                 url,
                 key,
-                CircuitBreaker(f"{provider} at {url}", clock=clock, rng=self._rng.random, **breaker),
+                CircuitBreaker(f"{provider} at {url}", breakers, clock=clock, rng=self._rng.random),
             )
             for index, (url, key) in enumerate(zip(urls, api_keys, strict=True))
         ]

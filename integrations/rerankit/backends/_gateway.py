@@ -31,14 +31,22 @@ class GatewayOptions(Options):
     """The options of :class:`GatewayBackend` beside those of every remote backend."""
 
     max_documents_per_request: int = Field(
-        default=1000, ge=1, description="Most documents one request carries; longer lists are split."
+        default=1000, ge=1, description="Most documents one request carries; the core splits longer lists."
     )
     max_tokens_per_doc: int | None = Field(
-        default=None, ge=1, description="Passed through: tokens of each document the provider keeps."
+        default=None,
+        ge=1,
+        description="Tokens of each document the provider keeps (Cohere's meaning); an integer of at "
+        "least 1.",
     )
-    priority: int | None = Field(default=None, ge=0, description="Passed through: the request priority.")
+    priority: int | None = Field(
+        default=None, ge=0, description="The gateway's request priority, an integer of at least 0."
+    )
     gateway_fallbacks: tuple[str, ...] | None = Field(
-        default=None, description="Passed through as the body's fallbacks: the gateway's own model fallbacks."
+        default=None,
+        description="Model ids sent as the body's ``fallbacks``: the gateway's own model fallbacks "
+        "(not :class:`~rerankit.Reranker`'s ``fallbacks``, which fall back between rerankit "
+        "backends on the client side).",
     )
     # vLLM entrypoints/pooling/base/protocol.py PoolingBasicRequestMixin:
     # truncate_prompt_tokens: Annotated[int, Field(ge=-1)] | None
@@ -46,10 +54,10 @@ class GatewayOptions(Options):
         default=None,
         ge=-1,
         le=2**31 - 1,
-        description="vLLM's truncate_prompt_tokens: tokens each prompt is cut to (-1: the model's limit).",
+        description="vLLM's ``truncate_prompt_tokens``, an integer of at least -1 (-1: the model's limit).",
     )
     instruction: NonBlankStr | None = Field(
-        default=None, description="Passed through: the task instruction (Qwen3-Reranker style)."
+        default=None, description="The task instruction (Qwen3-Reranker style), a non-blank string."
     )
 
     @field_validator("gateway_fallbacks", mode="before")
@@ -105,18 +113,6 @@ class GatewayBackend(RemoteBackend):
     Args:
         model: The model id, sent as given (``gateway/cohere/rerank-v3.5`` sends
             ``"cohere/rerank-v3.5"``).
-        max_documents_per_request: Most documents one request carries; the core splits longer
-            lists. Defaults to 1000.
-        max_tokens_per_doc: Tokens of each document the provider keeps (Cohere's meaning); an
-            integer of at least 1. Defaults to None.
-        priority: The gateway's request priority, an integer of at least 0. Defaults to None.
-        gateway_fallbacks: Model ids sent as the body's ``fallbacks``: the gateway's own model
-            fallbacks (not :class:`~rerankit.Reranker`'s ``fallbacks``, which fall back between
-            rerankit backends on the client side). Defaults to None.
-        truncate_prompt_tokens: vLLM's ``truncate_prompt_tokens``, an integer of at least -1
-            (-1: the model's limit). Defaults to None.
-        instruction: The task instruction (Qwen3-Reranker style), a non-blank string.
-            Defaults to None.
         **options: The options of every remote backend (``base_url``, ``timeout``, ``max_retries``,
             ...; see :class:`~rerankit.backends.RemoteBackend`).
 
@@ -149,32 +145,12 @@ class GatewayBackend(RemoteBackend):
         source="OpenAI-style /v1/rerank (vLLM entrypoints/pooling/score/protocol.py RerankResponse; LiteLLM, Bifrost)",
     )
     provider = PROVIDER
-    options_model = GatewayOptions  # its __init__ lists them (issue 29 item 2: to be made from it)
+    options_model = GatewayOptions
 
-    def __init__(
-        self,
-        model: str,
-        *,
-        max_documents_per_request: int = GatewayOptions.default("max_documents_per_request"),
-        max_tokens_per_doc: int | None = GatewayOptions.default("max_tokens_per_doc"),
-        priority: int | None = GatewayOptions.default("priority"),
-        gateway_fallbacks: list[str] | None = GatewayOptions.default("gateway_fallbacks"),  # noqa: B008 (None)
-        truncate_prompt_tokens: int | None = GatewayOptions.default("truncate_prompt_tokens"),
-        instruction: str | None = GatewayOptions.default("instruction"),
-        **options: Any,
-    ) -> None:
-        own_options = GatewayOptions.from_arguments(locals(), provider=self.name)
-        super().__init__(model, **options)
-        self.max_documents_per_request = own_options.max_documents_per_request
-        self.max_tokens_per_doc = own_options.max_tokens_per_doc
-        self.priority = own_options.priority
-        # Sent as the body's "fallbacks" field; named apart from Reranker(..., fallbacks=[...]),
-        # which falls back between rerankit backends on the client side.
-        self.gateway_fallbacks = (
-            list(own_options.gateway_fallbacks) if own_options.gateway_fallbacks is not None else None
-        )
-        self.truncate_prompt_tokens = own_options.truncate_prompt_tokens
-        self.instruction = own_options.instruction
+    def configure(self, options: GatewayOptions) -> None:
+        # a list in the body, as the gateway's docs show it
+        fallbacks = options.gateway_fallbacks
+        self.gateway_fallbacks = list(fallbacks) if fallbacks is not None else None
 
     def request_path(self) -> str:
         return PATHS[0]

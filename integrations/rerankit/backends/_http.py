@@ -125,13 +125,7 @@ class HTTPTransport:
             settings.provider,
             settings.base_url,
             settings.api_keys(),
-            breaker={
-                "enabled": settings.circuit_breaker,
-                "threshold": settings.breaker_threshold,
-                "failure_span": settings.breaker_failure_span,
-                "cooldown": settings.breaker_cooldown,
-                "max_cooldown": settings.breaker_max_cooldown,
-            },
+            breakers=settings,
             budget=RetryQuota(
                 tokens=settings.retry_budget_tokens,
                 retry_cost=settings.retry_budget_cost,

@@ -81,30 +81,45 @@ class ListwiseOptions(Options):
     """The options of :class:`ListwiseBackend` beside those of every remote backend."""
 
     # RankGPT's window and step (sunnweiwei/RankGPT ``sliding_windows``; rank_llm's defaults).
-    window_size: int = Field(default=20, ge=1, description="Passages per request (at least 2).")
+    window_size: int = Field(default=20, ge=1, description="Passages per request, at least 2.")
     step: int = Field(
-        default=10, ge=1, description="How far the window moves each time; less than window_size."
+        default=10,
+        ge=1,
+        description="How far the window moves toward the front each time; less than ``window_size``. "
+        "With a model that ranks each window correctly, the top ``step`` passages of the whole list "
+        "come out exactly (when ``step <= window_size - step``).",
     )
     max_passage_words: int | None = Field(
         default=DEFAULT_MAX_PASSAGE_WORDS,
         ge=1,
-        description="Each passage cut to this many words; None: no cut.",
+        description="Each passage cut to this many whitespace words (RankGPT's budget); ``None``: no "
+        "word budget.",
     )
     max_passage_characters: int | None = Field(
-        default=None, ge=1, description="Each passage cut to this many characters; None: no cut."
+        default=None,
+        ge=1,
+        description="Each passage cut to this many characters (RankGPT's rule for Chinese and Japanese).",
     )
     max_passage_tokens: int | None = Field(
-        default=None, ge=1, description="Each passage cut to this many tokens of tokenizer; None: no cut."
+        default=None, ge=1, description="Each passage cut to this many tokens of ``tokenizer``."
     )
     tokenizer: Any = Field(
-        default=None, description="The tokenizer counting max_passage_tokens (id or object)."
+        default=None,
+        description="A Hugging Face tokenizer (id, directory, or loaded tokenizer) counting "
+        "``max_passage_tokens``; required with it.",
     )
-    temperature: float = Field(default=0.0, ge=0, le=2, description="The sampling temperature sent.")
+    temperature: float = Field(
+        default=0.0, ge=0, le=2, description="The sampling temperature sent, from 0 to 2 (RankGPT's 0)."
+    )
     max_completion_tokens: int | None = Field(
-        default=None, ge=1, description="Sent as max_completion_tokens; None: not sent."
+        default=None,
+        ge=1,
+        description="The most tokens of an answer, sent as ``max_completion_tokens``; ``None``: not sent.",
     )
     extra_body: dict[str, Any] | None = Field(
-        default=None, description="More request fields, sent as given ({'seed': 0})."
+        default=None,
+        description='More request fields, sent as given (``{"seed": 0}``); it may not set ``model``, '
+        "``messages`` or ``stream``.",
     )
 
     @field_validator("extra_body", mode="before")
@@ -137,22 +152,6 @@ class ListwiseBackend(RemoteBackend):
     Args:
         model: The chat model, sent as ``model`` (``gpt-4o-mini``, ``Qwen/Qwen2.5-7B-Instruct``,
             ``castorini/rank_zephyr_7b_v1_full``, ``llama3.1:8b`` on Ollama).
-        window_size: Passages per request, at least 2. Defaults to 20.
-        step: How far the window moves toward the front each time; less than ``window_size``.
-            With a model that ranks each window correctly, the top ``step`` passages of the whole
-            list come out exactly (when ``step <= window_size - step``). Defaults to 10.
-        max_passage_words: Each passage cut to this many whitespace words (RankGPT's budget);
-            ``None``: no word budget. Defaults to 300.
-        max_passage_characters: Each passage cut to this many characters (RankGPT's rule for
-            Chinese and Japanese). Defaults to None.
-        max_passage_tokens: Each passage cut to this many tokens of ``tokenizer``. Defaults to None.
-        tokenizer: A Hugging Face tokenizer (id, directory, or loaded tokenizer) counting
-            ``max_passage_tokens``; required with it. Defaults to None.
-        temperature: The sampling temperature sent, from 0 to 2. Defaults to 0.0 (RankGPT's).
-        max_completion_tokens: The most tokens of an answer, sent as ``max_completion_tokens``.
-            Defaults to None (not sent).
-        extra_body: More request fields, sent as given (``{"seed": 0}``); it may not set
-            ``model``, ``messages`` or ``stream``. Defaults to None.
         **options: The options every remote backend takes (``base_url``, ``api_key``,
             ``timeout``, ``max_retries``, ...; see :class:`~rerankit.backends.RemoteBackend`).
             The key comes from ``api_key`` or ``RERANKIT_LISTWISE_API_KEY`` and is optional
@@ -182,7 +181,7 @@ class ListwiseBackend(RemoteBackend):
     """
 
     name = "listwise"
-    options_model = ListwiseOptions  # its __init__ lists them (issue 29 item 2: to be made from it)
+    options_model = ListwiseOptions
     #: What the scores are (docs/scores.md): 1 / rank, derived from the LLM's ranking; not a
     #: relevance estimate, so there is no normalization (a threshold keeps the best 1/t).
     score_scale = ScoreScale(
@@ -197,34 +196,16 @@ class ListwiseBackend(RemoteBackend):
     api_key_required = False
     max_documents_per_request = None  # windows span the whole list: never split
 
-    def __init__(
-        self,
-        model: str,
-        *,
-        window_size: int = ListwiseOptions.default("window_size"),
-        step: int = ListwiseOptions.default("step"),
-        max_passage_words: int | None = ListwiseOptions.default("max_passage_words"),
-        max_passage_characters: int | None = ListwiseOptions.default("max_passage_characters"),
-        max_passage_tokens: int | None = ListwiseOptions.default("max_passage_tokens"),
-        tokenizer: Any = ListwiseOptions.default("tokenizer"),  # noqa: B008 (None)
-        temperature: float = ListwiseOptions.default("temperature"),
-        max_completion_tokens: int | None = ListwiseOptions.default("max_completion_tokens"),
-        extra_body: dict[str, Any] | None = ListwiseOptions.default("extra_body"),  # noqa: B008 (None)
-        **options: Any,
-    ) -> None:
-        own_options = ListwiseOptions.from_arguments(locals(), provider=self.name)
-        super().__init__(model, **options)
-        self.window_size = own_options.window_size
-        self.step = own_options.step
+    def configure(self, options: ListwiseOptions) -> None:
+        tokenizer = _load_tokenizer(options.tokenizer) if options.tokenizer is not None else None
         self.cut_passage: Callable[[str], str] = passage_cutter(
-            max_words=own_options.max_passage_words,
-            max_characters=own_options.max_passage_characters,
-            max_tokens=own_options.max_passage_tokens,
-            tokenizer=_load_tokenizer(own_options.tokenizer) if own_options.tokenizer is not None else None,
+            max_words=options.max_passage_words,
+            max_characters=options.max_passage_characters,
+            max_tokens=options.max_passage_tokens,
+            tokenizer=tokenizer,
         )
-        self.temperature = float(own_options.temperature)
-        self.max_completion_tokens = own_options.max_completion_tokens
-        self.extra_body = dict(own_options.extra_body or {})
+        self.temperature = float(options.temperature)
+        self.extra_body = dict(options.extra_body or {})
 
     # -- the request and the answer -----------------------------------------------------------
 

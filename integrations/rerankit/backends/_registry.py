@@ -12,6 +12,7 @@ from collections import ChainMap
 from typing import Any
 
 from rerankit._errors import ConfigurationError
+from rerankit._options_base import unknown_options_error
 from rerankit.backends._base import Backend
 
 #: The rerank APIs, hosted or self-hosted: each backend declares its provider's facts once, in
@@ -102,10 +103,7 @@ def create_backend(spec: str, options: dict[str, Any]) -> Backend:
     prefix, model = parse_spec(spec)
     cls = backend_class(prefix)
     valid = option_names(cls)
-    unknown = sorted(set(options) - set(valid))
+    unknown = set(options) - set(valid)
     if unknown:
-        raise ConfigurationError(
-            f"unknown option(s) {', '.join(map(repr, unknown))} for backend {prefix!r}; "
-            f"valid options: {', '.join(valid)}"
-        )
+        raise unknown_options_error(prefix, unknown, valid)
     return cls(model, **options)

@@ -16,7 +16,13 @@ from pydantic import SecretStr
 
 from rerankit._chunking import estimate_tokens, estimated_token_offsets
 from rerankit._errors import ConfigurationError
-from rerankit._options_base import Options, args_entries, keyword_signature, with_args_entries
+from rerankit._options_base import (
+    Options,
+    args_entries,
+    keyword_signature,
+    unknown_options_error,
+    with_args_entries,
+)
 from rerankit._types import Scores, Usage
 from rerankit.backends._endpoints import BackendHealth
 from rerankit.backends._http import HTTPTransport
@@ -157,15 +163,11 @@ class RemoteBackend:
         self.model = model
         own_model = type(self).options_model
         own_fields = own_model.model_fields if own_model is not None else {}
-        unknown = sorted(set(options) - set(SHARED_OPTIONS) - set(own_fields))
+        unknown = set(options) - set(SHARED_OPTIONS) - set(own_fields)
         if unknown:
             from rerankit.backends._registry import option_names  # the registry imports the backends
 
-            raise ConfigurationError(
-                f"unknown option(s) {', '.join(map(repr, unknown))} for backend {self.name!r}; "
-                f"valid options: {', '.join(option_names(type(self)))}",
-                provider=self.name,
-            )
+            raise unknown_options_error(self.name, unknown, option_names(type(self)))
         own_options = None
         if own_model is not None and getattr(type(self).__init__, "_made_from_options", False):
             own_options = own_model.validated(

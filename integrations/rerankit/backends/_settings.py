@@ -17,7 +17,6 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
 from rerankit._options_base import Options
-from rerankit.backends._breaker import DEFAULT_FAILURE_SPAN, DEFAULT_THRESHOLD
 from rerankit.backends._retry_quota import INITIAL_TOKENS, RETRY_COST
 
 
@@ -127,16 +126,21 @@ class TransportSettings(Options):
         default=64, ge=1, description="Connections kept open per endpoint, shared by all calls."
     )
     circuit_breaker: bool = Field(default=True, description="Whether each endpoint has a circuit breaker.")
+    # 12, not Envoy's 5: a client's one endpoint may be all it has; at a 30% transient fault rate
+    # 5 failures in a row come about every 600 requests, 12 about every 2.6 million, while an
+    # outage fails them all at once (docs/reliability.md, backends/_breaker.py).
     breaker_threshold: int = Field(
-        default=DEFAULT_THRESHOLD,
+        default=12,
         ge=1,
         description=(
             "Consecutive failed requests (attempts, of the kinds a fallback is tried on) that open an"
             " endpoint's breaker; a success resets the count."
         ),
     )
+    # failures that all come at one moment, every request in flight timing out together because the
+    # client's own event loop stalled for a second, say, are not yet an outage: the retries decide
     breaker_failure_span: float = Field(
-        default=DEFAULT_FAILURE_SPAN,
+        default=1.0,
         ge=0,
         description=(
             "Seconds that run of failed requests must last, from its first, before it opens the "

@@ -79,6 +79,11 @@ def test_a_provider_declares_each_option_once_and_documents_it(backend: type[Rem
         assert parameter.default == model.default(name), name
         assert model.model_fields[name].description, f"{name} has no description"
     assert set(parameters) | {"model", "options"} <= documented_arguments(backend.__doc__)
+    # written once: the signature and the Args: entries are made from the fields, never by hand
+    assert getattr(backend.__init__, "_made_from_options", False), f"{backend.__name__} writes its __init__"
+    doc = " ".join((backend.__doc__ or "").split())
+    for name, field in model.model_fields.items():
+        assert f"{name}: {' '.join((field.description or '').split())}" in doc, name
 
 
 def test_a_provider_with_options_of_its_own_declares_their_model() -> None:

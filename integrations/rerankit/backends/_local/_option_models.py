@@ -69,18 +69,21 @@ def _vocabulary_piece(value: Any) -> Any:
 
 
 class LocalOptions(Options):
-    """The options every local backend takes."""
+    """The options every local backend takes (each backend's signature and ``Args:`` entries are
+    made from its model, :func:`~rerankit._options_base.takes_options`)."""
 
     device: str = Field(
         default="auto",
-        description='"auto" (cuda, then mps, then cpu) or a torch device string ("cpu", "cuda:1", ...).',
+        description='``"auto"`` (cuda, then mps, then cpu) or a torch device string (``"cpu"``, '
+        '``"cuda:1"``).',
     )
     dtype: DType = Field(
         default="auto",
-        description='"auto" (bf16 on GPUs that support it, else fp16; fp32 on CPU), or the weights\' '
-        'dtype: "float32", "float16" or "bfloat16" (or their short names).',
+        description='``"auto"`` (bf16 on GPUs that support it, else fp16; fp32 on CPU), or '
+        '``"float32"``/``"float16"``/``"bfloat16"`` (``"fp32"``, ``"fp16"``, ``"half"``, ``"bf16"`` '
+        "also).",
     )
-    batch_size: int = Field(default=32, ge=1, description="The most inputs per forward pass.")
+    batch_size: int = Field(default=32, ge=1, description="The most inputs per forward pass; at least 1.")
     trust_remote_code: bool = Field(
         default=False, description="Allow the model repository's own code to run."
     )
@@ -102,29 +105,21 @@ class LocalOptions(Options):
         return device
 
 
-class TokenBudgetOptions(LocalOptions):
-    """The local options of the backends that cut forward passes by a token budget as well."""
-
-    max_batch_tokens: BatchTokens = Field(
-        default="auto",
-        description="The most padded tokens per forward pass (inputs x longest input): inputs are "
-        'sorted by length and cut by this budget as well as by batch_size. "auto": 4096 on CPU, '
-        "none elsewhere; None: batches of batch_size only.",
-    )
-
-
-class RuntimeOptions(Options):
-    """``runtime=`` and its alias ``backend=`` (sentence-transformers' name for it)."""
+class RuntimeOptions(LocalOptions):
+    """The local options, with ``runtime=`` and its alias ``backend=`` (sentence-transformers' name
+    for it)."""
 
     runtime: Runtime | None = Field(
         default=None,
-        description='The runtime: "torch" ("onnx" and "openvino" are the torch-free onnx/ backend\'s '
-        'now). None: backend\'s value, else "torch".',
+        description='The runtime: ``"torch"``. ONNX Runtime and OpenVINO are the torch-free '
+        '``onnx/`` backend\'s (``Reranker("onnx/<model>")``, ``pip install "rerankit[onnx]"``); '
+        'naming them here is an error that says so. None: ``backend``\'s value, else ``"torch"``.',
     )
     backend: Runtime | None = Field(
         default=None,
-        description="runtime under sentence-transformers' name (backend=...), kept as an alias; "
-        "giving both with different values is an error.",
+        description="The same option under sentence-transformers' name "
+        "(``CrossEncoder(backend=...)``), kept as an alias of ``runtime``; giving both with "
+        "different values is an error.",
     )
 
     @model_validator(mode="after")
@@ -143,29 +138,56 @@ class RuntimeOptions(Options):
         return self.runtime or self.backend or "torch"
 
 
+class TokenBudgetOptions(LocalOptions):
+    """The local options of the backends that cut forward passes by a token budget as well."""
+
+    max_batch_tokens: BatchTokens = Field(
+        default="auto",
+        description="The most padded tokens per forward pass (inputs x longest input): inputs are "
+        "sorted by token length and cut by this budget as well as by ``batch_size``, as TEI does, "
+        'so long inputs go in small batches and short ones are not padded to them. ``"auto"``: '
+        "4096 on CPU, where it saves about a quarter of the compute on mixed-length documents; "
+        "``None`` elsewhere. ``None``: batches of ``batch_size`` in sentence-transformers' own "
+        "order, scores bit-identical to ``CrossEncoder.predict`` (with a budget they agree to float "
+        "rounding, about 1e-7). On GPU, try a large ``batch_size`` (256) with "
+        "``max_batch_tokens=16384``.",
+    )
+
+
 class CrossEncoderOptions(TokenBudgetOptions, RuntimeOptions):
     """The options of :class:`~rerankit.backends.LocalCrossEncoder` (classifiers and LLM rerankers)."""
 
     max_length: int | None = Field(
         default=None,
         ge=8,
-        description="Tokens per pair; the document is cut, never the query (nor an LLM reranker's "
-        "prompt). None: the model's own limit.",
+        description="Tokens per pair, at least 8; the document is truncated, never the query (nor "
+        "an LLM reranker's prompt suffix). None: the model's own limit.",
     )
     instruction: OptionalNonBlankStr = Field(
         default=None,
-        description="The task instruction of an LLM reranker. None: the family's default.",
+        description="The task instruction of an LLM reranker, a non-blank string. Refused for "
+        "classifiers and for families that take none (zerank). None: the family's default, as "
+        'Qwen3-Reranker\'s "Given a web search query, ...".',
     )
     llm_format: str | InstanceOf[LLMFormat] | None = Field(
         default=None,
-        description="The LLM reranker format of a causal LM: a known format's name or an LLMFormat. "
-        "None: recognised from the model id.",
+        description="The LLM reranker format of a causal LM: a known format's name "
+        '(``"qwen3-reranker"``, ``"bge-reranker-v2-gemma"``, ``"zerank"``, ``"mxbai-rerank-v2"``) '
+        "or a custom :class:`~rerankit.backends.LLMFormat`. None: recognised from the model id (the "
+        "hub id, or a directory named like the hub repository); a causal LM of no known family "
+        "keeps its own sentence-transformers reranker setup (``modules.json`` or a pair-aware "
+        "chat template), and without one is refused.",
     )
     reuse_prefix: bool = Field(
         default=True,
-        description="LLM rerankers: compute the prompt a query's documents share (system prompt, "
-        "instruction, query) once per query, every document attending to its keys and values. "
-        "False: every pair computed whole. The scores agree to float rounding.",
+        description="LLM rerankers: compute the prompt that a query's documents share (the system "
+        "prompt, instruction and query before each document) once per query and let every "
+        "document attend to its keys and values, instead of recomputing it per pair; the pairs of "
+        "concurrent calls and ``rerank_batch`` items with the same query share it too. Applies "
+        "where the documents share at least 8 prompt tokens on a plain full-attention decoder "
+        "(Qwen2, Qwen3, Gemma); elsewhere, for classifiers and for the vision scorer, every pair is "
+        "computed whole. False: every pair computed whole. Scores agree either way to float "
+        "rounding (about 1e-6 in fp32).",
     )
 
     @field_validator("llm_format")
@@ -182,11 +204,13 @@ class ColBERTOptions(TokenBudgetOptions):
 
     convert: bool = Field(
         default=False,
-        description="Load a single-vector model or bare encoder anyway, adding an untrained token "
-        "projection (scores are not meaningful until it is trained).",
+        description="Load a plain single-vector sentence-transformers model or a bare encoder "
+        "anyway: sentence-transformers drops its pooling and, unless it has a Dense head, adds an "
+        "untrained 128-dimension projection (scores are then not meaningful until it is "
+        "trained). False: such models are refused.",
     )
     similarity: ColBERTSimilarity | None = Field(
-        default=None, description="MaxSim or MeanMaxSim. None: the checkpoint's own."
+        default=None, description='``"maxsim"`` or ``"meanmaxsim"``. None: the checkpoint\'s own.'
     )
 
 
@@ -194,22 +218,30 @@ class Seq2SeqOptions(TokenBudgetOptions):
     """The options of :class:`~rerankit.backends.LocalSeq2Seq`."""
 
     family: Seq2SeqFamily | None = Field(
-        default=None, description="The model family. None: the family the hub id names."
+        default=None,
+        description='``"monot5"``, ``"inranker"`` or ``"mt5"`` (see ``SEQ2SEQ_FORMATS``). None: the '
+        "family the hub id (or a directory or hub cache snapshot named like the repository) "
+        "names; a model no family claims needs it (or all of ``template``, ``true_token`` and "
+        "``false_token``).",
     )
     template: str | None = Field(
         default=None,
-        description="The encoder input with {query} and then {document}. None: the family's.",
+        description="The encoder input, holding ``{query}`` once and then ``{document}`` once. "
+        'None: the family\'s, ``"Query: {query} Document: {document} Relevant:"``.',
     )
     true_token: Annotated[str | None, BeforeValidator(_vocabulary_piece)] = Field(
-        default=None, description='The vocabulary piece for "relevant". None: the family\'s.'
+        default=None,
+        description='The vocabulary piece for "relevant", a non-empty string. None: the family\'s.',
     )
     false_token: Annotated[str | None, BeforeValidator(_vocabulary_piece)] = Field(
-        default=None, description='The vocabulary piece for "not relevant". None: the family\'s.'
+        default=None,
+        description='The vocabulary piece for "not relevant", a non-empty string. None: the family\'s.',
     )
     max_length: int | None = Field(
         default=None,
         ge=8,
-        description="Encoder tokens per pair; a longer document is cut. None: the family's 512.",
+        description="Encoder tokens per pair, at least 8; a longer document is cut, never the query "
+        "nor the text after ``{document}``. None: the family's 512.",
     )
 
     @field_validator("template")
@@ -221,25 +253,35 @@ class Seq2SeqOptions(TokenBudgetOptions):
         return template
 
 
-class EmbeddingOptions(LocalOptions, RuntimeOptions):
+class EmbeddingOptions(RuntimeOptions):
     """The options of :class:`~rerankit.backends.EmbeddingBackend`."""
 
     max_length: int | None = Field(
-        default=None, ge=2, description="Tokens per text; longer texts are cut. None: the model's limit."
+        default=None,
+        ge=2,
+        description="Tokens per text, at least 2 (longer texts are truncated). None: the model's limit.",
     )
     similarity: EmbeddingSimilarity | None = Field(
         default=None,
-        description="The similarity function (euclidean and manhattan are negated distances). "
-        "None: the model's own.",
+        description='``"cosine"``, ``"dot"``, ``"euclidean"`` or ``"manhattan"`` (the last two are '
+        "negated distances, so higher is still better). Scores are the raw similarity, e.g. in "
+        "[-1, 1] for cosine. None: the model's configured function (cosine for all-MiniLM-L6-v2).",
     )
     query_prompt: str | None = Field(
-        default=None, description="Text put before the query. None: the model's own query prompt."
+        default=None,
+        description='Text prepended to the query (``"query: "`` for E5 models). None: the model\'s '
+        'own ``"query"`` prompt, if it defines one.',
     )
     document_prompt: str | None = Field(
-        default=None, description="Text put before each document. None: the model's own document prompt."
+        default=None,
+        description='Text prepended to each document (``"passage: "`` for E5). None: the model\'s '
+        'own ``"document"`` prompt, if any.',
     )
     truncate_dim: int | None = Field(
-        default=None, ge=1, description="Keep only the first dimensions of each embedding (Matryoshka)."
+        default=None,
+        ge=1,
+        description="Keep only the first dimensions of each embedding (Matryoshka models); at least "
+        "1. None: all.",
     )
 
 

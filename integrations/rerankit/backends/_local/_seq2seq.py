@@ -21,15 +21,15 @@ from typing import Any
 
 from rerankit import _tracing
 from rerankit._errors import ConfigurationError
-from rerankit._types import Scores
+from rerankit._options_base import takes_options
 from rerankit.backends._local._batching import (
-    LoopBatchers,
     Request,
     resolve_max_batch_tokens,
     token_budget_batches,
 )
 from rerankit.backends._local._cache import MODEL_CACHE
 from rerankit.backends._local._devices import device_lock, resolve_device, resolve_dtype
+from rerankit.backends._local._in_process import InProcessScorer
 from rerankit.backends._local._option_models import Seq2SeqOptions
 from rerankit.backends._local._seq2seq_formats import (
     MONOT5_TEMPLATE,
@@ -41,7 +41,8 @@ from rerankit.backends._local._seq2seq_formats import (
 logger = logging.getLogger("rerankit")
 
 
-class LocalSeq2Seq:
+@takes_options(Seq2SeqOptions)
+class LocalSeq2Seq(InProcessScorer):
     """A monoT5-style seq2seq reranker run in this process (spec prefix ``t5/``).
 
     The score is ``p(true)`` in (0, 1): 0.5 is the model's indifference point.
@@ -49,27 +50,7 @@ class LocalSeq2Seq:
     Args:
         model: A hub id (``castorini/monot5-base-msmarco``, ``unicamp-dl/InRanker-base``,
             ``unicamp-dl/mt5-base-mmarco-v2``) or a local directory.
-        family: ``"monot5"``, ``"inranker"`` or ``"mt5"`` (see :data:`SEQ2SEQ_FORMATS`). Defaults
-            to None: the family the hub id names; a model no family claims needs it (or all of
-            ``template``, ``true_token`` and ``false_token``).
-        template: The encoder input, holding ``{query}`` once and then ``{document}`` once.
-            Defaults to None (the family's, ``"Query: {query} Document: {document} Relevant:"``).
-        true_token: The vocabulary piece for "relevant", a non-empty string. Defaults to None (the
-            family's).
-        false_token: The vocabulary piece for "not relevant", a non-empty string. Defaults to None
-            (the family's).
-        max_length: Encoder tokens per pair, at least 8; a longer document is cut, never the query
-            nor the text after ``{document}``. Defaults to None (the family's 512).
-        device: ``"auto"`` (cuda, then mps, then cpu) or a torch device string. Defaults to
-            ``"auto"``.
-        dtype: ``"auto"`` (bf16 on GPUs that support it, else fp16; fp32 on CPU) or
-            ``"float32"``/``"float16"``/``"bfloat16"`` (or ``"fp32"``, ``"fp16"``, ``"half"``,
-            ``"bf16"``). Defaults to ``"auto"``.
-        batch_size: The most pairs per forward pass; at least 1. Defaults to 32.
-        max_batch_tokens: The most padded tokens per forward pass, at least 1; ``"auto"``: 4096 on
-            CPU, none elsewhere; ``None``: batches of ``batch_size`` only. Defaults to ``"auto"``.
-        trust_remote_code: Allow the model repository's own code to run. Defaults to False.
-        revision: A hub revision to pin. Defaults to None.
+        **options: (one entry per option, made from its options model)
 
     Raises:
         ConfigurationError: An option breaks its rule (named, with the rule and the value); no
@@ -93,23 +74,8 @@ class LocalSeq2Seq:
     max_documents_per_request: int | None = None
     max_concurrency = 1
 
-    def __init__(
-        self,
-        model: str,
-        *,
-        family: str | None = Seq2SeqOptions.default("family"),
-        template: str | None = Seq2SeqOptions.default("template"),
-        true_token: str | None = Seq2SeqOptions.default("true_token"),
-        false_token: str | None = Seq2SeqOptions.default("false_token"),
-        max_length: int | None = Seq2SeqOptions.default("max_length"),
-        device: str = Seq2SeqOptions.default("device"),
-        dtype: str = Seq2SeqOptions.default("dtype"),
-        batch_size: int = Seq2SeqOptions.default("batch_size"),
-        max_batch_tokens: int | str | None = Seq2SeqOptions.default("max_batch_tokens"),
-        trust_remote_code: bool = Seq2SeqOptions.default("trust_remote_code"),
-        revision: str | None = Seq2SeqOptions.default("revision"),
-    ) -> None:
-        Seq2SeqOptions.from_arguments(locals(), provider=self.name)
+    def __init__(self, model: str, **options: Any) -> None:
+        checked = Seq2SeqOptions.of_backend(options, backend=self.name)
         try:
             import torch  # noqa: F401
             import transformers  # noqa: F401
@@ -120,28 +86,28 @@ class LocalSeq2Seq:
         self.model = model
         self.format = resolve_format(
             model,
-            family,
-            template=template,
-            true_token=true_token,
-            false_token=false_token,
-            max_length=max_length,
+            checked.family,
+            template=checked.template,
+            true_token=checked.true_token,
+            false_token=checked.false_token,
+            max_length=checked.max_length,
         )
         #: What the scores are: the family's p(true) (docs/scores.md).
         self.score_scale = self.format.score_scale
-        self.device = resolve_device(device)
-        self.dtype = resolve_dtype(dtype, self.device)
-        self.batch_size = batch_size
-        self.max_batch_tokens = resolve_max_batch_tokens(max_batch_tokens, self.device)
-        self.trust_remote_code = trust_remote_code
-        self.revision = revision
-        key = ("seq2seq", model, revision, self.device, self.dtype, trust_remote_code)
+        self.device = resolve_device(checked.device)
+        self.dtype = resolve_dtype(checked.dtype, self.device)
+        self.batch_size = checked.batch_size
+        self.max_batch_tokens = resolve_max_batch_tokens(checked.max_batch_tokens, self.device)
+        self.trust_remote_code = checked.trust_remote_code
+        self.revision = checked.revision
+        key = ("seq2seq", model, checked.revision, self.device, self.dtype, checked.trust_remote_code)
         self.seq2seq, self.tokenizer = MODEL_CACHE.get(key, self._load)
         self.false_id = self._token_id(self.format.false_token, "false_token")
         self.true_id = self._token_id(self.format.true_token, "true_token")
         self.decoder_start_id = self.seq2seq.config.decoder_start_token_id
         if self.decoder_start_id is None:
             raise ConfigurationError(f"{model!r} has no decoder_start_token_id in its config")
-        self._batchers = LoopBatchers(lambda requests: self.score_requests(requests))
+        self._start_batching()
 
     def _load(self) -> tuple[Any, Any]:
         import torch
@@ -224,14 +190,6 @@ class LocalSeq2Seq:
 
     # -- scoring --------------------------------------------------------------------------------
 
-    def score(self, query: str, texts: Sequence[str]) -> Scores:
-        """Score each text against ``query``: ``p(true)`` after one decoder step, in input order."""
-        return Scores(values=self.score_requests([(query, texts)])[0])
-
-    async def ascore(self, query: str, texts: Sequence[str]) -> Scores:
-        """:meth:`score` in a worker thread; concurrent calls share forward passes."""
-        return Scores(values=await self._batchers.current().submit(query, texts))
-
     def score_requests(self, requests: Sequence[Request]) -> list[list[float]]:
         """Score several ``(query, texts)`` requests in shared forward passes; one list per request."""
         inputs = [self.encoder_input(query, text) for query, texts in requests for text in texts]
@@ -270,12 +228,6 @@ class LocalSeq2Seq:
                     for position, value in zip(batch, probabilities, strict=True):
                         scores[position] = value
         return scores
-
-    def close(self) -> None:
-        """Nothing to release: the model stays in the process-wide cache."""
-
-    async def aclose(self) -> None:
-        """Nothing to release (see :meth:`close`)."""
 
     def __repr__(self) -> str:
         return (

@@ -16,9 +16,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from rerankit._errors import ConfigurationError
-from rerankit._types import Scores
-from rerankit.backends._local._batching import CPU_MAX_BATCH_TOKENS, LoopBatchers, Request
+from rerankit._options_base import takes_options
+from rerankit.backends._local._batching import CPU_MAX_BATCH_TOKENS, Request
 from rerankit.backends._local._cache import MODEL_CACHE
+from rerankit.backends._local._in_process import InProcessScorer
 from rerankit.backends._onnx._config import ACTIVATION_PATHS
 from rerankit.backends._onnx._model import OnnxModel
 from rerankit.backends._onnx._option_models import OnnxOptions
@@ -28,7 +29,8 @@ from rerankit.backends._score_scales import cross_encoder_scale
 logger = logging.getLogger("rerankit")
 
 
-class OnnxCrossEncoder:
+@takes_options(OnnxOptions)
+class OnnxCrossEncoder(InProcessScorer):
     """An exported cross-encoder run by ONNX Runtime or OpenVINO on CPU (spec prefix ``onnx/``).
 
     Reads what sentence-transformers reads, from the checkpoint's own files: ``config.json``
@@ -41,23 +43,7 @@ class OnnxCrossEncoder:
     Args:
         model: A hub id (``cross-encoder/ms-marco-MiniLM-L6-v2``) or a local directory (what
             ``rerankit export-onnx`` writes).
-        runtime: ``"onnxruntime"`` (``rerankit[onnx]``) or ``"openvino"`` (``rerankit[openvino]``),
-            which reads the same ONNX file (or an OpenVINO ``.xml`` IR). Defaults to
-            ``"onnxruntime"``.
-        model_file: The network to load, relative to the model directory or repository:
-            ``"onnx/model_qint8_avx512_vnni.onnx"`` (sentence-transformers' int8 exports),
-            ``"onnx/model_quantized.onnx"`` (transformers.js'), ``"onnx/model_int8_static.onnx"``
-            (``rerankit export-onnx --quantize int8``). Defaults to None: ``onnx/model.onnx``, else
-            ``model.onnx``.
-        batch_size: The most pairs per forward pass; at least 1. Defaults to 32.
-        max_batch_tokens: The most padded tokens per forward pass (pairs x longest pair); pairs
-            are sorted by token length and cut by this budget as well as by ``batch_size``.
-            ``"auto"``: 4096; ``None``: ``batch_size`` only. Defaults to ``"auto"``.
-        max_length: Tokens per pair, at least 8; the document is cut, never the query. Defaults to
-            None (the model's own limit, by sentence-transformers' rule).
-        threads: CPU threads per forward pass. Defaults to None (the runtime's default: one per
-            core).
-        revision: A hub revision (branch, tag or commit) to pin. Defaults to None.
+        **options: (one entry per option, made from its options model)
 
     Raises:
         ConfigurationError: An option breaks its rule; the runtime's package is missing; a file is
@@ -84,28 +70,29 @@ class OnnxCrossEncoder:
     #: Text cross-encoders only: the core refuses image documents before scoring.
     accepts_images = False
 
-    def __init__(
-        self,
-        model: str,
-        *,
-        runtime: str = OnnxOptions.default("runtime"),
-        model_file: str | None = OnnxOptions.default("model_file"),
-        batch_size: int = OnnxOptions.default("batch_size"),
-        max_batch_tokens: int | str | None = OnnxOptions.default("max_batch_tokens"),
-        max_length: int | None = OnnxOptions.default("max_length"),
-        threads: int | None = OnnxOptions.default("threads"),
-        revision: str | None = OnnxOptions.default("revision"),
-    ) -> None:
-        OnnxOptions.from_arguments(locals(), provider=self.name)
-        check_installed(runtime)
+    def __init__(self, model: str, **options: Any) -> None:
+        checked = OnnxOptions.of_backend(options, backend=self.name)
+        check_installed(checked.runtime)
         self.model = model
-        self.runtime = runtime
-        self.batch_size = batch_size
-        self.max_batch_tokens = CPU_MAX_BATCH_TOKENS if max_batch_tokens == "auto" else max_batch_tokens
-        self.revision = revision
-        key = ("onnx", model, revision, runtime, model_file, max_length, threads)
+        self.runtime = checked.runtime
+        self.batch_size = checked.batch_size
+        self.max_batch_tokens = (
+            CPU_MAX_BATCH_TOKENS if checked.max_batch_tokens == "auto" else checked.max_batch_tokens
+        )
+        self.revision = checked.revision
+        key = (
+            "onnx",
+            model,
+            checked.revision,
+            checked.runtime,
+            checked.model_file,
+            checked.max_length,
+            checked.threads,
+        )
         try:
-            self.loaded: OnnxModel = MODEL_CACHE.get(key, lambda: self._load(model_file, max_length, threads))
+            self.loaded: OnnxModel = MODEL_CACHE.get(
+                key, lambda: self._load(checked.model_file, checked.max_length, checked.threads)
+            )
         except ConfigurationError as exc:
             exc.provider = exc.provider or self.name
             raise
@@ -117,7 +104,7 @@ class OnnxCrossEncoder:
         self.score_scale = cross_encoder_scale(
             ACTIVATION_PATHS[self.loaded.config.activation], self.loaded.config.num_labels
         )
-        self._batchers = LoopBatchers(lambda requests: self.score_requests(requests))
+        self._start_batching()
 
     def _load(self, model_file: str | None, max_length: int | None, threads: int | None) -> OnnxModel:
         logger.info("loading %s on %s (%s)", self.model, self.runtime, model_file or "default file")
@@ -129,18 +116,6 @@ class OnnxCrossEncoder:
             threads=threads,
             revision=self.revision,
         )
-
-    def score(self, query: str, texts: Sequence[str]) -> Scores:
-        """Score each text against ``query``, in input order."""
-        return Scores(values=self.score_requests([(query, texts)])[0])
-
-    async def ascore(self, query: str, texts: Sequence[str]) -> Scores:
-        """:meth:`score` in a worker thread, sharing forward passes with concurrent calls.
-
-        Calls made while the network is busy are merged into its next forward passes (see
-        :class:`~rerankit.backends._local._batching.ConcurrentBatcher`); each gets its own scores.
-        """
-        return Scores(values=await self._batchers.current().submit(query, texts))
 
     def score_requests(self, requests: Sequence[Request]) -> list[list[float]]:
         """Score several ``(query, texts)`` requests in shared forward passes; one list per request.
@@ -194,12 +169,6 @@ class OnnxCrossEncoder:
             "activation": config.activation,
             "num_labels": config.num_labels,
         }
-
-    def close(self) -> None:
-        """Nothing to release: the model stays in the process-wide cache for the next caller."""
-
-    async def aclose(self) -> None:
-        """Nothing to release (see :meth:`close`)."""
 
     def __repr__(self) -> str:
         return f"OnnxCrossEncoder(model={self.model!r}, runtime={self.runtime!r}, model_file={self.model_file!r})"

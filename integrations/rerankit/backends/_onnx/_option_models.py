@@ -30,30 +30,33 @@ class OnnxOptions(Options):
 
     runtime: OnnxRuntime = Field(
         default="onnxruntime",
-        description='"onnxruntime" (pip install "rerankit[onnx]") or "openvino" (pip install '
-        '"rerankit[openvino]"), reading the same ONNX file.',
+        description='``"onnxruntime"`` (``rerankit[onnx]``) or ``"openvino"`` (``rerankit[openvino]``), '
+        "which reads the same ONNX file (or an OpenVINO ``.xml`` IR).",
     )
     model_file: Annotated[str | None, BeforeValidator(_model_file)] = Field(
         default=None,
-        description="The network to load, relative to the model directory or repository (an int8 "
-        'variant such as "onnx/model_qint8_avx512_vnni.onnx"). None: "onnx/model.onnx", else '
-        '"model.onnx".',
+        description="The network to load, relative to the model directory or repository: "
+        '``"onnx/model_qint8_avx512_vnni.onnx"`` (sentence-transformers\' int8 exports), '
+        '``"onnx/model_quantized.onnx"`` (transformers.js\'), ``"onnx/model_int8_static.onnx"`` '
+        "(``rerankit export-onnx --quantize int8``). None: ``onnx/model.onnx``, else ``model.onnx``.",
     )
-    batch_size: int = Field(default=32, ge=1, description="The most pairs per forward pass.")
+    batch_size: int = Field(default=32, ge=1, description="The most pairs per forward pass; at least 1.")
     max_batch_tokens: BatchTokens = Field(
         default="auto",
-        description="The most padded tokens per forward pass (pairs x longest pair): pairs are sorted "
-        'by length and cut by this budget as well as by batch_size. "auto": 4096 (CPU); None: '
-        "batches of batch_size only.",
+        description="The most padded tokens per forward pass (pairs x longest pair); pairs are sorted "
+        'by token length and cut by this budget as well as by ``batch_size``. ``"auto"``: 4096; '
+        "``None``: ``batch_size`` only.",
     )
     max_length: int | None = Field(
         default=None,
         ge=8,
-        description="Tokens per pair; the document is cut, never the query. None: the model's own "
-        "limit (sentence-transformers' rule).",
+        description="Tokens per pair, at least 8; the document is cut, never the query. None: the "
+        "model's own limit, by sentence-transformers' rule.",
     )
     threads: int | None = Field(
-        default=None, ge=1, description="CPU threads per forward pass. None: the runtime's default."
+        default=None,
+        ge=1,
+        description="CPU threads per forward pass. None: the runtime's default (one per core).",
     )
     revision: str | None = Field(default=None, description="A hub revision (branch, tag or commit) to pin.")
 

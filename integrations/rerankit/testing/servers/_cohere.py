@@ -28,6 +28,11 @@ class CohereFormat(ProviderFormat):
     request_model = CohereRequest
     validation_status = 400
 
+    @classmethod
+    def documented_request(cls, query: str, documents: list[str]) -> tuple[str, dict[str, Any]]:
+        # docs.cohere.com/reference/rerank (v2)
+        return "/v2/rerank", {"model": "rerank-v3.5", "query": query, "documents": documents}
+
     def call(self, parsed: Any, path_params: Mapping[str, str]) -> Call:
         return Call(parsed.query, list(parsed.documents), parsed.top_n or None, False, parsed.model, parsed)
 

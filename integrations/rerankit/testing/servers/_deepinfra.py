@@ -23,6 +23,11 @@ class DeepInfraFormat(ProviderFormat):
     provider = PROVIDER
     request_model = DeepInfraRequest
 
+    @classmethod
+    def documented_request(cls, query: str, documents: list[str]) -> tuple[str, dict[str, Any]]:
+        # deepinfra.com/Qwen/Qwen3-Reranker-4B/api (inference endpoint)
+        return "/v1/inference/Qwen/Qwen3-Reranker-4B", {"queries": [query], "documents": documents}
+
     def scheme_ok(self, scheme: str) -> bool:
         return scheme.lower() == "bearer"
 

@@ -170,6 +170,22 @@ class ProviderFormat:
     def __init__(self, server: RerankServer) -> None:
         self.server = server
 
+    @classmethod
+    def documented_request(cls, query: str, documents: list[str]) -> tuple[str, dict[str, Any]]:
+        """The request the provider's API reference shows for the spec's ``example_model``,
+        ``query`` and ``documents`` with no option set: its path and its JSON body.
+
+        The wire-format tests hold the provider's backend to it, so write it from the reference
+        (and cite it), never from the backend's code.
+
+        Raises:
+            NotImplementedError: The format shows none (a test says which format lacks it).
+        """
+        raise NotImplementedError(
+            f"{cls.__name__} shows no documented request: add documented_request(query, documents), "
+            "written from the provider's API reference"
+        )
+
     # -- requests -------------------------------------------------------------------------------
 
     def routes(self) -> list[Route]:

@@ -37,6 +37,11 @@ class GatewayFormat(ProviderFormat):
     request_model = GatewayRequest
     validation_status = 400
 
+    @classmethod
+    def documented_request(cls, query: str, documents: list[str]) -> tuple[str, dict[str, Any]]:
+        # vLLM entrypoints/pooling/score/protocol.py RerankRequest; LiteLLM /v1/rerank
+        return "/v1/rerank", {"model": "cohere/rerank-v3.5", "query": query, "documents": documents}
+
     def call(self, parsed: Any, path_params: Mapping[str, str]) -> Call:
         texts = [doc if isinstance(doc, str) else doc.text for doc in parsed.documents]
         top_n = parsed.top_n or None  # vLLM-style: 0 means all

@@ -40,6 +40,16 @@ class JinaFormat(ProviderFormat):
     provider = PROVIDER
     request_model = JinaRequest
 
+    @classmethod
+    def documented_request(cls, query: str, documents: list[str]) -> tuple[str, dict[str, Any]]:
+        # api.jina.ai/redoc#tag/rerank
+        return "/v1/rerank", {
+            "model": "jina-reranker-v2-base-multilingual",
+            "query": query,
+            "documents": documents,
+            "return_documents": False,
+        }
+
     def call(self, parsed: Any, path_params: Mapping[str, str]) -> Call:
         texts = []
         for index, doc in enumerate(parsed.documents):

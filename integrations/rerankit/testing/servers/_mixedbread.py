@@ -28,6 +28,16 @@ class MixedbreadFormat(ProviderFormat):
     provider = PROVIDER
     request_model = MixedbreadRequest
 
+    @classmethod
+    def documented_request(cls, query: str, documents: list[str]) -> tuple[str, dict[str, Any]]:
+        # mixedbread.com/api-reference/endpoints/reranking
+        return "/v1/reranking", {
+            "model": "mixedbread-ai/mxbai-rerank-large-v2",
+            "query": query,
+            "input": documents,
+            "return_input": False,
+        }
+
     def call(self, parsed: Any, path_params: Mapping[str, str]) -> Call:
         texts = [item if isinstance(item, str) else str(item.get("text", "")) for item in parsed.input]
         return Call(parsed.query, texts, parsed.top_k, parsed.return_input, parsed.model, parsed)

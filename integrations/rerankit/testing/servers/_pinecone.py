@@ -46,6 +46,16 @@ class PineconeFormat(ProviderFormat):
     request_model = PineconeRequest
     validation_status = 400
 
+    @classmethod
+    def documented_request(cls, query: str, documents: list[str]) -> tuple[str, dict[str, Any]]:
+        # pinecone-python-client client/inference.py rerank
+        return "/rerank", {
+            "model": "bge-reranker-v2-m3",
+            "query": query,
+            "documents": [{"text": text} for text in documents],
+            "return_documents": False,
+        }
+
     def check_auth(self, headers: Mapping[str, str]) -> None:
         super().check_auth(headers)  # the key in the spec's Api-Key header, bare
         version = headers.get("x-pinecone-api-version")

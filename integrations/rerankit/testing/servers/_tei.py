@@ -68,6 +68,11 @@ class TEIFormat(ProviderFormat):
     auto_truncate = True  # main.rs: --auto-truncate defaults to true
     payload_limit = 2_000_000  # main.rs: --payload-limit default 2000000
 
+    @classmethod
+    def documented_request(cls, query: str, documents: list[str]) -> tuple[str, dict[str, Any]]:
+        # text-embeddings-inference router/src/http/types.rs RerankRequest
+        return "/rerank", {"query": query, "texts": documents, "raw_scores": False, "return_text": False}
+
     def __init__(self, server: Any) -> None:
         super().__init__(server)
         #: How many ``GET /info`` requests were answered.

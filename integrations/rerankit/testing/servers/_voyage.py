@@ -32,6 +32,11 @@ class VoyageFormat(ProviderFormat):
     provider = PROVIDER
     request_model = VoyageRequest
 
+    @classmethod
+    def documented_request(cls, query: str, documents: list[str]) -> tuple[str, dict[str, Any]]:
+        # docs.voyageai.com/reference/reranker-api
+        return "/v1/rerank", {"query": query, "documents": documents, "model": "rerank-2.5"}
+
     def call(self, parsed: Any, path_params: Mapping[str, str]) -> Call:
         return Call(
             parsed.query, list(parsed.documents), parsed.top_k, parsed.return_documents, parsed.model, parsed

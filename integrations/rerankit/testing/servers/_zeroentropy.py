@@ -38,6 +38,11 @@ class ZeroEntropyFormat(ProviderFormat):
     #: in slow mode, or answered 429 when it asked for ``latency: "fast"`` (API reference).
     fast_bytes_per_minute: int | None = None
 
+    @classmethod
+    def documented_request(cls, query: str, documents: list[str]) -> tuple[str, dict[str, Any]]:
+        # docs.zeroentropy.dev/api-reference/models/rerank
+        return "/v1/models/rerank", {"model": "zerank-2", "query": query, "documents": documents}
+
     def __init__(self, server: Any) -> None:
         super().__init__(server)
         self._spent: deque[tuple[float, int]] = deque()
