@@ -130,8 +130,6 @@ class LocalColBERT(InProcessScorer):
     """
 
     name = "colbert"
-    max_documents_per_request: int | None = None
-    max_concurrency = 1
 
     def __init__(self, model: str, **options: Any) -> None:
         checked = ColBERTOptions.of_backend(options, backend=self.name)

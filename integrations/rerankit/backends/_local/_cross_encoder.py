@@ -70,8 +70,6 @@ class LocalCrossEncoder(CrossEncoderLoading, InProcessScorer, CrossEncoderWindow
     """
 
     name = "local"
-    max_documents_per_request: int | None = None
-    max_concurrency = 1
     #: Whether documents may hold images: only for a vision-language reranker (Qwen3-VL-Reranker).
     accepts_images = False
 

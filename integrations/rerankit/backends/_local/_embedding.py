@@ -125,8 +125,6 @@ class EmbeddingBackend(InProcessScorer, EmbeddingWindows):
     """
 
     name = "embedding"
-    max_documents_per_request: int | None = None
-    max_concurrency = 1
 
     def __init__(self, model: str, **options: Any) -> None:
         checked = EmbeddingOptions.of_backend(options, backend=self.name)

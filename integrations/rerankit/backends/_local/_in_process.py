@@ -23,6 +23,12 @@ class InProcessScorer:
     A backend's ``__init__`` calls :meth:`_start_batching` once its model is loaded.
     """
 
+    #: One model in this process: no count limit per call (the core never splits), one call at a
+    #: time from the core (concurrent async calls are merged here instead), text documents only
+    #: unless a backend says otherwise.
+    max_documents_per_request: int | None = None
+    max_concurrency = 1
+    accepts_images = False
     _batchers: LoopBatchers
 
     def score_requests(self, requests: Sequence[Request]) -> list[list[float]]:

@@ -71,8 +71,6 @@ class LocalSeq2Seq(InProcessScorer):
     """
 
     name = "t5"
-    max_documents_per_request: int | None = None
-    max_concurrency = 1
 
     def __init__(self, model: str, **options: Any) -> None:
         checked = Seq2SeqOptions.of_backend(options, backend=self.name)

@@ -65,10 +65,6 @@ class OnnxCrossEncoder(InProcessScorer):
     """
 
     name = "onnx"
-    max_documents_per_request: int | None = None
-    max_concurrency = 1
-    #: Text cross-encoders only: the core refuses image documents before scoring.
-    accepts_images = False
 
     def __init__(self, model: str, **options: Any) -> None:
         checked = OnnxOptions.of_backend(options, backend=self.name)
