@@ -25,28 +25,9 @@ WORKER = """
 import cProfile, json, pstats, sys
 SOURCE, SDK = sys.argv[1], sys.argv[2] == "sdk"
 if SDK:
-    from opentelemetry import metrics, trace
-    from opentelemetry.sdk.metrics import MeterProvider
-    from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, PeriodicExportingMetricReader
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+    import otel_noop
 
-    class DropSpans(SpanExporter):
-        def export(self, spans):
-            return SpanExportResult.SUCCESS
-
-    class DropMetrics(MetricExporter):
-        def export(self, metrics_data, timeout_millis=10_000, **kwargs):
-            return MetricExportResult.SUCCESS
-        def force_flush(self, timeout_millis=10_000):
-            return True
-        def shutdown(self, timeout_millis=30_000, **kwargs):
-            pass
-
-    provider = TracerProvider()
-    provider.add_span_processor(BatchSpanProcessor(DropSpans()))
-    trace.set_tracer_provider(provider)
-    metrics.set_meter_provider(MeterProvider(metric_readers=[PeriodicExportingMetricReader(DropMetrics(), 60_000)]))
+    otel_noop.install(60_000)
 import httpx
 import rerankit
 assert rerankit.__file__.startswith(SOURCE), (rerankit.__file__, SOURCE)
