@@ -32,7 +32,7 @@ def stand_in_text(texts: Iterable[str], images: Iterable[bytes]) -> str:
     score alike and different ones apart.
 
     >>> stand_in_text(["a chart"], [b"png bytes"])
-    'a chart image-4ff4e2d1d62c9a75'
+    'a chart image-d013614dc14a37ee'
     """
     words = [*texts, *(f"image-{hashlib.sha256(data).hexdigest()[:16]}" for data in images)]
     return " ".join(words)
