@@ -1,15 +1,17 @@
-"""What the framework adapters (LangChain, LlamaIndex) share: how one is given its reranker, and
-which of its options may be serialized."""
+"""What the framework adapters (LangChain, LlamaIndex) share: how one is given its reranker, which
+of its options may be serialized, and the one action their flows (:mod:`rerankit._flow`) ask for."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from rerankit._calibration import Calibration
 from rerankit._errors import ConfigurationError
 from rerankit._reranker import Reranker
+from rerankit._types import RerankResponse
 from rerankit.backends._base import Backend
 from rerankit.backends._registry import spec_of
 
@@ -51,6 +53,38 @@ def check_reranker_arguments(owner: str, model: object, reranker: object, option
         )
     if not isinstance(reranker, Reranker):
         raise ConfigurationError(f"reranker must be a rerankit.Reranker, got {type(reranker).__name__}")
+
+
+@dataclass(frozen=True)
+class RerankCall:
+    """What an adapter's flow asks for: one rerank, with the adapter's cut. The adapter's sync
+    method does it with :meth:`on`, its async one with :meth:`aon`; the flow is written once.
+
+    >>> from rerankit._flow import run
+    >>> from rerankit.testing import FakeBackend
+    >>> def flow():
+    ...     response = yield RerankCall("q", ["a", "b"], top_n=1, score_threshold=None)
+    ...     return len(response.results)
+    >>> run(flow(), lambda call: call.on(Reranker(FakeBackend())))
+    1
+    """
+
+    query: str
+    documents: list[Any]
+    top_n: int | None
+    score_threshold: float | None
+
+    def on(self, reranker: Reranker) -> RerankResponse:
+        """The call's response from ``reranker.rerank``."""
+        return reranker.rerank(
+            self.query, self.documents, top_n=self.top_n, score_threshold=self.score_threshold
+        )
+
+    def aon(self, reranker: Reranker) -> Awaitable[RerankResponse]:
+        """The call's response from ``reranker.arerank`` (to await)."""
+        return reranker.arerank(
+            self.query, self.documents, top_n=self.top_n, score_threshold=self.score_threshold
+        )
 
 
 # Option names that carry credentials: never stored on the postprocessor, so never serialized.

@@ -21,21 +21,19 @@ pass, as with concurrent ``arerank`` calls.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import Any
 
-from rerankit import _batch_io as io
+from rerankit import _score_io as io
 from rerankit import _tracing
-from rerankit._chunking import LongDocuments
 from rerankit._documents import Document, needs_fetch
 from rerankit._documents_to_score import DocumentsToScore
 from rerankit._errors import InvalidInputError, MalformedResponseError, RerankError
-from rerankit._flow import Flow, arun, run
+from rerankit._flow import Flow
 from rerankit._images import ImageOptions
-from rerankit._rerank_plan import FALLBACK_ERRORS, _log_fallback, _RerankPlan
-from rerankit._score_cache import ScoreCache
-from rerankit._score_kinds import ScoreMapping
+from rerankit._rerank_plan import FALLBACK_ERRORS, PlanOptions, _log_fallback, _RerankPlan
 from rerankit._types import RerankResponse, Scores
 from rerankit._validation import (
     check_document,
@@ -60,15 +58,7 @@ class _Item:
 
 
 def plan_batch(
-    queries: Any,
-    documents: Any,
-    top_n: Any,
-    score_threshold: Any,
-    *,
-    long_documents: LongDocuments | None = None,
-    cache: ScoreCache | None = None,
-    images: ImageOptions | None = None,
-    score_mapping: ScoreMapping | None = None,
+    queries: Any, documents: Any, top_n: Any, score_threshold: Any, options: PlanOptions
 ) -> list[_Item]:
     """Validate a batch: the shared options and containers raise at once; a bad item gets its error.
 
@@ -89,17 +79,8 @@ def plan_batch(
         item = _Item(position)
         try:
             checked_query = _checked_query(query, position)
-            given, checked = _checked_documents(texts, position, images)
-            item.plan = _RerankPlan.of_checked(
-                checked_query,
-                given,
-                checked,
-                top_n,
-                score_threshold,
-                long_documents=long_documents,
-                cache=cache,
-                score_mapping=score_mapping,
-            )
+            given, checked = _checked_documents(texts, position, options.images)
+            item.plan = _RerankPlan.of_checked(checked_query, given, checked, top_n, score_threshold, options)
         except InvalidInputError as error:
             item.outcome = error
         items.append(item)
@@ -164,17 +145,28 @@ def _named(error: Exception, position: int) -> Exception:
     return error
 
 
-# -- scoring: one flow (rerankit._flow), driven sync or async ----------------------------------
+# -- the call: one flow (rerankit._flow), driven sync or async --------------------------------
 
 
-def score_batch(backends: list[Backend], items: list[_Item]) -> None:
-    """Score every valid item on the first backend; items failing with FALLBACK_ERRORS on the next."""
-    run(_batch(backends, items), io.do)
-
-
-async def ascore_batch(backends: list[Backend], items: list[_Item]) -> None:
-    """Async :func:`score_batch`: shared passes run in a worker thread; remote calls concurrently."""
-    await arun(_batch(backends, items), io.ado)
+def batch_flow(
+    backends: list[Backend],
+    queries: Any,
+    documents: Any,
+    top_n: Any,
+    score_threshold: Any,
+    return_exceptions: bool,
+    options: PlanOptions,
+) -> Flow[io.Action, list[Any]]:
+    """One ``rerank_batch`` call: validate the batch (:func:`plan_batch`), score every valid item
+    on the first backend, items failing with FALLBACK_ERRORS on the next; the outcomes
+    (:func:`results_of`). Without ``return_exceptions`` an invalid item fails the call unscored.
+    ``Reranker.rerank_batch`` drives it with :func:`rerankit._score_io.do`, ``arerank_batch``
+    with :func:`~rerankit._score_io.ado`."""
+    check = functools.partial(plan_batch, queries, documents, top_n, score_threshold, options)
+    items: list[_Item] = yield io.Validate(check, reads_images(documents))
+    if return_exceptions or all(item.outcome is None for item in items):
+        yield from _batch(backends, items)
+    return results_of(items, return_exceptions)
 
 
 def _batch(backends: list[Backend], items: list[_Item]) -> Flow[io.Action, None]:

@@ -5,7 +5,8 @@ The core's plan holds a call's distinct documents. Before a backend scores them,
 into the texts actually sent (the document itself; with ``long_documents="chunk"`` its windows;
 for a remote provider that rejects long documents, the document cut to its limit) and merges
 identical texts across documents. After scoring, :meth:`DocumentsToScore.collapse` gives each
-document the best of its windows and :meth:`DocumentsToScore.remember` stores the new scores.
+document the best of its windows and :meth:`DocumentsToScore.remember` stores the new scores. On
+an event loop, :meth:`DocumentsToScore.blocks` says whether preparing them is worth a worker thread.
 """
 
 from __future__ import annotations
@@ -110,22 +111,16 @@ class DocumentsToScore:
             documents.append(_DocumentUnits(None, units))
         return cls(query, list(positions), documents, keys, cache)
 
-    @classmethod
-    async def aprepare(
-        cls,
-        backend: Any,
-        query: str,
-        distinct: Sequence[Document],
-        long_documents: LongDocuments,
-        cache: ScoreCache | None,
-    ) -> DocumentsToScore:
-        """Async :meth:`prepare`: in a worker thread when it tokenizes, estimates tokens of much text
-        or asks a remote cache; inline otherwise (a thread hop costs more than the work)."""
+    @staticmethod
+    def blocks(
+        backend: Any, distinct: Sequence[Document], long_documents: LongDocuments, cache: ScoreCache | None
+    ) -> bool:
+        """Whether :meth:`prepare` blocks long enough to be worth a worker thread on an event loop:
+        it tokenizes (``chunk``), estimates the tokens of much text or asks a remote cache.
+        Otherwise a thread hop costs more than the work."""
         text_chars = sum(len(text) for text in distinct if isinstance(text, str))
         estimates_much = _client_truncates(backend) and text_chars > INLINE_ESTIMATE_CHARS
-        if long_documents.chunked or estimates_much or (cache is not None and cache.does_io):
-            return await asyncio.to_thread(cls.prepare, backend, query, distinct, long_documents, cache)
-        return cls.prepare(backend, query, distinct, long_documents, cache)
+        return long_documents.chunked or estimates_much or (cache is not None and cache.does_io)
 
     def parts(self, limit: int | None, split: Any = None) -> list[list[Document]]:
         """The texts to send cut into requests of at most ``limit`` (none when all were cached),

@@ -1,28 +1,32 @@
 """One validated call scored on one backend, and on the fallbacks when it fails.
 
 :class:`_RerankPlan` is a validated call (the distinct documents, where each input maps to, the cut);
-:func:`_score_with_fallbacks` / :func:`_ascore_with_fallbacks` score it: the documents to score (cache,
-long documents), the parts over the backend's limits (run concurrently, bounded by its
+:func:`rerank_flow` is the call, written once as a flow (:mod:`rerankit._flow`) that
+``Reranker.rerank`` drives with :func:`rerankit._score_io.do` and ``arerank`` with
+:func:`~rerankit._score_io.ado`: validate it (:class:`PlanOptions` say how), then the documents to
+score (cache, long documents), the parts over the backend's limits (run concurrently, bounded by its
 ``max_concurrency``), the merge by global index, sort, threshold, cut and usage. A call whose
 backend fails with one of :data:`FALLBACK_ERRORS` is scored again, whole, by the next backend; one
-response never mixes scores from two backends. :class:`rerankit.Reranker` and the batch API use it.
+response never mixes scores from two backends. The batch API uses the plan too.
 """
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import logging
 import math
 import numbers
-from concurrent.futures import ThreadPoolExecutor
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from rerankit import _score_io as io
 from rerankit import _tracing
 from rerankit._chunking import LongDocuments
 from rerankit._documents import Document, describe, has_image, needs_fetch
 from rerankit._documents_to_score import DocumentsToScore
 from rerankit._errors import MalformedResponseError
+from rerankit._flow import Flow
 from rerankit._images import ImageOptions
 from rerankit._score_cache import ScoreCache
 from rerankit._score_kinds import ScoreMapping
@@ -48,6 +52,16 @@ FALLBACK_ERRORS: tuple[type[Exception], ...] = _error_policy.FALLBACK_ERRORS
 
 
 @dataclass(frozen=True)
+class PlanOptions:
+    """What a :class:`~rerankit.Reranker` applies to every call it plans, single or batch."""
+
+    long_documents: LongDocuments = field(default_factory=LongDocuments)
+    cache: ScoreCache | None = None
+    images: ImageOptions | None = None  # None: the default limits
+    score_mapping: ScoreMapping = field(default_factory=ScoreMapping)
+
+
+@dataclass(frozen=True)
 class _RerankPlan:
     """One validated call: the distinct documents to score and where each input maps to."""
 
@@ -57,46 +71,19 @@ class _RerankPlan:
     distinct_index: list[int]  # input position -> position in ``distinct``
     top_n: int | None
     score_threshold: float | None
-    long_documents: LongDocuments = field(default_factory=LongDocuments)
-    cache: ScoreCache | None = None
-    score_mapping: ScoreMapping = field(default_factory=ScoreMapping)
+    options: PlanOptions = field(default_factory=PlanOptions)
 
     @classmethod
     def build(
-        cls,
-        query: Any,
-        documents: Any,
-        top_n: Any,
-        score_threshold: Any,
-        *,
-        long_documents: LongDocuments | None = None,
-        cache: ScoreCache | None = None,
-        images: ImageOptions | None = None,
-        score_mapping: ScoreMapping | None = None,
+        cls, query: Any, documents: Any, top_n: Any, score_threshold: Any, options: PlanOptions
     ) -> _RerankPlan:
+        """The plan of one call's raw input; each check raises InvalidInputError."""
         query = check_query(query)
         given = document_list(documents)
-        checked = [check_document(item, index, images) for index, item in enumerate(given)]
+        checked = [check_document(item, index, options.images) for index, item in enumerate(given)]
         return cls.of_checked(
-            query,
-            given,
-            checked,
-            check_top_n(top_n),
-            check_score_threshold(score_threshold),
-            long_documents=long_documents,
-            cache=cache,
-            score_mapping=score_mapping,
+            query, given, checked, check_top_n(top_n), check_score_threshold(score_threshold), options
         )
-
-    @classmethod
-    async def abuild(
-        cls, query: Any, documents: Any, top_n: Any, score_threshold: Any, **options: Any
-    ) -> _RerankPlan:
-        """Async :meth:`build`: in a worker thread when documents other than texts are read (an image
-        is decoded, or fetched with ``fetch_image_urls``), inline otherwise."""
-        if isinstance(documents, (list, tuple)) and needs_fetch(documents):
-            return await asyncio.to_thread(cls.build, query, documents, top_n, score_threshold, **options)
-        return cls.build(query, documents, top_n, score_threshold, **options)
 
     @classmethod
     def of_checked(
@@ -106,25 +93,12 @@ class _RerankPlan:
         checked: list[Document],
         top_n: int | None,
         score_threshold: float | None,
-        *,
-        long_documents: LongDocuments | None = None,
-        cache: ScoreCache | None = None,
-        score_mapping: ScoreMapping | None = None,
+        options: PlanOptions,
     ) -> _RerankPlan:
         """The plan of inputs already checked: ``given`` as passed, ``checked`` their scored form."""
         first_seen: dict[Document, int] = {}
         distinct_index = [first_seen.setdefault(document, len(first_seen)) for document in checked]
-        return cls(
-            query,
-            given,
-            list(first_seen),
-            distinct_index,
-            top_n,
-            score_threshold,
-            long_documents or LongDocuments(),
-            cache,
-            score_mapping or ScoreMapping(),
-        )
+        return cls(query, given, list(first_seen), distinct_index, top_n, score_threshold, options)
 
     def image_documents(self) -> list[tuple[int, Document]]:
         """``(input position, document)`` of each distinct document holding an image, first seen first."""
@@ -143,13 +117,15 @@ class _RerankPlan:
             InvalidInputError: a document holds an image and the backend takes none (nothing sent).
         """
         require_image_support(backend, self.image_documents())
-        return DocumentsToScore.prepare(backend, self.query, self.distinct, self.long_documents, self.cache)
+        options = self.options
+        return DocumentsToScore.prepare(
+            backend, self.query, self.distinct, options.long_documents, options.cache
+        )
 
-    async def aunits_for(self, backend: Backend) -> DocumentsToScore:
-        """Async :meth:`units_for`."""
-        require_image_support(backend, self.image_documents())
-        return await DocumentsToScore.aprepare(
-            backend, self.query, self.distinct, self.long_documents, self.cache
+    def units_block(self, backend: Backend) -> bool:
+        """Whether :meth:`units_for` is worth a worker thread on an event loop (DocumentsToScore.blocks)."""
+        return DocumentsToScore.blocks(
+            backend, self.distinct, self.options.long_documents, self.options.cache
         )
 
     def finish(
@@ -186,8 +162,9 @@ class _RerankPlan:
         # isotonic step, a sigmoid saturating), and the ranking must not change with it.
         order = sorted(range(len(raw)), key=raw.__getitem__, reverse=True)
         # sorted() is stable, but reverse=True keeps stability too: equal scores stay in input order.
-        scores = self.score_mapping.apply(backend, raw)
-        self.score_mapping.warn_unmapped_threshold(backend, self.score_threshold)
+        score_mapping = self.options.score_mapping
+        scores = score_mapping.apply(backend, raw)
+        score_mapping.warn_unmapped_threshold(backend, self.score_threshold)
         if self.score_threshold is not None:
             order = [i for i in order if scores[i] >= self.score_threshold]
         if self.top_n is not None:
@@ -201,7 +178,7 @@ class _RerankPlan:
             )
             for i in order
         ]
-        scale = self.score_mapping.scale_for(backend)
+        scale = score_mapping.scale_for(backend)
         return RerankResponse(
             results=results,
             model=backend.model,
@@ -212,65 +189,60 @@ class _RerankPlan:
         )
 
 
-@_tracing.traced_backend
-def _score_plan(backend: Backend, plan: _RerankPlan) -> RerankResponse:
-    """Score one validated call on one backend: split, run the parts (threads), merge."""
-    if hasattr(backend, "load_limits"):  # limits the backend learns from its server, once
-        backend.load_limits()
-    units = plan.units_for(backend)
-    parts = units.parts(backend.max_documents_per_request, getattr(backend, "split_request", None))
-    workers = min(len(parts), max(1, backend.max_concurrency))
-    score = _tracing.part_scorer(backend.score, parts)
-    if workers <= 1:
-        scored = [score(plan.query, part) for part in parts]
-    else:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rerankit") as pool:
-            scored = list(pool.map(lambda part: score(plan.query, part), parts))
-    response = plan.finish(units, parts, scored, backend)
-    units.remember()
+def rerank_flow(
+    backends: list[Backend],
+    query: Any,
+    documents: Any,
+    top_n: Any,
+    score_threshold: Any,
+    options: PlanOptions,
+) -> Flow[io.Action, RerankResponse]:
+    """One rerank call: validate it, score it on the first backend and, on one of FALLBACK_ERRORS,
+    on the next; the last error is raised, chained (``__context__``) to the one before."""
+    handled = sys.exc_info()[1]  # what the caller is handling, if anything: where chains end
+    reads_images = isinstance(documents, (list, tuple)) and needs_fetch(documents)
+    check = functools.partial(_RerankPlan.build, query, documents, top_n, score_threshold, options)
+    plan: _RerankPlan = yield io.Validate(check, reads_images)
+    previous: BaseException | None = None
+    for index, backend in enumerate(backends):
+        try:
+            return (yield from _scored_on(backend, plan))
+        except BaseException as error:
+            _chain(error, previous, handled)
+            if index + 1 == len(backends) or not isinstance(error, FALLBACK_ERRORS):
+                raise
+            _log_fallback(backend, backends[index + 1], error)
+            previous = error
+    raise AssertionError("a Reranker has at least one backend")  # pragma: no cover
+
+
+def _scored_on(backend: Backend, plan: _RerankPlan) -> Flow[io.Action, RerankResponse]:
+    """Score one validated call on one backend: split, run the parts, merge, cache."""
+    with _tracing.backend_span(backend):
+        yield io.LoadLimits(backend)  # limits the backend learns from its server, once
+        units: DocumentsToScore = yield io.Units(backend, plan)
+        parts = units.parts(backend.max_documents_per_request, getattr(backend, "split_request", None))
+        scored = yield io.ScoreParts(backend, plan.query, parts)
+        response = plan.finish(units, parts, scored, backend)
+        yield io.Remember([units])
     return response
 
 
-@_tracing.traced_backend
-async def _ascore_plan(backend: Backend, plan: _RerankPlan) -> RerankResponse:
-    """Async :func:`_score_plan`: the parts run concurrently, bounded by ``max_concurrency``."""
-    if hasattr(backend, "aload_limits"):
-        await backend.aload_limits()
-    units = await plan.aunits_for(backend)
-    parts = units.parts(backend.max_documents_per_request, getattr(backend, "split_request", None))
-    ascore = _tracing.apart_scorer(backend.ascore, parts)
-    if len(parts) == 1:
-        scored = [await ascore(plan.query, parts[0])]
-    else:
-        scored = await _gather_bounded([ascore(plan.query, part) for part in parts], backend.max_concurrency)
-    response = plan.finish(units, parts, scored, backend)
-    await units.aremember()
-    return response
+def _chain(error: BaseException, previous: BaseException | None, handled: BaseException | None) -> None:
+    """Chain ``error`` to ``previous``, the error of the backend before, as if raised while handling it.
 
-
-def _score_with_fallbacks(backends: list[Backend], plan: _RerankPlan) -> RerankResponse:
-    """Score on the first backend; on one of FALLBACK_ERRORS, on the next (inside the handler,
-    so the next backend's error chains to this one)."""
-    backend, *rest = backends
-    try:
-        return _score_plan(backend, plan)
-    except FALLBACK_ERRORS as error:
-        if not rest:
-            raise
-        _log_fallback(backend, rest[0], error)
-        return _score_with_fallbacks(rest, plan)
-
-
-async def _ascore_with_fallbacks(backends: list[Backend], plan: _RerankPlan) -> RerankResponse:
-    """Async :func:`_score_with_fallbacks`."""
-    backend, *rest = backends
-    try:
-        return await _ascore_plan(backend, plan)
-    except FALLBACK_ERRORS as error:
-        if not rest:
-            raise
-        _log_fallback(backend, rest[0], error)
-        return await _ascore_with_fallbacks(rest, plan)
+    The flow's errors are raised in its driver, where ``previous`` is not being handled, so their
+    chain ends where the caller's does (``handled``, mostly ``None``); that end is linked to
+    ``previous`` instead, keeping whatever the backend chained in between (an httpx error, say).
+    """
+    link, seen = error, set()
+    while previous is not None and link is not previous and id(link) not in seen:
+        seen.add(id(link))
+        context = link.__context__
+        if context is None or context is handled:
+            link.__context__ = previous
+            return
+        link = context
 
 
 def _log_fallback(failed: Backend, fallback: Backend, error: Exception) -> None:
@@ -284,23 +256,3 @@ def _log_fallback(failed: Backend, fallback: Backend, error: Exception) -> None:
         fallback.name,
         fallback.model,
     )
-
-
-async def _gather_bounded(coroutines: list, limit: int) -> list:
-    """Run coroutines with at most ``limit`` in flight; on the first failure cancel the rest."""
-    semaphore = asyncio.Semaphore(max(1, limit))
-
-    async def bounded(coroutine):
-        async with semaphore:
-            return await coroutine
-
-    tasks = [asyncio.ensure_future(bounded(coroutine)) for coroutine in coroutines]
-    try:
-        return await asyncio.gather(*tasks)
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        for coroutine in coroutines:
-            coroutine.close()  # a part cancelled before it started was never awaited: no warning
-        raise

@@ -8,24 +8,28 @@ input order), applies ``score_threshold`` and then ``top_n``, and totals the usa
 With ``fallbacks``, a call whose backend fails with an error another backend may not share
 (:data:`FALLBACK_ERRORS`, raised after the backend's own retries) is scored again, whole, by the
 next backend; one response never mixes scores from two backends. The scoring path itself lives in
-:mod:`rerankit._rerank_plan`, the batch API in :mod:`rerankit._batch`.
+:mod:`rerankit._rerank_plan`, the batch API in :mod:`rerankit._batch`: each is written once, as a
+flow (:mod:`rerankit._flow`) that the sync methods drive with :func:`rerankit._score_io.do` and the
+async ones with :func:`~rerankit._score_io.ado`.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from contextlib import AsyncExitStack, ExitStack
 from pathlib import Path
 from typing import Any
 
+from rerankit import _score_io as io
 from rerankit import _tracing
+from rerankit._batch import batch_flow
 from rerankit._calibration import Calibration, calibration_from
 from rerankit._chunking import LongDocumentOptions, long_documents_from, require_token_windows
 from rerankit._errors import ConfigurationError
+from rerankit._flow import Flow, arun, run
 from rerankit._images import ImageOptions
 from rerankit._rerank_plan import FALLBACK_ERRORS as FALLBACK_ERRORS  # public here, as before
-from rerankit._rerank_plan import _ascore_with_fallbacks, _RerankPlan, _score_with_fallbacks
+from rerankit._rerank_plan import PlanOptions, rerank_flow
 from rerankit._score_cache import ScoreCache, backend_fingerprint, make_score_cache
 from rerankit._score_kinds import ScoreMapping, ScoreScale
 from rerankit._types import RerankResponse
@@ -266,8 +270,8 @@ class Reranker:
                 (``RateLimitError``, ``ServerError``, ``RerankTimeoutError``,
                 ``AuthenticationError``, ``InvalidRequestError``, ``MalformedResponseError``).
         """
-        plan = _RerankPlan.build(query, documents, top_n, score_threshold, **self._plan_options())
-        return _score_with_fallbacks(self.backends, plan)
+        flow = rerank_flow(self.backends, query, documents, top_n, score_threshold, self._options())
+        return run(flow, io.do)
 
     @_tracing.traced_call("arerank")
     async def arerank(
@@ -293,16 +297,12 @@ class Reranker:
             InvalidInputError: The input is invalid; nothing was sent.
             BackendError: The backend and every fallback failed.
         """
-        plan = await _RerankPlan.abuild(query, documents, top_n, score_threshold, **self._plan_options())
-        return await _ascore_with_fallbacks(self.backends, plan)
+        flow = rerank_flow(self.backends, query, documents, top_n, score_threshold, self._options())
+        return await arun(flow, io.ado)  # what blocks (images, tokenizing) runs in a worker thread
 
-    def _plan_options(self) -> dict[str, Any]:
-        return {
-            "long_documents": self.long_documents,
-            "cache": self.cache,
-            "images": self.images,
-            "score_mapping": self.score_mapping,
-        }
+    def _options(self) -> PlanOptions:
+        """What every call applies, read from the attributes at each call."""
+        return PlanOptions(self.long_documents, self.cache, self.images, self.score_mapping)
 
     def health(self) -> list[BackendHealth]:
         """The state of the backend and each fallback, in the order they are tried: per endpoint the
@@ -352,13 +352,8 @@ class Reranker:
             RerankError: an item failed on every backend (without ``return_exceptions``); the
                 message starts with ``item <i>:``.
         """
-        from rerankit import _batch  # the batch module builds on this one
-
-        items = _batch.plan_batch(queries, documents, top_n, score_threshold, **self._plan_options())
-        if not return_exceptions and any(item.outcome is not None for item in items):
-            return _batch.results_of(items, return_exceptions)  # raises: nothing is scored
-        _batch.score_batch(self.backends, items)
-        return _batch.results_of(items, return_exceptions)
+        flow = self._batch_flow(queries, documents, top_n, score_threshold, return_exceptions)
+        return run(flow, io.do)
 
     @_tracing.traced_call("arerank_batch")
     async def arerank_batch(
@@ -371,18 +366,16 @@ class Reranker:
         return_exceptions: bool = False,
     ) -> list[RerankResponse]:
         """Async :meth:`rerank_batch`, with the same results; a local model runs in a worker thread."""
-        from rerankit import _batch
+        flow = self._batch_flow(queries, documents, top_n, score_threshold, return_exceptions)
+        return await arun(flow, io.ado)  # what blocks (images, a shared forward pass) in a worker thread
 
-        if _batch.reads_images(documents):  # decoding (or fetching) images: off the event loop
-            items = await asyncio.to_thread(
-                _batch.plan_batch, queries, documents, top_n, score_threshold, **self._plan_options()
-            )
-        else:
-            items = _batch.plan_batch(queries, documents, top_n, score_threshold, **self._plan_options())
-        if not return_exceptions and any(item.outcome is not None for item in items):
-            return _batch.results_of(items, return_exceptions)
-        await _batch.ascore_batch(self.backends, items)
-        return _batch.results_of(items, return_exceptions)
+    def _batch_flow(
+        self, queries: Any, documents: Any, top_n: Any, score_threshold: Any, return_exceptions: bool
+    ) -> Flow[io.Action, list[Any]]:
+        options = self._options()
+        return batch_flow(
+            self.backends, queries, documents, top_n, score_threshold, return_exceptions, options
+        )
 
     def close(self) -> None:
         """Release the resources (pooled connections) of the backend and every fallback.

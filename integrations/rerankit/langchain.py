@@ -26,7 +26,8 @@ in-memory vector store for yours:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 try:
@@ -42,8 +43,9 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from rerankit import _tracing
-from rerankit._adapters import SCORE_KIND_KEY, check_reranker_arguments
+from rerankit._adapters import SCORE_KIND_KEY, RerankCall, check_reranker_arguments
 from rerankit._errors import ConfigurationError, InvalidInputError
+from rerankit._flow import Flow, arun, run
 from rerankit._images import base64_image
 from rerankit._reranker import Reranker
 from rerankit._tracing._frameworks import langchain_span
@@ -211,25 +213,7 @@ class RerankCompressor(BaseDocumentCompressor):
             InvalidInputError: The query or a document is invalid (the message names its index).
             BackendError: The backend (and every fallback) failed.
         """
-        documents = _document_list(documents)
-        if not documents:
-            check_query(query)
-            return []
-        run = self._callback_manager(callbacks).on_chain_start(
-            None, _run_inputs(query, documents), name=type(self).__name__
-        )
-        try:
-            texts = self._texts(documents)
-            with _tracing.framework_parent(lambda: langchain_span(run)):
-                response = self._reranker.rerank(
-                    query, texts, top_n=self.top_n, score_threshold=self.score_threshold
-                )
-            compressed = self._scored_copies(documents, response)
-        except BaseException as exc:
-            run.on_chain_error(exc)
-            raise
-        run.on_chain_end(_run_outputs(response))
-        return compressed
+        return run(self._compressing(documents, query, callbacks), self._do)
 
     async def acompress_documents(
         self,
@@ -238,24 +222,27 @@ class RerankCompressor(BaseDocumentCompressor):
         callbacks: Callbacks | None = None,
     ) -> Sequence[Document]:
         """Async :meth:`compress_documents`, awaiting :meth:`rerankit.Reranker.arerank` natively."""
+        return await arun(self._compressing(documents, query, callbacks), self._ado)
+
+    def _compressing(
+        self, documents: Sequence[Document], query: str, callbacks: Callbacks | None
+    ) -> Flow[_Action, list[Document]]:
+        """One compression, as a flow (:mod:`rerankit._flow`) that yields the LangChain run's start,
+        the rerank and the run's end; :meth:`compress_documents`/:meth:`acompress_documents` drive it."""
         documents = _document_list(documents)
         if not documents:
             check_query(query)
             return []
-        run = await self._async_callback_manager(callbacks).on_chain_start(
-            None, _run_inputs(query, documents), name=type(self).__name__
-        )
+        chain_run = yield _RunStart(callbacks, _run_inputs(query, documents))
         try:
             texts = self._texts(documents)
-            with _tracing.framework_parent(lambda: langchain_span(run)):
-                response = await self._reranker.arerank(
-                    query, texts, top_n=self.top_n, score_threshold=self.score_threshold
-                )
+            with _tracing.framework_parent(lambda: langchain_span(chain_run)):
+                response = yield RerankCall(query, texts, self.top_n, self.score_threshold)
             compressed = self._scored_copies(documents, response)
         except BaseException as exc:
-            await run.on_chain_error(exc)
+            yield _RunEnd(chain_run.on_chain_error, exc)
             raise
-        await run.on_chain_end(_run_outputs(response))
+        yield _RunEnd(chain_run.on_chain_end, _run_outputs(response))
         return compressed
 
     def rerank(
@@ -292,17 +279,7 @@ class RerankCompressor(BaseDocumentCompressor):
         ...     [result["index"] for result in compressor.rerank(["a fruit", "BM25 ranks documents"], "what is BM25?")]
         [1, 0]
         """
-        documents = _document_list(documents, allow_strings=True)
-        if not documents:
-            check_query(query)
-            return []
-        response = self._reranker.rerank(
-            query,
-            self._texts(documents),
-            top_n=self.top_n if top_n == USE_CONFIGURED_TOP_N else top_n,
-            score_threshold=self.score_threshold,
-        )
-        return [{"index": r.index, "relevance_score": r.relevance_score} for r in response.results]
+        return run(self._ranking(documents, query, top_n), self._do)
 
     async def arerank(
         self,
@@ -312,17 +289,35 @@ class RerankCompressor(BaseDocumentCompressor):
         top_n: int | None = USE_CONFIGURED_TOP_N,
     ) -> list[dict[str, Any]]:
         """Async :meth:`rerank`."""
+        return await arun(self._ranking(documents, query, top_n), self._ado)
+
+    def _ranking(
+        self, documents: Sequence[str | Document], query: str, top_n: int | None
+    ) -> Flow[_Action, list[dict[str, Any]]]:
+        """One :meth:`rerank`, as a flow that yields its rerank; :meth:`rerank`/:meth:`arerank` drive it."""
         documents = _document_list(documents, allow_strings=True)
         if not documents:
             check_query(query)
             return []
-        response = await self._reranker.arerank(
-            query,
-            self._texts(documents),
-            top_n=self.top_n if top_n == USE_CONFIGURED_TOP_N else top_n,
-            score_threshold=self.score_threshold,
-        )
+        top_n = self.top_n if top_n == USE_CONFIGURED_TOP_N else top_n
+        response = yield RerankCall(query, self._texts(documents), top_n, self.score_threshold)
         return [{"index": r.index, "relevance_score": r.relevance_score} for r in response.results]
+
+    def _do(self, action: _Action) -> Any:
+        """The sync side of the flows: ``Reranker.rerank``, LangChain's sync callbacks."""
+        if isinstance(action, RerankCall):
+            return action.on(self._reranker)
+        if isinstance(action, _RunStart):
+            return self._start_run(CallbackManager, action)
+        return action.callback(action.argument)
+
+    async def _ado(self, action: _Action) -> Any:
+        """The async side of the flows: ``Reranker.arerank``, LangChain's async callbacks."""
+        if isinstance(action, RerankCall):
+            return await action.aon(self._reranker)
+        if isinstance(action, _RunStart):
+            return await self._start_run(AsyncCallbackManager, action)
+        return await action.callback(action.argument)
 
     def close(self) -> None:
         """Close the reranker (its pooled connections); it is the one passed in, if one was."""
@@ -377,18 +372,34 @@ class RerankCompressor(BaseDocumentCompressor):
             "score_threshold": self.score_threshold,
         }
 
-    def _callback_manager(self, callbacks: Callbacks | None) -> CallbackManager:
+    def _start_run(self, manager: type[CallbackManager | AsyncCallbackManager], start: _RunStart) -> Any:
+        """The run of a compression, from ``manager``'s ``on_chain_start`` (awaited on the async side)."""
         # Called without callbacks inside a runnable, the run still nests under the runnable's run.
-        return CallbackManager.configure(
-            callbacks if callbacks is not None else ensure_config().get("callbacks"),
+        configured = manager.configure(
+            start.callbacks if start.callbacks is not None else ensure_config().get("callbacks"),
             local_metadata=self._run_metadata(),
         )
+        return configured.on_chain_start(None, start.inputs, name=type(self).__name__)
 
-    def _async_callback_manager(self, callbacks: Callbacks | None) -> AsyncCallbackManager:
-        return AsyncCallbackManager.configure(
-            callbacks if callbacks is not None else ensure_config().get("callbacks"),
-            local_metadata=self._run_metadata(),
-        )
+
+@dataclass(frozen=True)
+class _RunStart:
+    """Open the LangChain run of one compression (a child run of ``callbacks``)."""
+
+    callbacks: Callbacks | None
+    inputs: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _RunEnd:
+    """End the run: its ``on_chain_end`` with the outputs, or its ``on_chain_error`` with the error."""
+
+    callback: Callable[[Any], Awaitable[None] | None]
+    argument: Any
+
+
+#: What the compressor's flows ask their driver (``_do`` or ``_ado``) to do.
+_Action = RerankCall | _RunStart | _RunEnd
 
 
 def _document_list(documents: Any, *, allow_strings: bool = False) -> list[Any]:

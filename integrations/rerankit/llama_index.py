@@ -30,8 +30,9 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
     ) from exc
 
 from rerankit import _tracing
-from rerankit._adapters import SCORE_KIND_KEY, check_reranker_arguments, serializable_options
+from rerankit._adapters import SCORE_KIND_KEY, RerankCall, check_reranker_arguments, serializable_options
 from rerankit._errors import InvalidInputError
+from rerankit._flow import Flow, arun, run
 from rerankit._images import Image
 from rerankit._reranker import Reranker
 from rerankit._tracing._frameworks import llama_index_span
@@ -205,27 +206,24 @@ class RerankPostprocessor(BaseNodePostprocessor):
     def _postprocess_nodes(
         self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
     ) -> list[NodeWithScore]:
-        query, texts = self._checked_call(nodes, query_bundle)
-        with self._traced(nodes, query_bundle) as reranked:
-            if texts:
-                with _tracing.framework_parent(llama_index_span):
-                    response = self._reranker.rerank(
-                        query, texts, top_n=self.top_n, score_threshold=self.score_threshold
-                    )
-                reranked.extend(self._reranked_nodes(nodes, response))
-        return reranked
+        return run(self._postprocessing(nodes, query_bundle), lambda call: call.on(self._reranker))
 
     @dispatcher.span
     async def _apostprocess_nodes(
         self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
     ) -> list[NodeWithScore]:
+        return await arun(self._postprocessing(nodes, query_bundle), lambda call: call.aon(self._reranker))
+
+    def _postprocessing(
+        self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None
+    ) -> Flow[RerankCall, list[NodeWithScore]]:
+        """One postprocessing, as a flow (:mod:`rerankit._flow`): it yields the one rerank it needs,
+        inside the events and the framework's span; the sync and async methods above drive it."""
         query, texts = self._checked_call(nodes, query_bundle)
         with self._traced(nodes, query_bundle) as reranked:
             if texts:
                 with _tracing.framework_parent(llama_index_span):
-                    response = await self._reranker.arerank(
-                        query, texts, top_n=self.top_n, score_threshold=self.score_threshold
-                    )
+                    response = yield RerankCall(query, texts, self.top_n, self.score_threshold)
                 reranked.extend(self._reranked_nodes(nodes, response))
         return reranked
 

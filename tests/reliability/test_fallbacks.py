@@ -124,6 +124,19 @@ async def test_when_every_backend_fails_the_last_error_is_raised_chained_to_the_
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_a_split_call_chains_its_errors_too(mode) -> None:
+    """Parts run concurrently (threads, tasks): the last error still chains to the one before."""
+    errors = [ServerError("down"), RateLimitError("limited")]
+    backends = [
+        FakeBackend(f"b{i}", fail_with=error, max_documents_per_request=2, max_concurrency=4)
+        for i, error in enumerate(errors)
+    ]
+    with pytest.raises(RateLimitError) as caught:
+        await rerank(Reranker(backends[0], fallbacks=backends[1:]), mode, "q", DOCS)
+    assert caught.value is errors[1] and caught.value.__context__ is errors[0]
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
 async def test_a_permanent_error_from_a_fallback_stops_the_chain(mode) -> None:
     primary = FakeBackend("primary", fail_with=ServerError("down", status_code=500))
     bad_key = FakeBackend("bad-key", fail_with=AuthenticationError("bad key", status_code=401))

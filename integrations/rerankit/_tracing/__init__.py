@@ -16,7 +16,7 @@ The hooks, by where they are called:
 
 * :func:`traced_call` decorates ``Reranker.rerank``/``arerank``/``rerank_batch``/``arerank_batch``:
   the RERANKER span of the call, and the call's instruments;
-* :func:`traced_backend` decorates what scores a call on one backend (a fallback gets its own), and
+* :func:`backend_span` brackets what scores a call on one backend (a fallback gets its own), and
   :func:`fallback` marks the next one as a fallback;
 * :func:`traced_prepare` decorates ``DocumentsToScore.prepare`` (cache hits and misses, long-document
   windows); :func:`part_scorer`/:func:`apart_scorer` wrap a backend's ``score``/``ascore`` for the
@@ -158,36 +158,11 @@ def _call(
 # -- scoring on one backend -------------------------------------------------------------------------
 
 
-def traced_backend(function: F) -> F:
-    """Decorate ``function(backend, ...)``, which scores a call (or a batch's items) on ``backend``:
-    its ``score {backend}`` span, marked as a fallback when :func:`fallback` was just called."""
-    if inspect.iscoroutinefunction(function):
-
-        @functools.wraps(function)
-        async def traced_async(backend: Any, *args: Any, **kwargs: Any) -> Any:
-            otel = _tracing()
-            if otel is None:
-                return await function(backend, *args, **kwargs)
-            with otel.backend_span(backend):
-                return await function(backend, *args, **kwargs)
-
-        return traced_async  # type: ignore[return-value]
-
-    @functools.wraps(function)
-    def traced(backend: Any, *args: Any, **kwargs: Any) -> Any:
-        otel = _tracing()
-        if otel is None:
-            return function(backend, *args, **kwargs)
-        with otel.backend_span(backend):
-            return function(backend, *args, **kwargs)
-
-    return traced  # type: ignore[return-value]
-
-
 def backend_span(backend: Any) -> contextlib.AbstractContextManager[Any]:
-    """The span :func:`traced_backend` opens, as a context manager: for a flow (:mod:`rerankit._flow`)
-    that scores on ``backend`` across its yields, sync or async."""
-    otel = _active()
+    """The ``score {backend}`` span of what scores a call (or a batch's items) on ``backend``, marked
+    as a fallback when :func:`fallback` was just called; a context manager, so that a flow
+    (:mod:`rerankit._flow`) keeps it open across its yields, sync or async."""
+    otel = _tracing()
     return NO_SPAN if otel is None else otel.backend_span(backend)
 
 
@@ -329,7 +304,6 @@ __all__ = [
     "http_attempt",
     "part_scorer",
     "propagated",
-    "traced_backend",
     "traced_call",
     "traced_endpoint",
     "traced_prepare",
