@@ -26,8 +26,7 @@ in-memory vector store for yours:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 try:
@@ -37,7 +36,6 @@ try:
         Callbacks,
     )
     from langchain_core.documents import BaseDocumentCompressor, Document
-    from langchain_core.runnables.config import ensure_config
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError("rerankit.langchain needs langchain-core: pip install 'rerankit[langchain]'") from exc
 from pydantic import ConfigDict, Field, PrivateAttr
@@ -47,6 +45,7 @@ from rerankit._adapters import SCORE_KIND_KEY, RerankCall, check_reranker_argume
 from rerankit._errors import ConfigurationError, InvalidInputError
 from rerankit._flow import Flow, arun, run
 from rerankit._images import base64_image
+from rerankit._langchain_runs import RunEnd, RunStart, run_inputs, run_outputs
 from rerankit._reranker import Reranker
 from rerankit._tracing._frameworks import langchain_span
 from rerankit._types import RerankResponse
@@ -233,16 +232,18 @@ class RerankCompressor(BaseDocumentCompressor):
         if not documents:
             check_query(query)
             return []
-        chain_run = yield _RunStart(callbacks, _run_inputs(query, documents))
+        chain_run = yield RunStart(
+            callbacks, run_inputs(query, documents), self._run_metadata(), type(self).__name__
+        )
         try:
             texts = self._texts(documents)
             with _tracing.framework_parent(lambda: langchain_span(chain_run)):
                 response = yield RerankCall(query, texts, self.top_n, self.score_threshold)
             compressed = self._scored_copies(documents, response)
         except BaseException as exc:
-            yield _RunEnd(chain_run.on_chain_error, exc)
+            yield RunEnd(chain_run.on_chain_error, exc)
             raise
-        yield _RunEnd(chain_run.on_chain_end, _run_outputs(response))
+        yield RunEnd(chain_run.on_chain_end, run_outputs(response))
         return compressed
 
     def rerank(
@@ -307,16 +308,16 @@ class RerankCompressor(BaseDocumentCompressor):
         """The sync side of the flows: ``Reranker.rerank``, LangChain's sync callbacks."""
         if isinstance(action, RerankCall):
             return action.on(self._reranker)
-        if isinstance(action, _RunStart):
-            return self._start_run(CallbackManager, action)
+        if isinstance(action, RunStart):
+            return action.start(CallbackManager)
         return action.callback(action.argument)
 
     async def _ado(self, action: _Action) -> Any:
         """The async side of the flows: ``Reranker.arerank``, LangChain's async callbacks."""
         if isinstance(action, RerankCall):
             return await action.aon(self._reranker)
-        if isinstance(action, _RunStart):
-            return await self._start_run(AsyncCallbackManager, action)
+        if isinstance(action, RunStart):
+            return await action.start(AsyncCallbackManager)
         return await action.callback(action.argument)
 
     def close(self) -> None:
@@ -349,6 +350,9 @@ class RerankCompressor(BaseDocumentCompressor):
         caption = self.document_text(document.model_copy(update={"page_content": ""}))
         return [image, caption] if caption else image
 
+    def _run_metadata(self) -> dict[str, Any]:
+        return {"rerankit_model": self.model, "top_n": self.top_n, "score_threshold": self.score_threshold}
+
     def _scored_copies(self, documents: list[Document], response: RerankResponse) -> list[Document]:
         """Copies of the kept documents, in response order, each with its score under ``score_key``
         and the score's kind under ``"score_kind"``."""
@@ -365,41 +369,9 @@ class RerankCompressor(BaseDocumentCompressor):
             for result in response.results
         ]
 
-    def _run_metadata(self) -> dict[str, Any]:
-        return {
-            "rerankit_model": self.model,
-            "top_n": self.top_n,
-            "score_threshold": self.score_threshold,
-        }
-
-    def _start_run(self, manager: type[CallbackManager | AsyncCallbackManager], start: _RunStart) -> Any:
-        """The run of a compression, from ``manager``'s ``on_chain_start`` (awaited on the async side)."""
-        # Called without callbacks inside a runnable, the run still nests under the runnable's run.
-        configured = manager.configure(
-            start.callbacks if start.callbacks is not None else ensure_config().get("callbacks"),
-            local_metadata=self._run_metadata(),
-        )
-        return configured.on_chain_start(None, start.inputs, name=type(self).__name__)
-
-
-@dataclass(frozen=True)
-class _RunStart:
-    """Open the LangChain run of one compression (a child run of ``callbacks``)."""
-
-    callbacks: Callbacks | None
-    inputs: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class _RunEnd:
-    """End the run: its ``on_chain_end`` with the outputs, or its ``on_chain_error`` with the error."""
-
-    callback: Callable[[Any], Awaitable[None] | None]
-    argument: Any
-
 
 #: What the compressor's flows ask their driver (``_do`` or ``_ado``) to do.
-_Action = RerankCall | _RunStart | _RunEnd
+_Action = RerankCall | RunStart | RunEnd
 
 
 def _document_list(documents: Any, *, allow_strings: bool = False) -> list[Any]:
@@ -419,19 +391,6 @@ def _document_list(documents: Any, *, allow_strings: bool = False) -> list[Any]:
                 f"document at index {index} must be {expected}, got {type(document).__name__}"
             )
     return documents
-
-
-def _run_inputs(query: str, documents: list[Document]) -> dict[str, Any]:
-    return {"query": query, "num_documents": len(documents)}
-
-
-def _run_outputs(response: RerankResponse) -> dict[str, Any]:
-    return {
-        "indices": [result.index for result in response.results],
-        "scores": [result.relevance_score for result in response.results],
-        "model": f"{response.backend}/{response.model}",  # with fallbacks, the one that answered
-        "score_kind": response.score_kind,
-    }
 
 
 __all__ = ["RerankCompressor"]
