@@ -22,13 +22,17 @@ from rerankit._options_base import takes_options
 from rerankit._score_kinds import ScoreScale
 from rerankit.backends._local._batching import (
     Request,
-    resolve_max_batch_tokens,
     token_budget_batches,
 )
 from rerankit.backends._local._cache import MODEL_CACHE
-from rerankit.backends._local._devices import device_lock, resolve_device, resolve_dtype, version_tuple
+from rerankit.backends._local._devices import device_lock, version_tuple
 from rerankit.backends._local._in_process import InProcessScorer
-from rerankit.backends._local._option_models import ColBERTOptions, ColBERTSimilarity, load_failed
+from rerankit.backends._local._option_models import (
+    ColBERTOptions,
+    ColBERTSimilarity,
+    load_failed,
+    take_local_options,
+)
 from rerankit.backends._token_counts import counting_tokenizer
 
 logger = logging.getLogger("rerankit")
@@ -147,12 +151,7 @@ class LocalColBERT(InProcessScorer):
             )
         self.model = model
         self.convert = checked.convert
-        self.device = resolve_device(checked.device)
-        self.dtype = resolve_dtype(checked.dtype, self.device)
-        self.batch_size = checked.batch_size
-        self.max_batch_tokens = resolve_max_batch_tokens(checked.max_batch_tokens, self.device)
-        self.trust_remote_code = checked.trust_remote_code
-        self.revision = checked.revision
+        take_local_options(self, checked)
         key = (
             "multi-vector",
             model,

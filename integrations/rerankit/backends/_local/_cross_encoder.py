@@ -23,12 +23,12 @@ from typing import Any
 from rerankit import _tracing
 from rerankit._errors import ConfigurationError
 from rerankit._options_base import takes_options
-from rerankit.backends._local._batching import Request, resolve_max_batch_tokens, token_budget_batches
+from rerankit.backends._local._batching import Request, token_budget_batches
 from rerankit.backends._local._cross_encoder_loading import CrossEncoderLoading
-from rerankit.backends._local._devices import device_lock, resolve_device, resolve_dtype
+from rerankit.backends._local._devices import device_lock
 from rerankit.backends._local._in_process import InProcessScorer
 from rerankit.backends._local._llm import LLMReranker
-from rerankit.backends._local._option_models import CrossEncoderOptions
+from rerankit.backends._local._option_models import CrossEncoderOptions, take_local_options
 from rerankit.backends._local._vision_formats import recognise_vision
 from rerankit.backends._local._windows import CrossEncoderWindows
 from rerankit.backends._token_counts import counting_tokenizer
@@ -84,14 +84,9 @@ class LocalCrossEncoder(CrossEncoderLoading, InProcessScorer, CrossEncoderWindow
             ) from exc
 
         self.model = model
-        self.device = resolve_device(checked.device)
-        self.dtype = resolve_dtype(checked.dtype, self.device)
-        self.batch_size = checked.batch_size
-        self.max_batch_tokens = resolve_max_batch_tokens(checked.max_batch_tokens, self.device)
+        take_local_options(self, checked)
         self.max_length = checked.max_length
         self.instruction = checked.instruction
-        self.trust_remote_code = checked.trust_remote_code
-        self.revision = checked.revision
         self.runtime = checked.chosen_runtime
         self.reuse_prefix = checked.reuse_prefix
         self._start_batching()

@@ -28,11 +28,14 @@ from rerankit._types import Scores
 from rerankit.backends._local._cache import MODEL_CACHE
 from rerankit.backends._local._devices import (
     device_lock,
-    resolve_device,
-    resolve_dtype,
 )
 from rerankit.backends._local._in_process import InProcessScorer
-from rerankit.backends._local._option_models import EmbeddingOptions, EmbeddingSimilarity, load_failed
+from rerankit.backends._local._option_models import (
+    EmbeddingOptions,
+    EmbeddingSimilarity,
+    load_failed,
+    take_local_options,
+)
 from rerankit.backends._local._windows import EmbeddingWindows
 
 logger = logging.getLogger("rerankit")
@@ -139,15 +142,11 @@ class EmbeddingBackend(InProcessScorer, EmbeddingWindows):
 
         self.model = model
         self.location = resolve_model_location(model, checked.revision)
-        self.device = resolve_device(checked.device)
-        self.dtype = resolve_dtype(checked.dtype, self.device)
-        self.batch_size = checked.batch_size
+        take_local_options(self, checked)
         self.max_length = checked.max_length
         self.query_prompt = checked.query_prompt
         self.document_prompt = checked.document_prompt
         self.truncate_dim = checked.truncate_dim
-        self.trust_remote_code = checked.trust_remote_code
-        self.revision = checked.revision
         self.runtime = chosen_runtime
         key = (
             "sentence-transformer",

@@ -25,7 +25,8 @@ from pydantic import BeforeValidator, Field, InstanceOf, field_validator, model_
 
 from rerankit._errors import ConfigurationError
 from rerankit._options_base import OptionalNonBlankStr, Options
-from rerankit.backends._local._devices import DTYPES, RUNTIMES
+from rerankit.backends._local._batching import resolve_max_batch_tokens
+from rerankit.backends._local._devices import DTYPES, RUNTIMES, resolve_device, resolve_dtype
 from rerankit.backends._local._formats import FORMATS, LLMFormat
 from rerankit.backends._local._seq2seq_formats import SEQ2SEQ_FORMATS, template_problem
 
@@ -285,6 +286,19 @@ class EmbeddingOptions(RuntimeOptions):
     )
 
 
+def take_local_options(backend: Any, checked: LocalOptions) -> None:
+    """Set on ``backend`` the options every local backend takes, resolved for this machine:
+    ``device`` and ``dtype`` (``"auto"`` made concrete), ``batch_size``, ``trust_remote_code``,
+    ``revision``, and ``max_batch_tokens`` (``"auto"`` by device) for a model that has a budget."""
+    backend.device = resolve_device(checked.device)
+    backend.dtype = resolve_dtype(checked.dtype, backend.device)
+    backend.batch_size = checked.batch_size
+    backend.trust_remote_code = checked.trust_remote_code
+    backend.revision = checked.revision
+    if isinstance(checked, TokenBudgetOptions):
+        backend.max_batch_tokens = resolve_max_batch_tokens(checked.max_batch_tokens, backend.device)
+
+
 def load_failed(
     kind: str, model: str, error: Exception, *, provider: str, location: str | None = None
 ) -> ConfigurationError:
@@ -313,4 +327,5 @@ __all__ = [
     "Seq2SeqOptions",
     "TokenBudgetOptions",
     "load_failed",
+    "take_local_options",
 ]

@@ -24,13 +24,12 @@ from rerankit._errors import ConfigurationError
 from rerankit._options_base import takes_options
 from rerankit.backends._local._batching import (
     Request,
-    resolve_max_batch_tokens,
     token_budget_batches,
 )
 from rerankit.backends._local._cache import MODEL_CACHE
-from rerankit.backends._local._devices import device_lock, resolve_device, resolve_dtype
+from rerankit.backends._local._devices import device_lock
 from rerankit.backends._local._in_process import InProcessScorer
-from rerankit.backends._local._option_models import Seq2SeqOptions
+from rerankit.backends._local._option_models import Seq2SeqOptions, take_local_options
 from rerankit.backends._local._seq2seq_formats import (
     MONOT5_TEMPLATE,
     SEQ2SEQ_FORMATS,
@@ -92,12 +91,7 @@ class LocalSeq2Seq(InProcessScorer):
         )
         #: What the scores are: the family's p(true) (docs/scores.md).
         self.score_scale = self.format.score_scale
-        self.device = resolve_device(checked.device)
-        self.dtype = resolve_dtype(checked.dtype, self.device)
-        self.batch_size = checked.batch_size
-        self.max_batch_tokens = resolve_max_batch_tokens(checked.max_batch_tokens, self.device)
-        self.trust_remote_code = checked.trust_remote_code
-        self.revision = checked.revision
+        take_local_options(self, checked)
         key = ("seq2seq", model, checked.revision, self.device, self.dtype, checked.trust_remote_code)
         self.seq2seq, self.tokenizer = MODEL_CACHE.get(key, self._load)
         self.false_id = self._token_id(self.format.false_token, "false_token")
