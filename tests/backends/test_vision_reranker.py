@@ -95,6 +95,13 @@ def test_results_give_back_the_documents_as_passed(vl_model: Path, documents: li
     )
 
 
+def test_the_scores_declare_their_kind(vl_model: Path, documents: list) -> None:
+    """sigmoid(logit yes - logit no), as the authors' reference scores: a probability in (0, 1)."""
+    response = Reranker(f"local/{vl_model}").rerank("revenue chart", documents)
+    assert (response.score_kind, response.score_range) == ("probability", (0.0, 1.0))
+    assert all(0.0 < result.relevance_score < 1.0 for result in response.results)
+
+
 def test_the_instruction_option_and_a_small_budget_of_mixed_lengths(vl_model: Path, documents: list) -> None:
     instruction = "Retrieve images or text relevant to the user's query."
     reranker = Reranker(f"local/{vl_model}", instruction=instruction, max_batch_tokens=300, batch_size=3)

@@ -102,13 +102,7 @@ class CrossEncoderLoading:
             self.max_length,
             self.trust_remote_code,
         )
-        self.llm = MODEL_CACHE.get(key, self._load_llm)
-        self.cross_encoder = self.llm
-        self.is_llm_reranker = True
-        self.num_labels = 1
-        self.score_scale = fmt.score_scale
-        if self.instruction is None:
-            self.instruction = fmt.default_instruction
+        self._take_scorer(MODEL_CACHE.get(key, self._load_llm), fmt)
 
     def _load_vision_reranker(self, fmt: VisionFormat) -> None:
         """Score with a vision-language reranker (Qwen3-VL-Reranker): text and image documents."""
@@ -118,7 +112,7 @@ class CrossEncoderLoading:
             )
         self.llm_format = None
         key = ("vision", self.model, self.revision, self.device, self.dtype, fmt, self.max_length)
-        self.llm = MODEL_CACHE.get(
+        scorer = MODEL_CACHE.get(
             (*key, self.trust_remote_code),
             lambda: VisionReranker(
                 self.model,
@@ -130,10 +124,16 @@ class CrossEncoderLoading:
                 trust_remote_code=self.trust_remote_code,
             ),
         )
-        self.cross_encoder = self.llm
+        self._take_scorer(scorer, fmt)
+        self.accepts_images = True
+
+    def _take_scorer(self, scorer: LLMReranker | VisionReranker, fmt: LLMFormat | VisionFormat) -> None:
+        """Score with a format's own scorer: one score per pair, on the format's scale, with the
+        format's instruction unless one was given."""
+        self.llm = self.cross_encoder = scorer
         self.is_llm_reranker = True
         self.num_labels = 1
-        self.accepts_images = True
+        self.score_scale = fmt.score_scale
         if self.instruction is None:
             self.instruction = fmt.default_instruction
 

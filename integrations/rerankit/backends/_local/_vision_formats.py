@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rerankit._errors import ConfigurationError
-from rerankit.backends._local._formats import repository_name
+from rerankit._score_kinds import ScoreScale
+from rerankit.backends._local._formats import HEAD_SCORES, repository_name
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,23 @@ class VisionFormat:
     max_pixels: int
     repositories: tuple[str, ...] = field(default=())
     source: str = ""
+
+    @property
+    def score_scale(self) -> ScoreScale:
+        """What this format's scores are (docs/scores.md): ``sigmoid(logit true - logit false)``,
+        written as an LLM format's head of that kind is.
+
+        >>> QWEN3_VL_RERANKER.score_scale.kind, QWEN3_VL_RERANKER.score_scale.description
+        ('probability', "sigmoid(logit 'yes' - logit 'no') at the last token")
+        """
+        kind, template = HEAD_SCORES["sigmoid_true_minus_false"]
+        return ScoreScale(
+            kind=kind,
+            range=(0.0, 1.0),
+            description=template.format(true=repr(self.true_token), false=repr(self.false_token)),
+            normalization="identity",
+            source=f"vision format {self.name!r}: {self.source}",
+        )
 
 
 # QwenLM/Qwen3-VL-Embedding src/models/qwen3_vl_reranker.py (Qwen3VLReranker): the messages of
