@@ -2,8 +2,10 @@
 
 A :class:`CircuitBreaker` per endpoint counts the *attempts* (requests) sent there that failed with a
 kind the error policy counts (:data:`COUNTED_ERRORS`, from :mod:`rerankit.backends._error_policy`);
-after ``breaker_threshold`` of them in a row (12 by default), with no success between, it opens for a cool-down, then lets one probe through (half-open). It is thread-safe (the
-sync and async paths share it) and takes its clock and randomness as arguments.
+after ``breaker_threshold`` of them in a row (12 by default), with no success between, it opens
+for a cool-down, then lets one probe through (half-open). It is thread-safe (the sync and async
+paths share it), takes its clock and randomness as arguments, and reads its options from the
+transport's settings under their own names (:class:`BreakerSettings`).
 :mod:`rerankit.backends._endpoints` routes requests with it; the retry quota is
 :mod:`rerankit.backends._retry_quota`.
 
